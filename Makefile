@@ -1,0 +1,41 @@
+# Developer entry points. `make test` and `make demo` create .venv from scratch when missing.
+PYTHON_VERSION := $(shell cat .python-version)
+PY ?= python3.10
+VENV := .venv
+VPY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+export TF_USE_LEGACY_KERAS := 1
+export TF_CPP_MIN_LOG_LEVEL := 2
+export PYTHONHASHSEED := 0
+
+.PHONY: venv test test-fast demo compile bench bench-quick clean
+
+venv: $(STAMP)
+
+$(STAMP): setup.py requirements/constraints.txt
+	@command -v $(PY) >/dev/null || { echo "Python $(PYTHON_VERSION) not found as $(PY) (pyenv: 'pyenv install $(PYTHON_VERSION)')"; exit 1; }
+	test -x $(VPY) || $(PY) -m venv $(VENV)
+	$(VPY) -m pip install -q --upgrade pip==24.2
+	$(VPY) -m pip install -q -c requirements/constraints.txt -e ".[dev,bench]"
+	touch $(STAMP)
+
+test: venv
+	$(VPY) -m pytest -q tests
+
+test-fast: venv
+	$(VPY) -m pytest -q -m "not e2e" tests
+
+demo: venv
+	$(VPY) -m pipelines.local_runner --demo --output-dir $(or $(OUT),demo_output)
+
+compile: venv
+	$(VPY) -m pipelines.kubeflow_v2_runner --output-dir $(or $(OUT),build)
+
+bench: venv
+	$(VPY) -m benchmarks.run --output BENCHMARKS.md
+
+bench-quick: venv
+	$(VPY) -m benchmarks.run --quick --output build/BENCHMARKS.quick.md
+
+clean:
+	rm -rf build demo_output .pytest_cache

@@ -1,0 +1,127 @@
+"""Feature configuration shared by Transform, the search and the trainers.
+
+One JSON-serialisable ``DatasetConfig`` says which raw columns are categorical
+features, which are multi-valued, which is the label and what the task is. It
+travels through the pipeline as ``custom_config["dataset"]``.
+
+Contract of the *transformed* data (what ``preprocessing_fn`` emits and every
+model reads):
+
+* feature ``name`` -> int64 ids of shape ``[max_len]`` (``[1]`` for single-valued
+  features); ids index the frequency-ordered vocabulary (0 = most frequent);
+  ``-1`` marks padding and out-of-vocabulary values (zero embedding).
+* ``LABEL_KEY`` -> int64 scalar: 0/1 for ranking, the label item's id for
+  retrieval (``-1`` if the label item is outside the label vocabulary).
+* vocabulary files are named ``vocab_filename(name)`` / ``LABEL_VOCAB`` so sizes
+  are read from the transform output, never from constants.
+
+Example::
+
+    cfg = DatasetConfig(task="ranking", label="clicked",
+                        features=[FeatureConfig("user_id"),
+                                  FeatureConfig("genres", multivalent=True, max_len=6)])
+    DatasetConfig.from_json(cfg.to_json()) == cfg
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any, Dict, List, Optional, Tuple
+
+TASKS = ("ranking", "retrieval")
+COMBINERS = ("sum", "mean")
+LABEL_KEY = "label"
+LABEL_VOCAB = "vocab__label"
+PAD_ID = -1
+
+
+def vocab_filename(feature: str) -> str:
+    """Name of the TFT vocabulary file of ``feature``."""
+    return f"vocab_{feature}"
+
+
+@dataclasses.dataclass(frozen=True)
+class FeatureConfig:
+    """One categorical input feature.
+
+    Attributes:
+      name: raw column name (also the transformed key).
+      multivalent: the raw value holds several items joined by ``separator``.
+      max_len: ids kept per example (pad with -1 / truncate); 1 if single-valued.
+      separator: delimiter of multi-valued raw strings.
+      top_k: keep only the k most frequent items (None = all).
+      frequency_threshold: drop items seen fewer times than this.
+      combiner: bag-of-words reduction for multi-valued features ("sum" or "mean").
+    """
+
+    name: str
+    multivalent: bool = False
+    max_len: int = 1
+    separator: str = "|"
+    top_k: Optional[int] = None
+    frequency_threshold: int = 0
+    combiner: str = "sum"
+
+    def __post_init__(self):
+        if not self.name:
+            raise ValueError("feature name must be non-empty")
+        if self.max_len < 1:
+            raise ValueError(f"feature {self.name!r}: max_len must be >= 1, got {self.max_len}")
+        if not self.multivalent and self.max_len != 1:
+            raise ValueError(f"feature {self.name!r}: single-valued features have max_len 1, "
+                             f"got {self.max_len}")
+        if self.combiner not in COMBINERS:
+            raise ValueError(f"feature {self.name!r}: combiner must be one of {COMBINERS}, "
+                             f"got {self.combiner!r}")
+        if self.top_k is not None and self.top_k < 1:
+            raise ValueError(f"feature {self.name!r}: top_k must be >= 1, got {self.top_k}")
+
+
+@dataclasses.dataclass(frozen=True)
+class DatasetConfig:
+    """Features, label and task of a dataset."""
+
+    task: str
+    label: str
+    features: Tuple[FeatureConfig, ...]
+
+    def __post_init__(self):
+        object.__setattr__(self, "features", tuple(
+            f if isinstance(f, FeatureConfig) else FeatureConfig(**f) for f in self.features))
+        if self.task not in TASKS:
+            raise ValueError(f"task must be one of {TASKS}, got {self.task!r}")
+        names = [f.name for f in self.features]
+        if not names:
+            raise ValueError("dataset config has no features")
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ValueError(f"duplicate feature name(s): {dup}")
+        if self.label in names:
+            raise ValueError(f"label {self.label!r} is also listed as a feature")
+        if LABEL_KEY in names:
+            raise ValueError(f"feature name {LABEL_KEY!r} is reserved for the transformed label")
+
+    @property
+    def names(self) -> List[str]:
+        return [f.name for f in self.features]
+
+    def feature(self, name: str) -> FeatureConfig:
+        for f in self.features:
+            if f.name == name:
+                return f
+        raise ValueError(f"unknown feature {name!r}; known: {self.names}")
+
+    def to_dict(self) -> Dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, d: Dict[str, Any]) -> "DatasetConfig":
+        return cls(task=d["task"], label=d["label"],
+                   features=tuple(FeatureConfig(**f) for f in d["features"]))
+
+    @classmethod
+    def from_json(cls, text: str) -> "DatasetConfig":
+        return cls.from_dict(json.loads(text))

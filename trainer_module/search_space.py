@@ -1,0 +1,266 @@
+"""The NIS search space: Embedding Blocks per feature and the cost of a choice.
+
+For a feature of vocabulary size ``v`` the ``v x d`` matrix is cut into an
+``S x T`` grid of Embedding Blocks ``E[s, t]`` of shape ``vbar_s x dbar_t``
+(paper 3.3.1). Paper defaults: vocab fractions ``[0.1, 0.2, 0.2, 0.2, 0.3]``,
+four equal dim chunks and ``d = 32 * ceil(v ** 0.35 / 32)``.
+
+A choice is represented, in both modes, by a *level vector* ``s_t`` (one int per
+dim chunk, ``0..S``): chunk ``t`` is used by the items in row blocks ``1..s_t``.
+
+* ME: the controller picks ``s_t`` directly (T decisions of S+1 categories).
+* SE: the controller picks one of ``S*T + 1`` categories; category 0 is (0, 0)
+  (feature removed) and category ``c >= 1`` is ``(s, t) = ((c-1)//T + 1, (c-1)%T + 1)``,
+  i.e. the level vector ``[s]*t + [0]*(T-t)``.
+
+Cost of a level vector: ``C = sum_t dbar_t * Vbar[s_t]`` (``Vbar[0] = 0``), which
+is ``Vbar_s * Dbar_t`` for an SE pick.
+
+Example::
+
+    f = FeatureSearchSpace("item", vocab_size=10_000_000, dim=256)
+    f.se_levels(f.se_category(s=5, t=3))  # -> [5, 5, 5, 0]
+    f.level_cost([2, 5, 0, 2])            # -> 1_024_000_000 (paper Fig. 2c)
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple
+
+import numpy as np
+
+from trainer_module.spec import MODES, FeatureMES, ModelSpec
+
+DEFAULT_VOCAB_FRACTIONS = (0.1, 0.2, 0.2, 0.2, 0.3)
+DEFAULT_NUM_DIM_CHUNKS = 4
+
+
+def default_dim(vocab_size: int) -> int:
+    """The paper's heuristic maximum width ``d = 32 * ceil(v ** 0.35 / 32)``."""
+    return 32 * math.ceil(vocab_size ** 0.35 / 32)
+
+
+@dataclasses.dataclass(frozen=True)
+class FeatureSearchSpace:
+    """Embedding Blocks of one feature.
+
+    Attributes:
+      name: feature name.
+      vocab_size: number of items in the frequency-ordered vocabulary (v).
+      vocab_fractions: row-chunk fractions; must be positive and sum to 1.
+      dim: maximum embedding width d (default: the paper's heuristic).
+      dim_chunks: explicit column chunks (sum = d); default ``num_dim_chunks`` equal chunks.
+      num_dim_chunks: T when ``dim_chunks`` is not given.
+    """
+
+    name: str
+    vocab_size: int
+    vocab_fractions: Tuple[float, ...] = DEFAULT_VOCAB_FRACTIONS
+    dim: Optional[int] = None
+    dim_chunks: Optional[Tuple[int, ...]] = None
+    num_dim_chunks: int = DEFAULT_NUM_DIM_CHUNKS
+
+    def __post_init__(self):
+        n = self.name
+        if not isinstance(self.vocab_size, (int, np.integer)) or self.vocab_size <= 0:
+            raise ValueError(f"feature {n!r}: vocabulary size must be a positive integer, "
+                             f"got {self.vocab_size!r}")
+        fr = tuple(float(x) for x in self.vocab_fractions)
+        if not fr or any(x <= 0 for x in fr):
+            raise ValueError(f"feature {n!r}: vocab_fractions must all be > 0, got {list(fr)}")
+        if abs(sum(fr) - 1.0) > 1e-6:
+            raise ValueError(f"feature {n!r}: vocab_fractions must sum to 1, got {list(fr)} "
+                             f"(sum {sum(fr):.6g})")
+        object.__setattr__(self, "vocab_fractions", fr)
+        if self.dim_chunks is not None:
+            chunks = tuple(int(c) for c in self.dim_chunks)
+            if not chunks or any(c <= 0 for c in chunks):
+                raise ValueError(f"feature {n!r}: dim_chunks must all be > 0, got {list(chunks)}")
+            if self.dim is not None and sum(chunks) != self.dim:
+                raise ValueError(f"feature {n!r}: dim_chunks {list(chunks)} sum to {sum(chunks)}, "
+                                 f"not dim {self.dim}")
+        else:
+            d = default_dim(int(self.vocab_size)) if self.dim is None else int(self.dim)
+            if d <= 0:
+                raise ValueError(f"feature {n!r}: dim must be > 0, got {d}")
+            t = int(self.num_dim_chunks)
+            if t <= 0 or t > d:
+                raise ValueError(f"feature {n!r}: num_dim_chunks must be in [1, dim={d}], got {t}")
+            chunks = tuple(d // t + (1 if i < d % t else 0) for i in range(t))
+        object.__setattr__(self, "dim_chunks", chunks)
+        object.__setattr__(self, "dim", sum(chunks))
+
+    # --- the grid -----------------------------------------------------------
+    @property
+    def block_vocab(self) -> Tuple[int, ...]:
+        """Row chunk sizes ``vbar_s`` (sum = v). Chunks that would round to 0 merge."""
+        v = int(self.vocab_size)
+        bounds: List[int] = []
+        for c in np.cumsum(self.vocab_fractions):
+            b = min(v, max(1, int(round(c * v))))
+            if not bounds or b > bounds[-1]:
+                bounds.append(b)
+        bounds[-1] = v
+        return tuple(np.diff([0] + bounds).astype(int).tolist())
+
+    @property
+    def cum_vocab(self) -> Tuple[int, ...]:
+        """``(Vbar_0=0, Vbar_1, ..., Vbar_S)``."""
+        return tuple(np.cumsum((0,) + self.block_vocab).astype(int).tolist())
+
+    @property
+    def num_row_blocks(self) -> int:
+        return len(self.block_vocab)
+
+    @property
+    def num_col_blocks(self) -> int:
+        return len(self.dim_chunks)
+
+    # --- choices --------------------------------------------------------------
+    def num_categories(self, mode: str) -> List[int]:
+        """Sizes of the controller's decisions for this feature."""
+        s, t = self.num_row_blocks, self.num_col_blocks
+        return [s * t + 1] if mode == "SE" else [s + 1] * t
+
+    def se_category(self, s: int, t: int) -> int:
+        """Category index of SE pick ``(s, t)``; ``(0, 0)`` is 0."""
+        if (s, t) == (0, 0):
+            return 0
+        if not (1 <= s <= self.num_row_blocks and 1 <= t <= self.num_col_blocks):
+            raise ValueError(f"feature {self.name!r}: SE pick {(s, t)} outside the "
+                             f"{self.num_row_blocks}x{self.num_col_blocks} grid")
+        return (s - 1) * self.num_col_blocks + t
+
+    def se_levels(self, category: int) -> List[int]:
+        """Level vector of SE category (``[s]*t + [0]*(T-t)``)."""
+        t_all = self.num_col_blocks
+        if category == 0:
+            return [0] * t_all
+        s, t = (category - 1) // t_all + 1, (category - 1) % t_all + 1
+        return [s] * t + [0] * (t_all - t)
+
+    def se_level_table(self) -> np.ndarray:
+        """``[S*T+1, T]`` int table mapping SE categories to level vectors."""
+        return np.array([self.se_levels(c) for c in range(self.num_categories("SE")[0])], np.int32)
+
+    def levels(self, actions: Sequence[int], mode: str) -> List[int]:
+        """Level vector from this feature's controller actions."""
+        return self.se_levels(int(actions[0])) if mode == "SE" else [int(a) for a in actions]
+
+    def level_cost(self, levels: Sequence[int]) -> int:
+        """``C = sum_t dbar_t * Vbar[s_t]``."""
+        cv = self.cum_vocab
+        return int(sum(d * cv[int(s)] for d, s in zip(self.dim_chunks, levels)))
+
+    def levels_to_mes(self, levels: Sequence[int]) -> FeatureMES:
+        """The MES a level vector realises (rows merged by equal width; zero-width rows dropped)."""
+        entries: List[List[int]] = []
+        for s in range(1, self.num_row_blocks + 1):
+            width = sum(d for d, lvl in zip(self.dim_chunks, levels) if lvl >= s)
+            if width == 0:
+                break
+            rows = self.block_vocab[s - 1]
+            if entries and entries[-1][1] == width:
+                entries[-1][0] += rows
+            else:
+                entries.append([rows, width])
+        return FeatureMES(entries)
+
+    def min_nonempty_cost(self) -> int:
+        """Cheapest choice that keeps the feature: one row block x one dim chunk."""
+        return self.block_vocab[0] * min(self.dim_chunks)
+
+    def full_cost(self) -> int:
+        return int(self.vocab_size) * int(self.dim)
+
+
+@dataclasses.dataclass(frozen=True)
+class SearchSpace:
+    """All features' Embedding Blocks plus the budget and mode of the search."""
+
+    features: Tuple[FeatureSearchSpace, ...]
+    budget: int
+    mode: str = "ME"
+
+    def __post_init__(self):
+        object.__setattr__(self, "features", tuple(self.features))
+        if self.mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, got {self.mode!r}")
+        if isinstance(self.budget, bool) or not isinstance(self.budget, (int, np.integer)) \
+                or self.budget <= 0:
+            raise ValueError(f"budget must be a positive integer number of floats, got {self.budget!r}")
+        if not self.features:
+            raise ValueError("the search space has no features")
+        names = [f.name for f in self.features]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ValueError(f"duplicate feature name(s) in the search space: {dup}")
+
+    @classmethod
+    def from_vocab_sizes(cls, vocab_sizes: Mapping[str, int], budget: int, mode: str = "ME",
+                         overrides: Optional[Mapping[str, Mapping]] = None) -> "SearchSpace":
+        """Builds the space with paper defaults, ``overrides[name]`` replacing any field."""
+        overrides = dict(overrides or {})
+        unknown = sorted(set(overrides) - set(vocab_sizes))
+        if unknown:
+            raise ValueError(f"search-space overrides name unknown feature(s) {unknown}; "
+                             f"known: {sorted(vocab_sizes)}")
+        feats = []
+        for name, v in vocab_sizes.items():
+            kw = dict(overrides.get(name, {}))
+            bad = sorted(set(kw) - {"vocab_fractions", "dim", "dim_chunks", "num_dim_chunks"})
+            if bad:
+                raise ValueError(f"feature {name!r}: unknown search-space option(s) {bad}")
+            feats.append(FeatureSearchSpace(name=name, vocab_size=v, **kw))
+        return cls(features=tuple(feats), budget=budget, mode=mode)
+
+    @property
+    def names(self) -> List[str]:
+        return [f.name for f in self.features]
+
+    def feature(self, name: str) -> FeatureSearchSpace:
+        for f in self.features:
+            if f.name == name:
+                return f
+        raise ValueError(f"unknown feature {name!r}; known: {self.names}")
+
+    def decision_sizes(self) -> List[int]:
+        """Number of categories of every controller decision, features in order."""
+        return [n for f in self.features for n in f.num_categories(self.mode)]
+
+    def decision_slices(self) -> List[slice]:
+        """Which decisions belong to each feature."""
+        out, i = [], 0
+        for f in self.features:
+            k = len(f.num_categories(self.mode))
+            out.append(slice(i, i + k))
+            i += k
+        return out
+
+    def levels(self, actions: Sequence[int]) -> Dict[str, List[int]]:
+        return {f.name: f.levels(list(actions[sl]), self.mode)
+                for f, sl in zip(self.features, self.decision_slices())}
+
+    def cost(self, actions: Sequence[int]) -> int:
+        return sum(f.level_cost(lv) for f, lv in zip(self.features, self.levels(actions).values()))
+
+    def to_spec(self, actions: Sequence[int], metadata: Optional[Mapping] = None) -> ModelSpec:
+        """The ModelSpec realised by one full set of controller actions."""
+        feats = {f.name: f.levels_to_mes(lv)
+                 for f, lv in zip(self.features, self.levels(actions).values())}
+        return ModelSpec(budget=int(self.budget), mode=self.mode, features=feats,
+                         metadata=dict(metadata or {}))
+
+    def min_nonempty_cost(self) -> int:
+        return min(f.min_nonempty_cost() for f in self.features)
+
+    def check_feasible(self) -> None:
+        """Fails before any training when no non-empty configuration fits the budget."""
+        cheapest = self.min_nonempty_cost()
+        if self.budget < cheapest:
+            f = min(self.features, key=lambda x: x.min_nonempty_cost())
+            raise ValueError(
+                f"budget {self.budget} floats is smaller than the cheapest non-empty configuration "
+                f"({cheapest} floats: feature {f.name!r}, {f.block_vocab[0]} items x "
+                f"{min(f.dim_chunks)} dims); raise the budget or use finer vocab_fractions/dim_chunks")

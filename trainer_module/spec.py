@@ -1,0 +1,159 @@
+"""Multi-size Embedding Spec (MES): the search's output and the retrainer's input.
+
+A feature's MES is a list of ``(vocab_size, dim)`` pairs ``[(v1, d1), (v2, d2), ...]``
+with ``d1 >= d2 >= ... >= 1``: the first ``v1`` most frequent items get ``d1``-dim
+embeddings, the next ``v2`` get ``d2``, and so on (paper, section 3.2). An empty
+list removes the feature. With one pair it is a Single-size Embedding (SE).
+
+Example::
+
+    spec = ModelSpec(budget=10_000, mode="ME",
+                     features={"item": FeatureMES([(100, 32), (400, 8)])})
+    spec.cost()            # 100*32 + 400*8 = 6400
+    ModelSpec.from_json(spec.to_json()) == spec
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any, Dict, List, Mapping, Sequence, Tuple
+
+MODES = ("SE", "ME")
+
+
+@dataclasses.dataclass(frozen=True)
+class FeatureMES:
+    """The MES of one feature: ``((v1, d1), ..., (vM, dM))``; empty = removed."""
+
+    entries: Tuple[Tuple[int, int], ...] = ()
+
+    def __init__(self, entries: Sequence[Sequence[int]] = ()):
+        object.__setattr__(self, "entries", tuple((int(v), int(d)) for v, d in entries))
+
+    def validate(self, name: str = "<feature>", max_vocab: int | None = None) -> None:
+        """Raises ValueError naming ``name`` and the offending value."""
+        prev_d = None
+        for i, (v, d) in enumerate(self.entries):
+            if v < 1:
+                raise ValueError(f"feature {name!r}: entry {i} has vocab_size {v}; must be >= 1")
+            if d < 1:
+                raise ValueError(f"feature {name!r}: entry {i} has dim {d}; must be >= 1")
+            if prev_d is not None and d > prev_d:
+                raise ValueError(
+                    f"feature {name!r}: dims must be non-increasing (d1 >= d2 >= ...), "
+                    f"but entry {i} has dim {d} > {prev_d}")
+            prev_d = d
+        if max_vocab is not None and self.vocab_size > max_vocab:
+            raise ValueError(f"feature {name!r}: total vocab_size {self.vocab_size} exceeds "
+                             f"the feature's vocabulary of {max_vocab} items")
+
+    @property
+    def removed(self) -> bool:
+        return not self.entries
+
+    @property
+    def vocab_size(self) -> int:
+        """Total number of items that get an embedding (``sum v_m``)."""
+        return sum(v for v, _ in self.entries)
+
+    @property
+    def output_dim(self) -> int:
+        """Width of the feature's embedding (``d1``), 0 when removed."""
+        return self.entries[0][1] if self.entries else 0
+
+    def cost(self) -> int:
+        """Floats in the embedding tables, ``sum v_m * d_m`` (the paper's count)."""
+        return sum(v * d for v, d in self.entries)
+
+    def projection_params(self) -> int:
+        """Floats in projections ``P_m`` (``d_m x d1``, m >= 2; ``P_1`` is the identity)."""
+        return sum(d * self.output_dim for _, d in self.entries[1:])
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelSpec:
+    """The MES of every feature plus the budget and mode it was searched under.
+
+    Attributes:
+      budget: memory budget C, total floats allowed in all embedding tables.
+      mode: "SE" (one pair per feature at most) or "ME".
+      features: feature name -> FeatureMES (removed features keep an empty entry).
+      metadata: free-form JSON-able facts (e.g. ``budget_fallback``, probabilities).
+    """
+
+    budget: int
+    mode: str
+    features: Mapping[str, FeatureMES]
+    metadata: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+
+    def __post_init__(self):
+        feats = {str(k): (v if isinstance(v, FeatureMES) else FeatureMES(v))
+                 for k, v in dict(self.features).items()}
+        object.__setattr__(self, "features", feats)
+        object.__setattr__(self, "metadata", dict(self.metadata))
+        self.validate()
+
+    def validate(self) -> None:
+        """Raises ValueError naming the feature or field that is wrong."""
+        if not isinstance(self.budget, (int,)) or isinstance(self.budget, bool) or self.budget <= 0:
+            raise ValueError(f"budget must be a positive integer number of floats, got {self.budget!r}")
+        if self.mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, got {self.mode!r}")
+        for name, fmes in self.features.items():
+            fmes.validate(name)
+            if self.mode == "SE" and len(fmes.entries) > 1:
+                raise ValueError(f"feature {name!r}: mode SE allows one (vocab_size, dim) pair, "
+                                 f"got {list(fmes.entries)}")
+
+    def cost(self) -> int:
+        """Total floats in all embedding tables (what the budget constrains)."""
+        return sum(f.cost() for f in self.features.values())
+
+    def projection_params(self) -> int:
+        """Floats in ME projection matrices, reported apart from the budgeted cost."""
+        return sum(f.projection_params() for f in self.features.values())
+
+    def within_budget(self) -> bool:
+        return self.cost() <= self.budget
+
+    @property
+    def kept_features(self) -> List[str]:
+        return [n for n, f in self.features.items() if not f.removed]
+
+    @property
+    def removed_features(self) -> List[str]:
+        return [n for n, f in self.features.items() if f.removed]
+
+    def to_dict(self) -> Dict[str, Any]:
+        return {
+            "budget": self.budget,
+            "mode": self.mode,
+            "cost": self.cost(),
+            "projection_params": self.projection_params(),
+            "features": {n: [list(e) for e in f.entries] for n, f in self.features.items()},
+            "metadata": dict(self.metadata),
+        }
+
+    def to_json(self, indent: int | None = 2) -> str:
+        return json.dumps(self.to_dict(), indent=indent, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "ModelSpec":
+        missing = [k for k in ("budget", "mode", "features") if k not in d]
+        if missing:
+            raise ValueError(f"MES JSON lacks required field(s) {missing}")
+        spec = cls(budget=d["budget"], mode=d["mode"],
+                   features={n: FeatureMES(e) for n, e in d["features"].items()},
+                   metadata=d.get("metadata", {}))
+        if "cost" in d and int(d["cost"]) != spec.cost():
+            raise ValueError(f"MES JSON says cost {d['cost']} but its entries cost {spec.cost()}")
+        return spec
+
+    @classmethod
+    def from_json(cls, text: str) -> "ModelSpec":
+        return cls.from_dict(json.loads(text))
+
+    def summary_rows(self) -> List[Tuple[str, str, int]]:
+        """(feature, entries as text, cost) rows for reports and CLI tables."""
+        return [(n, "removed" if f.removed else " + ".join(f"{v}x{d}" for v, d in f.entries), f.cost())
+                for n, f in self.features.items()]
