@@ -1,0 +1,94 @@
+"""Tests of Embedding Blocks and choice costs against the paper's Figure 2."""
+import pytest
+
+from trainer_module.search_space import FeatureSearchSpace, SearchSpace, default_dim
+
+M = 1_000_000
+
+
+@pytest.fixture
+def fig2():
+    return FeatureSearchSpace("query", vocab_size=10 * M, dim=256)
+
+
+def test_figure2_grid(fig2):
+    assert fig2.block_vocab == (1 * M, 2 * M, 2 * M, 2 * M, 3 * M)
+    assert fig2.dim_chunks == (64, 64, 64, 64)
+    assert fig2.num_categories("SE") == [21] and fig2.num_categories("ME") == [6] * 4
+
+
+def test_figure2_se_pick_7m_by_192(fig2):
+    levels = fig2.se_levels(fig2.se_category(s=4, t=3))  # Vbar_4 = 7M, Dbar_3 = 192
+    assert levels == [4, 4, 4, 0]
+    assert fig2.level_cost(levels) == 7 * M * 192
+    assert fig2.levels_to_mes(levels).entries == ((7 * M, 192),)
+
+
+def test_figure2_me_pick(fig2):
+    levels = [2, 5, 0, 2]  # chunks 1 and 4 for the first 3M items, chunk 2 for all 10M
+    mes = fig2.levels_to_mes(levels)
+    assert mes.entries == ((3 * M, 192), (7 * M, 64))
+    assert fig2.level_cost(levels) == mes.cost() == 3 * M * 192 + 7 * M * 64
+
+
+def test_se_zero_pick_removes_feature(fig2):
+    assert fig2.se_levels(0) == [0, 0, 0, 0]
+    assert fig2.level_cost([0, 0, 0, 0]) == 0 and fig2.levels_to_mes([0] * 4).removed
+
+
+def test_paper_default_dim_and_fractions():
+    assert default_dim(10 * M) == 32 * 9  # ceil(10M^0.35 / 32) = 9
+    f = FeatureSearchSpace("f", vocab_size=1000)
+    assert f.dim == default_dim(1000) == 32 and f.dim_chunks == (8, 8, 8, 8)
+    assert f.block_vocab == (100, 200, 200, 200, 300)
+
+
+def test_tiny_vocab_merges_empty_row_blocks():
+    f = FeatureSearchSpace("tiny", vocab_size=3)
+    assert sum(f.block_vocab) == 3 and all(v >= 1 for v in f.block_vocab)
+
+
+def test_configurable_per_feature():
+    space = SearchSpace.from_vocab_sizes({"a": 100, "b": 1000}, budget=500, mode="SE",
+                                         overrides={"a": {"vocab_fractions": [0.5, 0.5],
+                                                          "dim_chunks": [4, 2]}})
+    a = space.feature("a")
+    assert a.block_vocab == (50, 50) and a.dim == 6
+    assert space.decision_sizes() == [2 * 2 + 1, 5 * 4 + 1]
+
+
+@pytest.mark.parametrize("kwargs,needle", [
+    (dict(vocab_size=0), "vocabulary size"),
+    (dict(vocab_size=10, vocab_fractions=(0.5, 0.4)), "sum to 1"),
+    (dict(vocab_size=10, vocab_fractions=(1.2, -0.2)), "> 0"),
+    (dict(vocab_size=10, dim_chunks=(4, 0)), "dim_chunks"),
+    (dict(vocab_size=10, dim=8, dim_chunks=(4, 2)), "not dim 8"),
+])
+def test_bad_feature_space_names_feature(kwargs, needle):
+    with pytest.raises(ValueError, match="'bad'") as err:
+        FeatureSearchSpace("bad", **kwargs)
+    assert needle in str(err.value)
+
+
+def test_bad_space_inputs():
+    with pytest.raises(ValueError, match="budget"):
+        SearchSpace.from_vocab_sizes({"a": 10}, budget=0)
+    with pytest.raises(ValueError, match=r"unknown feature\(s\) \['zz'\]"):
+        SearchSpace.from_vocab_sizes({"a": 10}, budget=5, overrides={"zz": {"dim": 4}})
+    with pytest.raises(ValueError, match="'a'.*unknown search-space option"):
+        SearchSpace.from_vocab_sizes({"a": 10}, budget=5, overrides={"a": {"dims": 4}})
+
+
+def test_infeasible_budget_message():
+    space = SearchSpace.from_vocab_sizes({"a": 1000, "b": 100}, budget=50)
+    with pytest.raises(ValueError, match=r"cheapest non-empty configuration \(80 floats: feature 'b'"):
+        space.check_feasible()
+
+
+def test_space_cost_and_spec_agree():
+    space = SearchSpace.from_vocab_sizes({"a": 1000, "b": 100}, budget=10_000, mode="ME")
+    actions = [1, 5, 0, 2, 3, 3, 3, 0]
+    spec = space.to_spec(actions)
+    assert spec.cost() == space.cost(actions)
+    assert spec.features["a"].entries == ((100, 24), (200, 16), (700, 8))
+    assert spec.features["b"].entries == ((50, 24),)

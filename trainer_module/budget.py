@@ -1,0 +1,87 @@
+"""The budget guarantee: every MES the project emits costs at most the budget.
+
+``select_within_budget`` takes the controller's most probable configuration and,
+if it is over budget, returns the most probable *feasible* one among (a) a
+greedy repair path that keeps lowering the decision that loses the least
+log-probability per float saved (it always ends feasible: every feature removed
+costs 0) and (b) configurations sampled from the controller. ``checked`` is the
+one gate every writer calls before an MES leaves the process.
+
+Example::
+
+    actions, info = select_within_budget(space, greedy, controller.log_prob)
+    spec = checked(space.to_spec(actions, metadata=info))
+"""
+from __future__ import annotations
+
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from trainer_module.search_space import SearchSpace
+from trainer_module.spec import ModelSpec
+
+# Scores a batch of full choice vectors int [N, n_decisions] -> log-probabilities [N].
+ScoreFn = Callable[[np.ndarray], np.ndarray]
+
+
+def _neighbours(space: SearchSpace, actions: np.ndarray) -> List[np.ndarray]:
+    """Configurations that differ from ``actions`` in one decision and cost less."""
+    base = space.cost(actions)
+    out = []
+    for i, n in enumerate(space.decision_sizes()):
+        for c in range(n):
+            if c == actions[i]:
+                continue
+            cand = actions.copy()
+            cand[i] = c
+            if space.cost(cand) < base:
+                out.append(cand)
+    return out
+
+
+def repair_path(space: SearchSpace, start: Sequence[int], score: ScoreFn) -> List[np.ndarray]:
+    """Greedy descent from ``start`` to a feasible configuration (cost strictly falls each step)."""
+    cur = np.asarray(start, dtype=np.int64)
+    path = [cur]
+    while space.cost(cur) > space.budget:
+        cands = _neighbours(space, cur)
+        scores = np.asarray(score(np.stack(cands)))
+        cur_score = float(np.asarray(score(cur[None, :]))[0])
+        saved = np.array([space.cost(cur) - space.cost(c) for c in cands], dtype=np.float64)
+        # Log-probability lost per float saved; prefer big savings on ties.
+        loss_per_float = (cur_score - scores) / saved
+        cur = cands[int(np.lexsort((-saved, loss_per_float))[0])]
+        path.append(cur)
+    return path
+
+
+def select_within_budget(space: SearchSpace, most_probable: Sequence[int], score: ScoreFn,
+                         samples: Optional[np.ndarray] = None) -> Tuple[np.ndarray, Dict]:
+    """The most probable feasible configuration, and facts about how it was found."""
+    best = np.asarray(most_probable, dtype=np.int64)
+    best_cost = space.cost(best)
+    if best_cost <= space.budget:
+        return best, {"budget_fallback": False}
+    pool = repair_path(space, best, score)
+    if samples is not None and len(samples):
+        pool += [np.asarray(s, dtype=np.int64) for s in samples]
+    feasible = [c for c in pool if space.cost(c) <= space.budget]
+    scores = np.asarray(score(np.stack(feasible)))
+    chosen = feasible[int(np.argmax(scores))]
+    return chosen, {
+        "budget_fallback": True,
+        "most_probable_cost": int(best_cost),
+        "chosen_cost": int(space.cost(chosen)),
+        "reason": (f"the controller's most probable configuration costs {best_cost} floats, over "
+                   f"the budget of {space.budget}; emitted the most probable feasible candidate "
+                   f"among {len(feasible)} (repair path + controller samples)"),
+    }
+
+
+def checked(spec: ModelSpec) -> ModelSpec:
+    """Returns ``spec`` if it is within its budget; raises otherwise (never emit an over-budget MES)."""
+    if spec.cost() > spec.budget:
+        raise ValueError(f"refusing to emit an MES costing {spec.cost()} floats over the budget "
+                         f"of {spec.budget}")
+    return spec

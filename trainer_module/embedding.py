@@ -1,0 +1,76 @@
+"""Fixed-size Multi-size Embedding (ME) layer used to retrain the final model from an MES.
+
+For an MES ``[(v1, d1), ..., (vM, dM)]`` the layer owns one table ``E_m``
+(``v_m x d_m``) per entry and a projection ``P_m`` (``d_m x d1``) for ``m >= 2``;
+``P_1`` would be a ``d1 x d1`` map into its own space, so it is the identity and
+is not created. Item ``k`` gets ``E_{m_k}[k - V_{m_k - 1}] P_{m_k}`` (paper 3.2);
+ids past ``V_M`` and ids ``< 0`` get a zero vector. Bags (multi-valued features)
+sum the rows of each table before projecting (MBOW). With one entry the layer is
+exactly a plain ``v1 x d1`` embedding, and its tables hold ``spec.cost()`` floats.
+
+Example::
+
+    layer = MultiSizeEmbedding([(100, 16), (900, 4)], combiner="mean")
+    vectors = layer(ids)   # ids int [B, L] -> [B, 16]
+"""
+from __future__ import annotations
+
+from typing import Sequence, Tuple
+
+import tensorflow as tf
+
+from trainer_module.spec import FeatureMES
+from trainer_module.supernet import combine
+
+
+class MultiSizeEmbedding(tf.keras.layers.Layer):
+    """One feature's fixed-size ME: tables ``E_m`` and projections ``P_m``."""
+
+    def __init__(self, entries: Sequence[Tuple[int, int]], combiner: str = "sum", **kwargs):
+        super().__init__(**kwargs)
+        self.mes = FeatureMES(entries)
+        self.mes.validate(self.name)
+        if self.mes.removed:
+            raise ValueError(f"feature {self.name!r}: an empty MES removes the feature; "
+                             "do not build an embedding layer for it")
+        self.combiner = combiner
+
+    @property
+    def output_dim(self) -> int:
+        return self.mes.output_dim
+
+    def build(self, input_shape=None):
+        d1 = self.output_dim
+        self.tables, self.projections = [], []
+        for m, (v, d) in enumerate(self.mes.entries):
+            self.tables.append(self.add_weight(
+                name=f"E_{m + 1}", shape=(v, d),
+                initializer=tf.keras.initializers.RandomUniform(-0.05, 0.05)))
+            self.projections.append(None if m == 0 else self.add_weight(
+                name=f"P_{m + 1}", shape=(d, d1), initializer="glorot_uniform"))
+        super().build(input_shape)
+
+    def call(self, ids: tf.Tensor) -> tf.Tensor:
+        """Embeds int ids ``[B, L]`` (``-1`` = padding/OOV) to ``[B, d1]``."""
+        if not self.built:
+            self.build()
+        ids = tf.cast(ids, tf.int32)
+        out, start = None, 0
+        for (v, _), table, proj in zip(self.mes.entries, self.tables, self.projections):
+            local = ids - start
+            valid = (ids >= 0) & (local >= 0) & (local < v)
+            rows = tf.gather(table, tf.where(valid, local, tf.zeros_like(local)))
+            bag = tf.reduce_sum(rows * tf.cast(valid, rows.dtype)[..., None], axis=1)
+            part = bag if proj is None else tf.matmul(bag, proj)
+            out = part if out is None else out + part
+            start += v
+        return combine(out, ids, self.combiner)
+
+    def table_params(self) -> int:
+        """Floats in the tables ``E_m`` (equals the MES cost)."""
+        return sum(int(v) * int(d) for v, d in self.mes.entries)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(entries=[list(e) for e in self.mes.entries], combiner=self.combiner)
+        return config

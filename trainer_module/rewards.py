@@ -1,0 +1,102 @@
+"""Controller rewards (paper 3.3.2): objectives, cost loss and sampled output logits.
+
+reward = O - C_L, with ``C_L = max(C / budget - 1, 0)`` plus optional extra cost
+terms (e.g. FLOPs) given as callables. O is Sampled Recall@1 per example for
+retrieval (the true label's logit beats all N sampled negatives) and ROC-AUC per
+group of ``a`` examples for ranking.
+
+Everything here is batched TensorFlow with static shapes (no host round trips),
+so it runs under any ``tf.distribute`` strategy, TPUs included.
+"""
+from __future__ import annotations
+
+import math
+from typing import Callable, Dict, Sequence, Tuple
+
+import numpy as np
+import tensorflow as tf
+
+from trainer_module.search_space import SearchSpace
+
+# A cost term maps per-sample level tensors {feature: int [N, T]} to a float [N] penalty.
+CostTerm = Callable[[Dict[str, tf.Tensor]], tf.Tensor]
+
+
+def sample_negatives(num: int, num_labels: int, seed: tf.Tensor) -> Tuple[tf.Tensor, tf.Tensor]:
+    """Log-uniform (Zipfian) label ids, suited to frequency-ordered vocabularies.
+
+    Returns:
+      ids int64 ``[num]`` in ``[0, num_labels)`` and ``log(num * Q(id))``, the
+      log expected count used to correct sampled-softmax logits.
+    """
+    log_range = math.log(num_labels + 1.0)
+    u = tf.random.stateless_uniform([num], seed=seed, dtype=tf.float32)
+    ids = tf.cast(tf.floor(tf.exp(u * log_range)) - 1.0, tf.int64)
+    ids = tf.clip_by_value(ids, 0, num_labels - 1)
+    idf = tf.cast(ids, tf.float32)
+    q = (tf.math.log(idf + 2.0) - tf.math.log(idf + 1.0)) / log_range
+    return ids, tf.math.log(float(num) * q)
+
+
+def sampled_logits(hidden: tf.Tensor, labels: tf.Tensor, weights: tf.Tensor, bias: tf.Tensor,
+                   negatives: tf.Tensor) -> Tuple[tf.Tensor, tf.Tensor]:
+    """Logits of the true label ``[B]`` and of shared negatives ``[B, N]``.
+
+    Negatives equal to an example's label (accidental hits) get ``-inf``.
+    """
+    labels = tf.cast(labels, tf.int64)
+    safe = tf.maximum(labels, 0)
+    true = tf.reduce_sum(hidden * tf.gather(weights, safe), -1) + tf.gather(bias, safe)
+    neg = tf.matmul(hidden, tf.gather(weights, negatives), transpose_b=True) + tf.gather(bias, negatives)
+    hit = tf.equal(labels[:, None], negatives[None, :])
+    return true, tf.where(hit, tf.fill(tf.shape(neg), -np.inf), neg)
+
+
+def sampled_recall_at_1(true_logit: tf.Tensor, neg_logits: tf.Tensor) -> tf.Tensor:
+    """1.0 where the true label's logit beats every sampled negative, per example."""
+    return tf.cast(true_logit > tf.reduce_max(neg_logits, axis=-1), tf.float32)
+
+
+def grouped_auc(labels: tf.Tensor, scores: tf.Tensor) -> Tuple[tf.Tensor, tf.Tensor]:
+    """ROC-AUC of each row of ``[G, a]`` labels/scores; ties count one half.
+
+    Returns:
+      auc ``[G]`` and valid ``[G]`` (a group with only one class has no AUC; its auc is 0.5).
+    """
+    labels = tf.cast(labels, tf.float32)
+    pos, neg = labels, 1.0 - labels
+    diff = scores[:, :, None] - scores[:, None, :]                     # [G, a(pos), a(neg)]
+    wins = tf.cast(diff > 0, tf.float32) + 0.5 * tf.cast(diff == 0, tf.float32)
+    pair = pos[:, :, None] * neg[:, None, :]
+    npairs = tf.reduce_sum(pair, axis=[1, 2])
+    valid = npairs > 0
+    auc = tf.where(valid, tf.reduce_sum(wins * pair, axis=[1, 2]) / tf.maximum(npairs, 1.0), 0.5)
+    return auc, valid
+
+
+class CostModel:
+    """Memory cost of sampled choices and the cost loss ``max(C / budget - 1, 0) + extras``."""
+
+    def __init__(self, space: SearchSpace, extra_terms: Sequence[CostTerm] = ()):
+        self.space = space
+        self.extra_terms = tuple(extra_terms)
+        self._cum_vocab = {f.name: tf.constant(f.cum_vocab, tf.float64) for f in space.features}
+        self._chunks = {f.name: tf.constant(f.dim_chunks, tf.float64) for f in space.features}
+
+    def cost(self, levels: Dict[str, tf.Tensor]) -> tf.Tensor:
+        """Floats used by each sample's choice, ``sum_F sum_t dbar_t * Vbar[s_t]``: ``[N]`` float64."""
+        total = None
+        for f in self.space.features:
+            rows = tf.gather(self._cum_vocab[f.name], tf.cast(levels[f.name], tf.int32))  # [N, T]
+            c = tf.reduce_sum(rows * self._chunks[f.name], axis=-1)
+            total = c if total is None else total + c
+        return total
+
+    def cost_ratio(self, levels: Dict[str, tf.Tensor]) -> tf.Tensor:
+        return tf.cast(self.cost(levels) / float(self.space.budget), tf.float32)
+
+    def cost_loss(self, levels: Dict[str, tf.Tensor]) -> tf.Tensor:
+        loss = tf.maximum(self.cost_ratio(levels) - 1.0, 0.0)
+        for term in self.extra_terms:
+            loss = loss + tf.cast(term(levels), tf.float32)
+        return loss

@@ -1,0 +1,147 @@
+"""TFX Trainer entry point: retrain the fixed-size model of an MES (or the SE baseline).
+
+Use with ``MesTrainer(run_fn='trainer_module.run_fn.run_fn', ...)`` (or the stock
+Trainer for the baseline). ``fn_args.custom_config`` keys:
+
+* ``dataset`` (required): ``DatasetConfig.to_dict()``.
+* ``mes_uri``: MES JSON path (set by MesTrainer from its ``embedding_spec`` input).
+* ``baseline``: True -> train ``baselines.uniform_se_spec(vocab_sizes, budget, baseline_dim)``
+  even if an MES is wired (also the default when no MES is given); ``budget``
+  defaults to the MES's budget; ``baseline_dim`` optional.
+* ``train_batch_size`` / ``eval_batch_size`` (256), ``learning_rate`` (1e-3),
+  ``hidden_units``, ``epochs`` (1), ``strategy`` ('default' | 'mirrored' | 'tpu').
+
+The SavedModel's ``serving_default`` takes serialized raw ``tf.Example``s
+(input ``examples``; the TFT layer runs inside) and returns ``{'probability': [B, 1]}``
+(ranking) or ``{'scores': [B, num_labels]}`` (retrieval, softmax over the label
+vocabulary). ``transformed_features`` maps raw examples (label included) to the
+transformed dict; TFMA uses it to read the label id (see
+``components/mes_trainer/eval_config.py``). The MES, its cost and the model's
+parameter counts are logged and written to ``<model_run_dir>/mes_summary.json``.
+"""
+from __future__ import annotations
+
+import json
+import os
+from typing import Any, Dict, Mapping
+
+import tensorflow as tf
+import tensorflow_transform as tft
+from absl import logging
+from tfx.components.trainer.fn_args_utils import FnArgs
+
+from trainer_module import baselines, models, preprocessing, tfx_io
+from trainer_module.features import DatasetConfig
+from trainer_module.spec import ModelSpec
+
+SERVING_SIGNATURE = "serving_default"
+TRANSFORM_SIGNATURE = "transformed_features"
+RANKING_OUTPUT = "probability"
+RETRIEVAL_OUTPUT = "scores"
+DEFAULT_BATCH_SIZE = 256
+
+
+def read_spec(path: str) -> ModelSpec:
+    if not tf.io.gfile.exists(path):
+        raise FileNotFoundError(f"no MES JSON at {path}")
+    with tf.io.gfile.GFile(path) as f:
+        return ModelSpec.from_json(f.read())
+
+
+def resolve_spec(config: Mapping[str, Any], vocab_sizes: Mapping[str, int]) -> ModelSpec:
+    """The MES at ``config['mes_uri']``, or the uniform SE baseline (see module docstring)."""
+    mes = read_spec(config["mes_uri"]) if config.get("mes_uri") else None
+    if mes is not None and not config.get("baseline"):
+        spec = mes
+    else:
+        budget = config.get("budget") or (mes.budget if mes is not None else None)
+        if not budget:
+            raise ValueError("baseline training needs custom_config['budget'] (or an MES input "
+                             "to take the budget from)")
+        spec = baselines.uniform_se_spec(dict(vocab_sizes), int(budget), config.get("baseline_dim"))
+    for name, fmes in spec.features.items():
+        fmes.validate(name, max_vocab=vocab_sizes.get(name))
+    return spec
+
+
+def summarize(spec: ModelSpec, model: tf.keras.Model, model_run_dir: str | None) -> Dict[str, Any]:
+    """Logs the MES cost and parameter counts; writes them (and the MES) to model_run_dir."""
+    summary = {"budget": spec.budget, "mode": spec.mode, "embedding_cost": spec.cost(),
+               "embedding_table_params": int(models.embedding_table_params(model)),
+               "projection_params": spec.projection_params(),
+               "total_params": int(model.count_params()),
+               "baseline": spec.metadata.get("baseline"), "mes": spec.to_dict()["features"]}
+    logging.info("MES retraining: cost %d / budget %d floats (%s), %d model params; MES %s",
+                 spec.cost(), spec.budget, spec.mode, summary["total_params"], summary["mes"])
+    if model_run_dir:
+        tf.io.gfile.makedirs(model_run_dir)
+        with tf.io.gfile.GFile(os.path.join(model_run_dir, "mes_summary.json"), "w") as f:
+            f.write(json.dumps(summary, indent=2, sort_keys=True))
+    return summary
+
+
+def _raw_spec(tft_out: tft.TFTransformOutput, dataset: DatasetConfig, with_label: bool) -> Dict:
+    spec = dict(tft_out.raw_feature_spec())
+    if not with_label:
+        spec.pop(dataset.label, None)
+    return spec
+
+
+def serving_signatures(model: tf.keras.Model, tft_out: tft.TFTransformOutput,
+                       dataset: DatasetConfig) -> Dict[str, Any]:
+    """``serving_default`` (raw tf.Examples -> prediction) and ``transformed_features``."""
+    model.tft_layer = tft_out.transform_features_layer()
+    examples = tf.TensorSpec([None], tf.string, name="examples")
+    serving_spec = _raw_spec(tft_out, dataset, with_label=False)
+    full_spec = _raw_spec(tft_out, dataset, with_label=True)
+
+    @tf.function(input_signature=[examples])
+    def serve(serialized):
+        raw = tf.io.parse_example(serialized, serving_spec)
+        transformed = model.tft_layer(raw)
+        out = model({n: tf.cast(transformed[n], tf.int64) for n in dataset.names})
+        if dataset.task == "ranking":
+            return {RANKING_OUTPUT: out}
+        return {RETRIEVAL_OUTPUT: tf.nn.softmax(out, axis=-1)}
+
+    @tf.function(input_signature=[examples])
+    def transform(serialized):
+        raw = tf.io.parse_example(serialized, full_spec)
+        return model.tft_layer(raw)
+
+    return {SERVING_SIGNATURE: serve.get_concrete_function(),
+            TRANSFORM_SIGNATURE: transform.get_concrete_function()}
+
+
+def _datasets(fn_args: FnArgs, tft_out, dataset: DatasetConfig, config: Mapping[str, Any]):
+    train_bs = int(config.get("train_batch_size", DEFAULT_BATCH_SIZE))
+    eval_bs = int(config.get("eval_batch_size", train_bs))
+    train = tfx_io.input_fn(fn_args.train_files, tft_out, dataset, train_bs, drop_unknown_labels=False)
+    val = tfx_io.input_fn(fn_args.eval_files, tft_out, dataset, eval_bs, shuffle=False,
+                          repeat=bool(fn_args.eval_steps), drop_unknown_labels=False)
+    return train, val
+
+
+def run_fn(fn_args: FnArgs) -> None:
+    """Builds the fixed-size model of the MES, trains it from scratch and exports it."""
+    config = dict(fn_args.custom_config or {})
+    dataset = preprocessing.dataset_from_custom_config(config)
+    if not fn_args.train_steps:
+        raise ValueError("set train_args.num_steps: the training dataset repeats forever")
+    tft_out = tft.TFTransformOutput(fn_args.transform_graph_path)
+    spec = resolve_spec(config, preprocessing.vocab_sizes_from_transform_output(tft_out, dataset))
+    num_labels = preprocessing.num_labels(tft_out, dataset)
+    with tfx_io.make_strategy(config.get("strategy", "default")).scope():
+        model = models.build_model(dataset, spec, num_labels,
+                                   hidden_units=tuple(config.get("hidden_units",
+                                                                 models.DEFAULT_HIDDEN_UNITS)),
+                                   learning_rate=float(config.get("learning_rate", 1e-3)))
+    train_ds, val_ds = _datasets(fn_args, tft_out, dataset, config)
+    epochs = int(config.get("epochs", 1))
+    model.fit(train_ds, epochs=epochs, steps_per_epoch=max(1, fn_args.train_steps // epochs),
+              validation_data=val_ds, validation_steps=fn_args.eval_steps,
+              callbacks=[tf.keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir)]
+              if fn_args.model_run_dir else [], verbose=2)
+    summarize(spec, model, fn_args.model_run_dir)
+    model.save(fn_args.serving_model_dir, save_format="tf",
+               signatures=serving_signatures(model, tft_out, dataset))

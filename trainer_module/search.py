@@ -1,0 +1,258 @@
+"""The NIS search loop (paper 3.3.3): warm-up, then alternating main/controller steps.
+
+``run_search(space, dataset, train_ds, val_ds, config)`` is the one library call
+the TFX component, the benchmark and the tests use. It
+
+1. trains every Embedding Block of the supernet for ``warmup_steps`` under
+   uniformly random choices with the controller frozen;
+2. then alternates a main-model step on a training batch (choices sampled from
+   the controller) with a controller step on a validation batch (A3C on
+   ``reward = O - C_L``; per example for retrieval, per group of ``group_size``
+   examples for ranking);
+3. checkpoints model, controller, baseline, optimizers and step (randomness is
+   derived from ``(seed, step, replica)``, so a resumed run continues the same
+   stream), logs progress to TensorBoard, and
+4. emits the controller's most probable MES, repaired to fit the budget.
+
+Every step is one ``strategy.run`` of a ``tf.function``: pass a
+``MirroredStrategy`` (GPUs) or ``TPUStrategy``; the default strategy runs on CPU.
+"""
+from __future__ import annotations
+
+import json
+import os
+from typing import Callable, Dict, Optional, Sequence
+
+import numpy as np
+import tensorflow as tf
+from absl import logging
+
+from trainer_module import budget as budget_lib
+from trainer_module.controller import Controller
+from trainer_module.features import DatasetConfig
+from trainer_module.models import build_supernet
+from trainer_module.rewards import CostModel, CostTerm, grouped_auc, sample_negatives, \
+    sampled_logits, sampled_recall_at_1
+from trainer_module.search_config import SearchConfig, SearchResult
+from trainer_module.search_space import SearchSpace
+
+__all__ = ["SearchConfig", "SearchResult", "NeuralInputSearch", "run_search"]
+
+
+class NeuralInputSearch:
+    """Holds the supernet, the controller and the search state; ``run`` drives the loop."""
+
+    def __init__(self, space: SearchSpace, dataset: DatasetConfig, config: SearchConfig,
+                 num_labels: Optional[int] = None, strategy: Optional[tf.distribute.Strategy] = None,
+                 cost_terms: Sequence[CostTerm] = ()):
+        if config.task != dataset.task:
+            raise ValueError(f"search task {config.task!r} differs from the dataset's {dataset.task!r}")
+        space.check_feasible()
+        self.space, self.dataset, self.config = space, dataset, config
+        self.num_labels = num_labels
+        self.strategy = strategy or tf.distribute.get_strategy()
+        self.cost_model = CostModel(space, cost_terms)
+        self._se_tables = {f.name: tf.constant(f.se_level_table()) for f in space.features}
+        self._slices = space.decision_slices()
+        with self.strategy.scope():
+            self.model = build_supernet(space, dataset, num_labels, config.hidden_units)
+            self.optimizer = tf.keras.optimizers.Adam(config.learning_rate)
+            self.controller = Controller(space.decision_sizes(), config.controller_units,
+                                         config.controller_learning_rate, config.entropy_weight)
+            self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
+            self._build_model()
+        self._main_fns = {u: tf.function(lambda x, y, u=u: self._main_step(x, y, u)) for u in (True, False)}
+        self._controller_fn = tf.function(self._controller_step)
+
+    # --- shapes ----------------------------------------------------------------
+    def _build_model(self):
+        feats = {f.name: tf.zeros([1, f.max_len], tf.int64) for f in self.dataset.features}
+        self.model.forward(feats, self.levels(tf.zeros([1, len(self.space.decision_sizes())], tf.int32)))
+
+    def levels(self, actions: tf.Tensor) -> Dict[str, tf.Tensor]:
+        """Per-feature level vectors ``[N, T]`` from controller actions ``[N, n_decisions]``."""
+        out = {}
+        for f, sl in zip(self.space.features, self._slices):
+            a = actions[:, sl]
+            out[f.name] = tf.gather(self._se_tables[f.name], a[:, 0]) if self.space.mode == "SE" else a
+        return out
+
+    def _num_choices(self, batch):
+        if self.config.task == "retrieval":
+            return batch
+        return (batch + self.config.group_size - 1) // self.config.group_size
+
+    def _per_example(self, levels, batch):
+        if self.config.task == "retrieval":
+            return levels
+        return {k: tf.repeat(v, self.config.group_size, axis=0)[:batch] for k, v in levels.items()}
+
+    def _seed(self, salt: int) -> tf.Tensor:
+        replica = tf.distribute.get_replica_context().replica_id_in_sync_group
+        seed = tf.stack([tf.constant(self.config.seed, tf.int64), self.step * 4 + salt])
+        return tf.random.experimental.stateless_fold_in(seed, tf.cast(replica, tf.int64))
+
+    # --- replica steps -----------------------------------------------------------
+    def _main_loss(self, features, labels, levels, seed):
+        out = self.model.forward(features, levels)
+        if self.config.task == "ranking":
+            labels = tf.cast(tf.reshape(labels, [-1]), tf.float32)
+            return tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(labels, out))
+        return self.model.sampled_softmax_loss(out, labels, seed)
+
+    def _main_step(self, features, labels, uniform: bool):
+        def replica_fn(x, y):
+            batch = tf.shape(y)[0]
+            n = self._num_choices(batch)
+            seed = self._seed(0)
+            actions = self.controller.uniform(n, seed) if uniform else self.controller.sample(n, seed)
+            levels = self._per_example(self.levels(actions), batch)
+            with tf.GradientTape() as tape:
+                loss = self._main_loss(x, y, levels, self._seed(1))
+                scaled = loss / self.strategy.num_replicas_in_sync
+            variables = self.model.trainable_variables
+            self.optimizer.apply_gradients(zip(tape.gradient(scaled, variables), variables))
+            return loss
+        loss = self.strategy.run(replica_fn, args=(features, labels))
+        return self.strategy.reduce(tf.distribute.ReduceOp.MEAN, loss, axis=None)
+
+    def _objective(self, features, labels, levels, n):
+        """Per-choice objective O and validity mask (paper 3.3.2)."""
+        out = self.model.forward(features, levels)
+        labels = tf.reshape(labels, [-1])
+        if self.config.task == "ranking":
+            a = self.config.group_size
+            return grouped_auc(tf.reshape(labels, [n, a]), tf.reshape(out, [n, a]))
+        negatives, _ = sample_negatives(min(self.config.num_negatives, self.num_labels - 1),
+                                        self.num_labels, self._seed(3))
+        true, neg = sampled_logits(out, labels, self.model.label_weights, self.model.label_bias,
+                                   negatives)
+        return sampled_recall_at_1(true, neg), labels >= 0
+
+    def _controller_step(self, features, labels):
+        def replica_fn(x, y):
+            batch = tf.shape(y)[0]
+            n = self._num_choices(batch)
+            actions = self.controller.sample(n, self._seed(2))
+            levels = self.levels(actions)
+            objective, valid = self._objective(x, y, self._per_example(levels, batch), n)
+            cost_loss = self.cost_model.cost_loss(levels)
+            reward = objective - cost_loss
+            self.controller.train_step(actions, reward, valid, 1.0 / self.strategy.num_replicas_in_sync)
+            return tf.stack([tf.reduce_mean(reward), tf.reduce_mean(objective),
+                             tf.reduce_mean(self.cost_model.cost_ratio(levels))])
+        stats = self.strategy.run(replica_fn, args=(features, labels))
+        return self.strategy.reduce(tf.distribute.ReduceOp.MEAN, stats, axis=None)
+
+    # --- the loop ------------------------------------------------------------------
+    def run(self, train_ds: tf.data.Dataset, val_ds: tf.data.Dataset,
+            checkpoint_dir: Optional[str] = None, log_dir: Optional[str] = None,
+            on_step: Optional[Callable[[int], None]] = None) -> SearchResult:
+        """Runs (or resumes) the search and returns the final within-budget MES."""
+        cfg = self.config
+        if cfg.task == "ranking":
+            _check_group_batch(val_ds, cfg.group_size)
+        ckpt = manager = None
+        history = []
+        if checkpoint_dir:
+            ckpt = tf.train.Checkpoint(model=self.model, optimizer=self.optimizer,
+                                       controller=self.controller, step=self.step)
+            manager = tf.train.CheckpointManager(ckpt, checkpoint_dir, max_to_keep=2)
+            if manager.latest_checkpoint:
+                ckpt.restore(manager.latest_checkpoint)
+                history = _load_history(checkpoint_dir)
+                logging.info("NIS search resumed from %s at step %d", manager.latest_checkpoint,
+                             int(self.step.numpy()))
+        writer = tf.summary.create_file_writer(log_dir) if log_dir else None
+        train_it = iter(self.strategy.experimental_distribute_dataset(train_ds))
+        val_it = iter(self.strategy.experimental_distribute_dataset(val_ds))
+        total = cfg.warmup_steps + cfg.search_steps
+        acc = []
+        while int(self.step.numpy()) < total:
+            step = int(self.step.numpy())
+            warm = step < cfg.warmup_steps
+            x, y = next(train_it)
+            main_loss = float(self._main_fns[warm](x, y))
+            if not warm:
+                xv, yv = next(val_it)
+                acc.append(self._controller_fn(xv, yv).numpy())
+            self.step.assign_add(1)
+            step += 1
+            if step % cfg.log_every == 0 or step == total:
+                history.append(self._log(step, warm, main_loss, acc, writer))
+                acc = []
+            if manager and (step % cfg.checkpoint_every == 0 or step == total):
+                manager.save(checkpoint_number=step)
+                _save_history(checkpoint_dir, history)
+            if on_step:
+                on_step(step)
+        return self.result(history)
+
+    def _log(self, step, warm, main_loss, acc, writer) -> Dict:
+        reward, objective, ratio = (np.mean(acc, axis=0).tolist() if acc else [None] * 3)
+        spec = self.space.to_spec(self.controller.greedy())
+        row = {"step": step, "phase": "warmup" if warm else "search", "main_loss": main_loss,
+               "mean_reward": reward, "mean_objective": objective, "mean_cost_ratio": ratio,
+               "most_probable_cost_ratio": spec.cost() / self.space.budget,
+               "mes": {n: [list(e) for e in f.entries] for n, f in spec.features.items()}}
+        logging.info("NIS step %d [%s] loss=%.4f reward=%s cost/budget=%s MES=%s", step, row["phase"],
+                     main_loss, reward, ratio, row["mes"])
+        if writer:
+            with writer.as_default(step=step):
+                tf.summary.scalar("search/main_loss", main_loss)
+                for key in ("mean_reward", "mean_objective", "mean_cost_ratio", "most_probable_cost_ratio"):
+                    if row[key] is not None:
+                        tf.summary.scalar(f"search/{key}", row[key])
+                tf.summary.text("search/most_probable_mes", json.dumps(row["mes"]))
+            writer.flush()
+        return row
+
+    def result(self, history=()) -> SearchResult:
+        """The controller's most probable MES within budget, plus history and probabilities."""
+        greedy = self.controller.greedy()
+        samples = self.controller.sample(512, tf.constant([self.config.seed, -1], tf.int64)).numpy()
+        score = lambda a: self.controller.log_prob(tf.constant(a, tf.int32)).numpy()
+        actions, info = budget_lib.select_within_budget(self.space, greedy, score, samples)
+        probs = self.controller.probabilities(actions)
+        by_feature = {f.name: [p.tolist() for p in probs[sl]]
+                      for f, sl in zip(self.space.features, self._slices)}
+        info.update(steps=int(self.step.numpy()), task=self.config.task,
+                    search_space={f.name: {"block_vocab": list(f.block_vocab),
+                                           "dim_chunks": list(f.dim_chunks)} for f in self.space.features})
+        spec = budget_lib.checked(self.space.to_spec(actions, metadata=info))
+        return SearchResult(spec=spec, history=list(history), probabilities=by_feature)
+
+
+def _check_group_batch(ds: tf.data.Dataset, group_size: int) -> None:
+    batch = ds.element_spec[1].shape[0]
+    if batch is not None and batch % group_size:
+        raise ValueError(f"ranking search: validation batch size {batch} is not a multiple of "
+                         f"group_size {group_size} (each controller choice is scored by the AUC "
+                         f"of one group)")
+
+
+def _history_path(checkpoint_dir):
+    return os.path.join(checkpoint_dir, "history.json")
+
+
+def _save_history(checkpoint_dir, history):
+    with tf.io.gfile.GFile(_history_path(checkpoint_dir), "w") as f:
+        f.write(json.dumps(history))
+
+
+def _load_history(checkpoint_dir):
+    path = _history_path(checkpoint_dir)
+    if not tf.io.gfile.exists(path):
+        return []
+    with tf.io.gfile.GFile(path) as f:
+        return json.loads(f.read())
+
+
+def run_search(space: SearchSpace, dataset: DatasetConfig, train_ds: tf.data.Dataset,
+               val_ds: tf.data.Dataset, config: SearchConfig, num_labels: Optional[int] = None,
+               strategy: Optional[tf.distribute.Strategy] = None, checkpoint_dir: Optional[str] = None,
+               log_dir: Optional[str] = None, cost_terms: Sequence[CostTerm] = (),
+               on_step: Optional[Callable[[int], None]] = None) -> SearchResult:
+    """Runs NIS end to end and returns the emitted (within-budget) MES with the search history."""
+    search = NeuralInputSearch(space, dataset, config, num_labels, strategy, cost_terms)
+    return search.run(train_ds, val_ds, checkpoint_dir, log_dir, on_step)

@@ -1,0 +1,89 @@
+"""Configuration and result records of a NIS search (JSON round-trip).
+
+Example::
+
+    cfg = SearchConfig(task="retrieval", warmup_steps=100, search_steps=300)
+    SearchConfig.from_json(cfg.to_json()) == cfg
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any, Dict, List, Tuple
+
+from trainer_module.spec import ModelSpec
+
+
+@dataclasses.dataclass(frozen=True)
+class SearchConfig:
+    """Knobs of the search; defaults are the ones users get.
+
+    Attributes:
+      task: "ranking" (reward = ROC-AUC per group) or "retrieval" (Sampled Recall@1).
+      warmup_steps: main-model steps under uniform random choices, controller frozen.
+      search_steps: alternating main-model / controller steps after warm-up.
+      group_size: ranking examples per controller choice and per AUC reward (a).
+      num_negatives: retrieval negatives for Sampled Recall@1 (capped at labels - 1).
+      learning_rate: main model (supernet) Adam learning rate.
+      controller_learning_rate: controller + baseline Adam learning rate.
+      entropy_weight: entropy bonus of the policy gradient.
+      controller_units: LSTM width of controller and baseline.
+      hidden_units: ReLU tower of the main model.
+      log_every: steps between progress rows / TensorBoard points.
+      checkpoint_every: steps between checkpoints.
+      seed: seed of every random choice of the search.
+    """
+
+    task: str = "ranking"
+    warmup_steps: int = 200
+    search_steps: int = 600
+    group_size: int = 100
+    num_negatives: int = 5000
+    learning_rate: float = 1e-3
+    controller_learning_rate: float = 1e-3
+    entropy_weight: float = 1e-2
+    controller_units: int = 64
+    hidden_units: Tuple[int, ...] = (256, 128, 64)
+    log_every: int = 50
+    checkpoint_every: int = 100
+    seed: int = 0
+
+    def __post_init__(self):
+        object.__setattr__(self, "hidden_units", tuple(int(u) for u in self.hidden_units))
+        if self.task not in ("ranking", "retrieval"):
+            raise ValueError(f"task must be 'ranking' or 'retrieval', got {self.task!r}")
+        for name in ("group_size", "num_negatives", "log_every", "checkpoint_every"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        for name in ("warmup_steps", "search_steps"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> "SearchConfig":
+        d = json.loads(text)
+        unknown = sorted(set(d) - {f.name for f in dataclasses.fields(cls)})
+        if unknown:
+            raise ValueError(f"unknown search option(s) {unknown}")
+        return cls(**d)
+
+
+@dataclasses.dataclass
+class SearchResult:
+    """What a search emits: the MES, the logged history and final controller probabilities."""
+
+    spec: ModelSpec
+    history: List[Dict[str, Any]]
+    probabilities: Dict[str, List[List[float]]]
+
+    def to_json(self) -> str:
+        return json.dumps({"spec": self.spec.to_dict(), "history": self.history,
+                           "probabilities": self.probabilities}, indent=2)
+
+    @classmethod
+    def from_json(cls, text: str) -> "SearchResult":
+        d = json.loads(text)
+        return cls(ModelSpec.from_dict(d["spec"]), d["history"], d["probabilities"])

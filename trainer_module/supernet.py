@@ -1,0 +1,102 @@
+"""Supernet embedding layer: all Embedding Blocks of a feature, masked by sampled choices.
+
+The ``S x T`` blocks ``E[s, t]`` (``vbar_s x dbar_t``) of a feature are stored as
+one ``v x d`` table whose row ranges are the row blocks and whose column ranges
+are the dim chunks, so block ``E[s, t]`` is
+``table[Vbar_{s-1}:Vbar_s, Dbar_{t-1}:Dbar_t]``; the projections ``Pbar_t``
+(``dbar_t x d``) are the row ranges of one ``d x d`` matrix. This turns the
+paper's sum over selected blocks,
+
+    e_k = sum_{t : s_k <= level_t} E[s_k, t][k - Vbar_{s_k-1}] Pbar_t,
+
+into one gather, one mask and one matmul for the whole batch: choices vary per
+example through a ``[B, T]`` level tensor (see search_space.py), with no Python
+branch per example. For a bag of ids (multi-valued features) the masked rows are
+summed *before* projecting (MBOW; the projection is linear and shared), and
+ids ``< 0`` (padding/OOV) or past the chosen vocabulary give zero vectors.
+
+Example::
+
+    layer = SupernetEmbedding(vocab_size=1000, dim_chunks=[8, 8, 8, 8])
+    out = layer(ids, levels)   # ids int [B, L], levels int [B, 4] -> [B, 32]
+"""
+from __future__ import annotations
+
+from typing import Optional, Sequence
+
+import numpy as np
+import tensorflow as tf
+
+from trainer_module.search_space import DEFAULT_VOCAB_FRACTIONS, FeatureSearchSpace
+
+
+def bag_mask(ids: tf.Tensor) -> tf.Tensor:
+    """1.0 where an id is a real value (not padding/OOV ``-1``)."""
+    return tf.cast(ids >= 0, tf.float32)
+
+
+def combine(bag_sum: tf.Tensor, ids: tf.Tensor, combiner: str) -> tf.Tensor:
+    """Applies the bag-of-words combiner to a summed bag ``[B, d]``."""
+    if combiner == "mean":
+        count = tf.reduce_sum(bag_mask(ids), axis=1, keepdims=True)
+        return bag_sum / tf.maximum(count, 1.0)
+    return bag_sum
+
+
+class SupernetEmbedding(tf.keras.layers.Layer):
+    """All Embedding Blocks of one feature; output width is the feature's max dim d."""
+
+    def __init__(self, vocab_size: int, vocab_fractions: Sequence[float] = DEFAULT_VOCAB_FRACTIONS,
+                 dim_chunks: Optional[Sequence[int]] = None, combiner: str = "sum", **kwargs):
+        super().__init__(**kwargs)
+        self.space = FeatureSearchSpace(name=self.name, vocab_size=int(vocab_size),
+                                        vocab_fractions=tuple(vocab_fractions),
+                                        dim_chunks=None if dim_chunks is None else tuple(dim_chunks))
+        self.combiner = combiner
+        sp = self.space
+        # Interior row-block boundaries Vbar_1..Vbar_{S-1}: block of id k = 1 + #(k >= bound).
+        self._bounds = tf.constant(sp.cum_vocab[1:-1], tf.int32)
+        # Column -> dim chunk index, to widen a [.., T] chunk mask to [.., d].
+        self._col_chunk = tf.constant(np.repeat(np.arange(sp.num_col_blocks), sp.dim_chunks), tf.int32)
+
+    @classmethod
+    def from_space(cls, space: FeatureSearchSpace, combiner: str = "sum") -> "SupernetEmbedding":
+        return cls(space.vocab_size, space.vocab_fractions, space.dim_chunks, combiner, name=space.name)
+
+    def build(self, input_shape=None):
+        sp = self.space
+        self.table = self.add_weight(
+            name="blocks", shape=(sp.vocab_size, sp.dim),
+            initializer=tf.keras.initializers.RandomUniform(-0.05, 0.05))
+        self.projection = self.add_weight(
+            name="projections", shape=(sp.dim, sp.dim), initializer="glorot_uniform")
+        super().build(input_shape)
+
+    def call(self, ids: tf.Tensor, levels: tf.Tensor) -> tf.Tensor:
+        """Embeds a batch under per-example choices.
+
+        Args:
+          ids: int ``[B, L]`` frequency-ordered ids; ``-1`` = padding/OOV.
+          levels: int ``[B, T]``; chunk t is used by items of row blocks ``1..levels[:, t]``.
+
+        Returns:
+          float ``[B, d]`` embeddings (bags combined with the layer's combiner).
+        """
+        if not self.built:
+            self.build()
+        ids = tf.cast(ids, tf.int32)
+        levels = tf.cast(levels, tf.int32)
+        valid = (ids >= 0) & (ids < self.space.vocab_size)
+        rows = tf.gather(self.table, tf.where(valid, ids, tf.zeros_like(ids)))      # [B, L, d]
+        block = 1 + tf.reduce_sum(tf.cast(ids[..., None] >= self._bounds, tf.int32), -1)  # [B, L]
+        chunk_on = (block[..., None] <= levels[:, None, :]) & valid[..., None]      # [B, L, T]
+        col_on = tf.gather(tf.cast(chunk_on, rows.dtype), self._col_chunk, axis=-1)  # [B, L, d]
+        bag = tf.reduce_sum(rows * col_on, axis=1)                                    # MBOW: sum first
+        return tf.matmul(combine(bag, ids, self.combiner), self.projection)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(vocab_size=int(self.space.vocab_size),
+                      vocab_fractions=list(self.space.vocab_fractions),
+                      dim_chunks=list(self.space.dim_chunks), combiner=self.combiner)
+        return config
