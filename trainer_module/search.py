@@ -152,17 +152,7 @@ class NeuralInputSearch:
         cfg = self.config
         if cfg.task == "ranking":
             _check_group_batch(val_ds, cfg.group_size)
-        ckpt = manager = None
-        history = []
-        if checkpoint_dir:
-            ckpt = tf.train.Checkpoint(model=self.model, optimizer=self.optimizer,
-                                       controller=self.controller, step=self.step)
-            manager = tf.train.CheckpointManager(ckpt, checkpoint_dir, max_to_keep=2)
-            if manager.latest_checkpoint:
-                ckpt.restore(manager.latest_checkpoint)
-                history = _load_history(checkpoint_dir)
-                logging.info("NIS search resumed from %s at step %d", manager.latest_checkpoint,
-                             int(self.step.numpy()))
+        manager, history = self.restore(checkpoint_dir) if checkpoint_dir else (None, [])
         writer = tf.summary.create_file_writer(log_dir) if log_dir else None
         train_it = iter(self.strategy.experimental_distribute_dataset(train_ds))
         val_it = iter(self.strategy.experimental_distribute_dataset(val_ds))
@@ -187,6 +177,18 @@ class NeuralInputSearch:
             if on_step:
                 on_step(step)
         return self.result(history)
+
+    def restore(self, checkpoint_dir: str):
+        """Restores the latest checkpoint in ``checkpoint_dir`` if any; returns (manager, history)."""
+        ckpt = tf.train.Checkpoint(model=self.model, optimizer=self.optimizer,
+                                   controller=self.controller, step=self.step)
+        manager = tf.train.CheckpointManager(ckpt, checkpoint_dir, max_to_keep=2)
+        if not manager.latest_checkpoint:
+            return manager, []
+        ckpt.restore(manager.latest_checkpoint)
+        logging.info("NIS search resumed from %s at step %d", manager.latest_checkpoint,
+                     int(self.step.numpy()))
+        return manager, _load_history(checkpoint_dir)
 
     def _log(self, step, warm, main_loss, acc, writer) -> Dict:
         reward, objective, ratio = (np.mean(acc, axis=0).tolist() if acc else [None] * 3)

@@ -1,0 +1,49 @@
+"""Property tests of the budget guarantee: the emitted MES never exceeds the budget."""
+import numpy as np
+import tensorflow as tf
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from trainer_module import budget as budget_lib
+from trainer_module.features import DatasetConfig, FeatureConfig
+from trainer_module.models import build_model, embedding_table_params
+from trainer_module.search_space import SearchSpace
+
+
+def independent_scorer(space, seed):
+    """A stand-in for the controller: independent random logits per decision."""
+    rng = np.random.default_rng(seed)
+    logps = [np.log(p / p.sum()) for p in (rng.random(n) + 0.05 for n in space.decision_sizes())]
+
+    def score(actions):
+        actions = np.atleast_2d(actions)
+        return np.array([sum(lp[a] for lp, a in zip(logps, row)) for row in actions])
+    return score, np.array([int(np.argmax(lp)) for lp in logps])
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(vocabs=st.lists(st.integers(1, 5000), min_size=1, max_size=4),
+       budget_frac=st.floats(0.0, 1.5), mode=st.sampled_from(["SE", "ME"]), seed=st.integers(0, 99))
+def test_emitted_mes_within_budget_and_equal_to_built_tables(vocabs, budget_frac, mode, seed):
+    sizes = {f"f{i}": v for i, v in enumerate(vocabs)}
+    full = sum(v * 32 * int(np.ceil(v ** 0.35 / 32)) for v in vocabs)
+    space = SearchSpace.from_vocab_sizes(sizes, budget=max(1, int(full * budget_frac)), mode=mode)
+    score, greedy = independent_scorer(space, seed)
+    actions, info = budget_lib.select_within_budget(space, greedy, score)
+    spec = budget_lib.checked(space.to_spec(actions, metadata=info))
+    assert spec.cost() <= space.budget
+    assert info["budget_fallback"] == (space.cost(greedy) > space.budget)
+    if spec.kept_features:
+        dataset = DatasetConfig("ranking", "y", [FeatureConfig(n) for n in sizes])
+        model = build_model(dataset, spec, hidden_units=(4,))
+        model({n: tf.zeros([1, 1], tf.int64) for n in sizes})
+        assert embedding_table_params(model) == spec.cost()
+
+
+def test_fallback_prefers_most_probable_feasible_and_records_it():
+    space = SearchSpace.from_vocab_sizes({"a": 1000, "b": 1000}, budget=3000, mode="SE")
+    score, _ = independent_scorer(space, 0)
+    full = [20, 20]  # both features at 1000 x 32: cost 64000
+    actions, info = budget_lib.select_within_budget(space, full, score)
+    assert space.cost(actions) <= 3000 and info["budget_fallback"]
+    assert info["most_probable_cost"] == 64_000 and info["chosen_cost"] == space.cost(actions)
+    assert "over the budget" in info["reason"]

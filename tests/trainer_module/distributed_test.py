@@ -1,0 +1,43 @@
+"""A few search steps under MirroredStrategy over two logical CPU devices (own process)."""
+import os
+import subprocess
+import sys
+import textwrap
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+SCRIPT = textwrap.dedent("""
+    import os, sys, json
+    os.environ["TF_USE_LEGACY_KERAS"] = "1"
+    sys.path.insert(0, {here!r})
+    import tensorflow as tf
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+    import planted_data as pdata
+    from trainer_module.search import SearchConfig, run_search
+    from trainer_module.search_space import SearchSpace
+    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    space = SearchSpace.from_vocab_sizes(pdata.VOCAB, budget=20000, mode="ME")
+    train = pdata.dataset(pdata.ranking_arrays(4000, 0), 128)
+    val = pdata.dataset(pdata.ranking_arrays(2000, 1), 400)  # 200 per replica = 2 groups each
+    cfg = SearchConfig(task="ranking", warmup_steps=3, search_steps=4, log_every=7)
+    res = run_search(space, pdata.DATASET, train, val, cfg, strategy=strategy,
+                     checkpoint_dir=sys.argv[1])
+    print("RESULT", json.dumps({{"replicas": strategy.num_replicas_in_sync,
+                                 "cost": res.spec.cost(), "row": res.history[-1]}}))
+""")
+
+
+def test_search_under_mirrored_strategy(tmp_path):
+    script = tmp_path / "mirrored.py"
+    script.write_text(SCRIPT.format(here=HERE))
+    env = dict(os.environ, TF_USE_LEGACY_KERAS="1", PYTHONPATH=os.getcwd())
+    proc = subprocess.run([sys.executable, str(script), str(tmp_path / "ckpt")], env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    line = [l for l in proc.stdout.splitlines() if l.startswith("RESULT")][-1]
+    import json
+    out = json.loads(line[len("RESULT "):])
+    assert out["replicas"] == 2 and out["cost"] <= 20000
+    assert out["row"]["step"] == 7 and out["row"]["mean_reward"] is not None
+    assert os.path.exists(tmp_path / "ckpt" / "checkpoint")

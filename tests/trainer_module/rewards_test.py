@@ -1,0 +1,49 @@
+"""Tests of rewards and cost loss (trainer_module/rewards.py)."""
+import numpy as np
+import pytest
+import tensorflow as tf
+from sklearn.metrics import roc_auc_score
+
+from trainer_module.rewards import CostModel, grouped_auc, sample_negatives, sampled_logits, \
+    sampled_recall_at_1
+from trainer_module.search_space import SearchSpace
+
+
+def test_grouped_auc_matches_sklearn_per_group():
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 2, size=(6, 100))
+    scores = np.round(rng.normal(size=(6, 100)) + labels * 0.7, 1)  # rounding creates ties
+    labels[5] = 1  # a single-class group has no AUC
+    auc, valid = grouped_auc(tf.constant(labels), tf.constant(scores, tf.float32))
+    for g in range(5):
+        assert auc.numpy()[g] == pytest.approx(roc_auc_score(labels[g], scores[g]), abs=1e-5)
+    assert valid.numpy().tolist() == [True] * 5 + [False]
+
+
+def test_sampled_recall_counts_only_strict_wins_and_skips_accidental_hits():
+    hidden = tf.constant([[1.0, 0.0], [0.0, 1.0]])
+    weights = tf.constant([[2.0, 0.0], [1.0, 0.0], [0.0, 3.0], [0.0, 0.5]])
+    bias = tf.zeros([4])
+    negatives = tf.constant([0, 1, 2], tf.int64)
+    true, neg = sampled_logits(hidden, tf.constant([0, 3]), weights, bias, negatives)
+    # example 0: label 0 is also negative 0 (masked), beats 1.0 -> hit; example 1: 0.5 < 3.0 -> miss
+    assert sampled_recall_at_1(true, neg).numpy().tolist() == [1.0, 0.0]
+
+
+def test_log_uniform_negatives_in_range_and_head_heavy():
+    ids, log_count = sample_negatives(5000, 1000, tf.constant([1, 2], tf.int64))
+    ids = ids.numpy()
+    assert ids.min() >= 0 and ids.max() < 1000
+    assert np.mean(ids < 100) > 0.5 and np.all(np.isfinite(log_count.numpy()))
+
+
+def test_cost_model_matches_space_and_penalises_only_excess():
+    space = SearchSpace.from_vocab_sizes({"a": 1000, "b": 100}, budget=10_000, mode="ME")
+    cm = CostModel(space, extra_terms=[lambda lv: tf.cast(lv["a"][:, 0], tf.float32) * 0.01])
+    actions = [[1, 5, 0, 2, 3, 3, 3, 0], [0, 0, 0, 0, 1, 0, 0, 0]]
+    levels = {"a": tf.constant([a[:4] for a in actions]), "b": tf.constant([a[4:] for a in actions])}
+    costs = cm.cost(levels).numpy()
+    assert costs.tolist() == [space.cost(a) for a in actions]
+    loss = cm.cost_loss(levels).numpy()
+    assert loss[0] == pytest.approx(max(costs[0] / 10_000 - 1, 0) + 0.01)
+    assert loss[1] == pytest.approx(0.0)

@@ -1,0 +1,98 @@
+"""Tests of the search loop: planted data, resume, retrieval, TensorBoard, bad input."""
+import glob
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import planted_data as pdata
+from trainer_module.search import NeuralInputSearch, SearchConfig, run_search
+from trainer_module.search_space import SearchSpace
+
+
+def test_short_search_starves_noise_and_feeds_the_predictive_feature(tmp_path):
+    space = SearchSpace.from_vocab_sizes(pdata.VOCAB, budget=12_000, mode="ME")
+    train = pdata.dataset(pdata.ranking_arrays(40_000, seed=0), 256)
+    val = pdata.dataset(pdata.ranking_arrays(10_000, seed=1), 1000)
+    cfg = SearchConfig(task="ranking", warmup_steps=150, search_steps=300, log_every=50)
+    res = run_search(space, pdata.DATASET, train, val, cfg, log_dir=str(tmp_path / "tb"))
+    spec = res.spec
+    assert spec.cost() <= 12_000
+    signal, noise = spec.features["signal"], spec.features["noise"]
+    assert not signal.removed
+    assert noise.cost() < signal.cost() / 2, spec.to_json()
+    # the controller learned: mean reward in the last logged window beats the first search window
+    search_rows = [r for r in res.history if r["phase"] == "search"]
+    assert search_rows[-1]["mean_reward"] > search_rows[0]["mean_reward"]
+    assert search_rows[-1]["mean_cost_ratio"] <= 1.0
+    assert glob.glob(str(tmp_path / "tb" / "events.out.tfevents.*"))
+    assert set(res.probabilities) == set(pdata.VOCAB)
+
+
+def small_search(mode="SE", **overrides):
+    space = SearchSpace.from_vocab_sizes(pdata.VOCAB, budget=20_000, mode=mode)
+    kw = dict(task="ranking", warmup_steps=4, search_steps=8, log_every=2, checkpoint_every=2, seed=3)
+    kw.update(overrides)
+    return space, SearchConfig(**kw)
+
+
+def test_killed_search_resumes_from_its_checkpoint(tmp_path):
+    space, cfg = small_search()
+    train = pdata.dataset(pdata.ranking_arrays(4000, 0), 64)
+    val = pdata.dataset(pdata.ranking_arrays(2000, 1), 200)
+    ckpt = str(tmp_path / "ckpt")
+
+    def kill_at_6(step):
+        if step == 6:
+            raise KeyboardInterrupt("killed")
+    first = NeuralInputSearch(space, pdata.DATASET, cfg)
+    with pytest.raises(KeyboardInterrupt):
+        first.run(train, val, checkpoint_dir=ckpt, on_step=kill_at_6)
+    saved = [v.numpy() for v in first.controller.trainable_variables]
+
+    second = NeuralInputSearch(space, pdata.DATASET, cfg)
+    second.restore(ckpt)
+    assert int(second.step.numpy()) == 6
+    for a, b in zip(saved, second.controller.trainable_variables):
+        np.testing.assert_array_equal(a, b.numpy())
+    seen = []
+    res = second.run(train, val, checkpoint_dir=ckpt, on_step=seen.append)
+    assert seen[0] == 7 and seen[-1] == 12
+    assert [r["step"] for r in res.history] == [2, 4, 6, 8, 10, 12]
+    assert res.spec.metadata["steps"] == 12
+
+
+def test_retrieval_search_runs_with_per_example_choices(tmp_path):
+    space = SearchSpace.from_vocab_sizes({"signal": 2000, "noise": 2000, "bag": 40}, budget=20_000)
+    train = pdata.dataset(pdata.retrieval_arrays(4000, 0), 128)
+    val = pdata.dataset(pdata.retrieval_arrays(2000, 1), 128)
+    cfg = SearchConfig(task="retrieval", warmup_steps=3, search_steps=6, log_every=3, num_negatives=100)
+    res = run_search(space, pdata.RETRIEVAL_DATASET, train, val, cfg, num_labels=300)
+    assert res.spec.cost() <= 20_000
+    last = res.history[-1]
+    assert 0.0 <= last["mean_objective"] <= 1.0 and last["mean_cost_ratio"] > 0
+
+
+def test_bad_inputs_fail_before_training():
+    space, cfg = small_search()
+    with pytest.raises(ValueError, match="cheapest non-empty"):
+        NeuralInputSearch(SearchSpace.from_vocab_sizes(pdata.VOCAB, budget=10), pdata.DATASET, cfg)
+    with pytest.raises(ValueError, match="task 'retrieval' differs"):
+        NeuralInputSearch(space, pdata.DATASET, SearchConfig(task="retrieval"))
+    search = NeuralInputSearch(space, pdata.DATASET, cfg)
+    val = pdata.dataset(pdata.ranking_arrays(500, 1), 150)
+    with pytest.raises(ValueError, match="validation batch size 150 is not a multiple of group_size 100"):
+        search.run(val, val)
+    bad = SearchSpace.from_vocab_sizes({"signal": 10, "unknown_feat": 10}, budget=1000)
+    with pytest.raises(ValueError, match="unknown_feat"):
+        NeuralInputSearch(bad, pdata.DATASET, cfg)
+
+
+def test_search_config_json_round_trip_and_validation():
+    cfg = SearchConfig(task="retrieval", warmup_steps=3, hidden_units=[8, 4])
+    assert SearchConfig.from_json(cfg.to_json()) == cfg
+    with pytest.raises(ValueError, match="unknown search option"):
+        SearchConfig.from_json('{"warmup": 3}')
+    with pytest.raises(ValueError, match="group_size"):
+        SearchConfig(group_size=0)
