@@ -9,7 +9,8 @@ Trainer for the baseline). ``fn_args.custom_config`` keys:
   even if an MES is wired (also the default when no MES is given); ``budget``
   defaults to the MES's budget; ``baseline_dim`` optional.
 * ``train_batch_size`` / ``eval_batch_size`` (256), ``learning_rate`` (1e-3),
-  ``hidden_units``, ``epochs`` (1), ``strategy`` ('default' | 'mirrored' | 'tpu').
+  ``hidden_units``, ``epochs`` (1), ``strategy`` ('default' | 'mirrored' | 'tpu'),
+  ``seed`` (shuffling of the training data).
 
 The SavedModel's ``serving_default`` takes serialized raw ``tf.Example``s
 (input ``examples``; the TFT layer runs inside) and returns ``{'probability': [B, 1]}``
@@ -17,7 +18,8 @@ The SavedModel's ``serving_default`` takes serialized raw ``tf.Example``s
 vocabulary). ``transformed_features`` maps raw examples (label included) to the
 transformed dict; TFMA uses it to read the label id (see
 ``components/mes_trainer/eval_config.py``). The MES, its cost and the model's
-parameter counts are logged and written to ``<model_run_dir>/mes_summary.json``.
+parameter counts are logged, written to ``<model_run_dir>/mes_summary.json`` and
+to TensorBoard (``<model_run_dir>/mes``).
 """
 from __future__ import annotations
 
@@ -77,6 +79,10 @@ def summarize(spec: ModelSpec, model: tf.keras.Model, model_run_dir: str | None)
         tf.io.gfile.makedirs(model_run_dir)
         with tf.io.gfile.GFile(os.path.join(model_run_dir, "mes_summary.json"), "w") as f:
             f.write(json.dumps(summary, indent=2, sort_keys=True))
+        with tf.summary.create_file_writer(os.path.join(model_run_dir, "mes")).as_default():
+            tf.summary.text("mes_summary", json.dumps(summary, sort_keys=True), step=0)
+            tf.summary.scalar("mes/embedding_cost", spec.cost(), step=0)
+            tf.summary.scalar("mes/budget", spec.budget, step=0)
     return summary
 
 
@@ -116,7 +122,8 @@ def serving_signatures(model: tf.keras.Model, tft_out: tft.TFTransformOutput,
 def _datasets(fn_args: FnArgs, tft_out, dataset: DatasetConfig, config: Mapping[str, Any]):
     train_bs = int(config.get("train_batch_size", DEFAULT_BATCH_SIZE))
     eval_bs = int(config.get("eval_batch_size", train_bs))
-    train = tfx_io.input_fn(fn_args.train_files, tft_out, dataset, train_bs, drop_unknown_labels=False)
+    train = tfx_io.input_fn(fn_args.train_files, tft_out, dataset, train_bs,
+                            drop_unknown_labels=False, seed=config.get("seed"))
     val = tfx_io.input_fn(fn_args.eval_files, tft_out, dataset, eval_bs, shuffle=False,
                           repeat=bool(fn_args.eval_steps), drop_unknown_labels=False)
     return train, val

@@ -61,8 +61,10 @@ class NeuralInputSearch:
                                          config.controller_learning_rate, config.entropy_weight)
             self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
             self._build_model()
-        self._main_fns = {u: tf.function(lambda x, y, u=u: self._main_step(x, y, u)) for u in (True, False)}
-        self._controller_fn = tf.function(self._controller_step)
+        # No tensor-dependent Python control flow in the steps: skip AutoGraph's slow conversion.
+        self._main_fns = {u: tf.function(lambda x, y, u=u: self._main_step(x, y, u), autograph=False)
+                          for u in (True, False)}
+        self._controller_fn = tf.function(self._controller_step, autograph=False)
 
     # --- shapes ----------------------------------------------------------------
     def _build_model(self):

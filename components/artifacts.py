@@ -1,0 +1,170 @@
+"""Custom artifact types of the NIS suite and helpers that read and write them.
+
+* ``MultiSizeEmbeddingSpec``: the searched MES. ``<uri>/mes.json`` holds
+  ``ModelSpec.to_json()``; ``<uri>/report.md`` and ``<uri>/report.html`` a
+  human-readable summary.
+* ``SearchResults``: ``<uri>/history.json`` (per-step history),
+  ``<uri>/probabilities.json`` (final controller distributions),
+  ``<uri>/search_result.json`` (everything), ``<uri>/logs`` (TensorBoard) and
+  ``<uri>/checkpoints`` (search checkpoints, so a retried execution resumes).
+
+Two constraints of TFX's Kubeflow V2 (Vertex) path shape these classes:
+
+* its compiler gives a custom type the generic ``tfx.Artifact`` schema, which
+  has no properties, and rejects types that declare ``PROPERTIES``; so the
+  facts (mode, budget, total_cost, ...) are MLMD *custom properties*, exposed
+  read-only as Python attributes (``artifact.total_cost``);
+* its runtime imports a custom type by its ``TYPE_NAME`` taken as a
+  ``<module>.<Class>`` path (one dot), so ``TYPE_NAME`` is
+  ``components.<Class>`` and ``components/__init__.py`` exposes the classes.
+
+Example::
+
+    write_mes(artifact, spec)       # mes.json + custom properties
+    read_mes(artifact).cost() == artifact.total_cost
+"""
+from __future__ import annotations
+
+import json
+import os
+from typing import Any, Mapping, Sequence, Union
+
+from tfx import types
+from tfx.dsl.io import fileio
+
+from trainer_module.spec import ModelSpec
+
+MES_FILE = "mes.json"
+REPORT_MARKDOWN_FILE = "report.md"
+REPORT_HTML_FILE = "report.html"
+HISTORY_FILE = "history.json"
+PROBABILITIES_FILE = "probabilities.json"
+RESULT_FILE = "search_result.json"
+LOGS_DIR = "logs"
+CHECKPOINTS_DIR = "checkpoints"
+
+ArtifactOrUri = Union[types.Artifact, Sequence[types.Artifact], str]
+
+
+def _custom_property(name: str, kind: str, doc: str) -> property:
+    """A read-only attribute backed by an MLMD custom property (None when unset)."""
+
+    def getter(self):
+        if not self.has_custom_property(name):
+            return None
+        return (self.get_int_custom_property(name) if kind == "int"
+                else self.get_float_custom_property(name) if kind == "float"
+                else self.get_string_custom_property(name))
+
+    return property(getter, doc=doc)
+
+
+class MultiSizeEmbeddingSpec(types.Artifact):
+    """A searched Multi-size Embedding Spec (``<uri>/mes.json``)."""
+
+    TYPE_NAME = "components.MultiSizeEmbeddingSpec"
+
+    mode = _custom_property("mode", "str", "'SE' or 'ME'.")
+    budget = _custom_property("budget", "int", "Memory budget C in floats.")
+    total_cost = _custom_property("total_cost", "int", "Floats in all embedding tables.")
+    num_features_kept = _custom_property("num_features_kept", "int", "Features with a non-empty MES.")
+    num_features_removed = _custom_property("num_features_removed", "int", "Features removed.")
+
+
+class SearchResults(types.Artifact):
+    """History, final controller distributions and TensorBoard logs of one search."""
+
+    TYPE_NAME = "components.SearchResults"
+
+    task = _custom_property("task", "str", "'ranking' or 'retrieval'.")
+    num_steps = _custom_property("num_steps", "int", "Steps recorded in the history.")
+    final_mean_reward = _custom_property("final_mean_reward", "float", "Last logged mean reward.")
+
+
+def artifact_uri(artifact_or_uri: ArtifactOrUri) -> str:
+    """The URI of an artifact, of the single artifact of a list, or the string itself."""
+    if isinstance(artifact_or_uri, str):
+        return artifact_or_uri
+    if isinstance(artifact_or_uri, types.Artifact):
+        return artifact_or_uri.uri
+    items = list(artifact_or_uri)
+    if len(items) != 1:
+        raise ValueError(f"expected exactly one artifact, got {len(items)}")
+    return items[0].uri
+
+
+def mes_path(artifact_or_uri: ArtifactOrUri) -> str:
+    """Path of the MES JSON; a URI that already names a ``.json`` file is kept."""
+    uri = artifact_uri(artifact_or_uri)
+    return uri if uri.endswith(".json") else os.path.join(uri, MES_FILE)
+
+
+def _write_text(path: str, text: str) -> None:
+    fileio.makedirs(os.path.dirname(path))
+    with fileio.open(path, "w") as f:
+        f.write(text)
+
+
+def write_mes(artifact: types.Artifact, spec: ModelSpec) -> str:
+    """Writes ``<uri>/mes.json`` and sets the artifact's custom properties; returns the path."""
+    if not spec.within_budget():
+        raise ValueError(f"refusing to write an MES over budget: cost {spec.cost()} > "
+                         f"budget {spec.budget}")
+    path = mes_path(artifact.uri)
+    _write_text(path, spec.to_json())
+    artifact.set_string_custom_property("mode", spec.mode)
+    artifact.set_int_custom_property("budget", int(spec.budget))
+    artifact.set_int_custom_property("total_cost", int(spec.cost()))
+    artifact.set_int_custom_property("num_features_kept", len(spec.kept_features))
+    artifact.set_int_custom_property("num_features_removed", len(spec.removed_features))
+    return path
+
+
+def read_mes(artifact_or_uri: ArtifactOrUri) -> ModelSpec:
+    """The ModelSpec stored by ``write_mes`` (artifact, one-artifact list, dir or file path)."""
+    path = mes_path(artifact_or_uri)
+    if not fileio.exists(path):
+        raise FileNotFoundError(f"no MES JSON at {path}")
+    with fileio.open(path, "r") as f:
+        return ModelSpec.from_json(f.read())
+
+
+def write_report(artifact: types.Artifact, markdown: str, html: str) -> None:
+    """Writes ``report.md`` and ``report.html`` next to the MES."""
+    _write_text(os.path.join(artifact.uri, REPORT_MARKDOWN_FILE), markdown)
+    _write_text(os.path.join(artifact.uri, REPORT_HTML_FILE), html)
+
+
+def write_search_results(artifact: types.Artifact, result: Any, task: str) -> None:
+    """Writes a ``SearchResult``'s history, probabilities and full JSON; sets custom properties."""
+    history = list(getattr(result, "history", []) or [])
+    probabilities = dict(getattr(result, "probabilities", {}) or {})
+    _write_text(os.path.join(artifact.uri, HISTORY_FILE), json.dumps(history, indent=1, default=float))
+    _write_text(os.path.join(artifact.uri, PROBABILITIES_FILE),
+                json.dumps(probabilities, indent=1, default=float))
+    _write_text(os.path.join(artifact.uri, RESULT_FILE), result.to_json())
+    artifact.set_string_custom_property("task", task)
+    artifact.set_int_custom_property("num_steps", int(history[-1].get("step", len(history)))
+                                     if history else 0)
+    rewards = [h["mean_reward"] for h in history if h.get("mean_reward") is not None]
+    if rewards:
+        artifact.set_float_custom_property("final_mean_reward", float(rewards[-1]))
+
+
+def read_json(artifact_or_uri: ArtifactOrUri, filename: str) -> Any:
+    """Loads one JSON file of an artifact (e.g. ``read_json(results, HISTORY_FILE)``)."""
+    with fileio.open(os.path.join(artifact_uri(artifact_or_uri), filename), "r") as f:
+        return json.loads(f.read())
+
+
+def logs_dir(artifact_or_uri: ArtifactOrUri) -> str:
+    return os.path.join(artifact_uri(artifact_or_uri), LOGS_DIR)
+
+
+def checkpoints_dir(artifact_or_uri: ArtifactOrUri) -> str:
+    return os.path.join(artifact_uri(artifact_or_uri), CHECKPOINTS_DIR)
+
+
+def properties_of(artifact: types.Artifact) -> Mapping[str, Any]:
+    """The custom properties as a plain dict (for logs and reports)."""
+    return {k: artifact.get_custom_property(k) for k in artifact.mlmd_artifact.custom_properties}

@@ -1,0 +1,97 @@
+"""TFMA EvalConfig for models exported by ``trainer_module.run_fn``.
+
+How the metrics reach the right tensors:
+
+* predictions come from ``serving_default`` on raw tf.Examples:
+  ``probability`` ``[B, 1]`` (ranking) or ``scores`` ``[B, num_labels]``
+  (retrieval, softmax over the full label vocabulary);
+* the label is the *transformed* ``label`` (the 0/1 label, or the label item's
+  id in the label vocabulary): ``preprocessing_function_names =
+  ['transformed_features']`` makes TFMA run that signature first, and TFMA
+  looks ``label_key`` up in the transformed features before the raw ones;
+* Recall@K over the full vocabulary is TFMA's ``Recall`` with ``top_k = K``:
+  the sparse label id is one-hot encoded, every score outside the top K is set
+  to -inf and the threshold is -inf, so recall = share of examples whose label
+  is among the K highest scores. Labels outside the vocabulary (id -1) encode
+  as all zeros and count in neither numerator nor denominator (as in training).
+
+Example::
+
+    evaluator = Evaluator(examples=example_gen.outputs['examples'],
+                          model=trainer.outputs['model'],
+                          baseline_model=baseline_trainer.outputs['model'],
+                          eval_config=make_eval_config('retrieval', with_baseline=True))
+"""
+from __future__ import annotations
+
+import json
+from typing import List, Optional, Sequence
+
+import tensorflow_model_analysis as tfma
+
+from trainer_module.features import LABEL_KEY, TASKS
+
+CANDIDATE = "candidate"
+BASELINE = "baseline"
+RANKING_PREDICTION_KEY = "probability"
+RETRIEVAL_PREDICTION_KEY = "scores"
+TRANSFORM_SIGNATURE = "transformed_features"
+
+
+def model_spec(task: str, name: str = CANDIDATE, is_baseline: bool = False) -> tfma.ModelSpec:
+    return tfma.ModelSpec(
+        name=name, is_baseline=is_baseline, signature_name="serving_default",
+        preprocessing_function_names=[TRANSFORM_SIGNATURE], label_key=LABEL_KEY,
+        prediction_key=RANKING_PREDICTION_KEY if task == "ranking" else RETRIEVAL_PREDICTION_KEY)
+
+
+def metric_configs(task: str, recall_ks: Sequence[int] = (1, 5)) -> List[tfma.MetricConfig]:
+    """ExampleCount plus AUC/BinaryAccuracy (ranking) or recall_at_K (retrieval)."""
+    configs = [tfma.MetricConfig(class_name="ExampleCount")]
+    if task == "ranking":
+        configs += [tfma.MetricConfig(class_name="AUC"),
+                    tfma.MetricConfig(class_name="BinaryAccuracy")]
+    else:
+        configs += [tfma.MetricConfig(class_name="Recall",
+                                      config=json.dumps({"top_k": int(k), "name": f"recall_at_{k}"}))
+                    for k in recall_ks]
+    return configs
+
+
+def key_metric(task: str, recall_ks: Sequence[int] = (1, 5)) -> str:
+    """The metric a blessing compares: AUC, or recall at the largest K."""
+    return "auc" if task == "ranking" else f"recall_at_{max(recall_ks)}"
+
+
+def make_eval_config(task: str, with_baseline: bool = False, recall_ks: Sequence[int] = (1, 5),
+                     min_value: Optional[float] = None,
+                     max_regression: Optional[float] = None) -> tfma.EvalConfig:
+    """EvalConfig of one candidate (and optionally a baseline) model.
+
+    Args:
+      task: "ranking" or "retrieval".
+      with_baseline: add a baseline ModelSpec (wire Evaluator's ``baseline_model``).
+      recall_ks: K of the retrieval Recall@K metrics.
+      min_value: bless only if the key metric is at least this.
+      max_regression: bless only if the key metric is at most this much below the
+        baseline's (needs ``with_baseline``; 0.0 = no worse than the baseline).
+    """
+    if task not in TASKS:
+        raise ValueError(f"task must be one of {TASKS}, got {task!r}")
+    if max_regression is not None and not with_baseline:
+        raise ValueError("max_regression compares with a baseline: set with_baseline=True")
+    configs = metric_configs(task, recall_ks)
+    key = key_metric(task, recall_ks)
+    threshold = tfma.MetricThreshold()
+    if min_value is not None:
+        threshold.value_threshold.lower_bound.value = float(min_value)
+    if max_regression is not None:
+        threshold.change_threshold.direction = tfma.MetricDirection.HIGHER_IS_BETTER
+        threshold.change_threshold.absolute.value = -float(max_regression) - 1e-10
+    if min_value is not None or max_regression is not None:
+        for cfg in configs:
+            if cfg.class_name.lower() == key or json.loads(cfg.config or "{}").get("name") == key:
+                cfg.threshold.CopyFrom(threshold)
+    specs = [model_spec(task)] + ([model_spec(task, BASELINE, True)] if with_baseline else [])
+    return tfma.EvalConfig(model_specs=specs, slicing_specs=[tfma.SlicingSpec()],
+                           metrics_specs=[tfma.MetricsSpec(metrics=configs)])

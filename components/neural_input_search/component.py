@@ -1,0 +1,154 @@
+"""NeuralInputSearch component: spec and channels (the work is in ``executor.py``).
+
+A Tuner-like component: it reads the transformed examples and the transform
+graph, searches one multi-size embedding per feature under a memory budget
+(paper 3.1-3.3) and outputs the MES for the retraining Trainer.
+"""
+from __future__ import annotations
+
+from typing import Any, Mapping, Optional, Union
+
+from tfx import types
+from tfx.dsl.components.base import base_component, executor_spec
+from tfx.orchestration import data_types
+from tfx.types import standard_artifacts
+from tfx.types.component_spec import ChannelParameter, ExecutionParameter
+from tfx.utils import json_utils
+
+from components.artifacts import MultiSizeEmbeddingSpec, SearchResults
+from components.neural_input_search import constants as c
+from components.neural_input_search import executor
+
+IntOrRuntime = Union[int, data_types.RuntimeParameter]
+
+
+class NeuralInputSearchSpec(types.ComponentSpec):
+    """ComponentSpec of NeuralInputSearch."""
+
+    PARAMETERS = {
+        c.BUDGET_KEY: ExecutionParameter(type=int),
+        c.MODE_KEY: ExecutionParameter(type=str),
+        c.TASK_KEY: ExecutionParameter(type=str, optional=True),
+        c.WARMUP_STEPS_KEY: ExecutionParameter(type=int),
+        c.SEARCH_STEPS_KEY: ExecutionParameter(type=int),
+        c.GROUP_SIZE_KEY: ExecutionParameter(type=int),
+        c.NUM_NEGATIVES_KEY: ExecutionParameter(type=int),
+        c.TRAIN_BATCH_SIZE_KEY: ExecutionParameter(type=int),
+        c.EVAL_BATCH_SIZE_KEY: ExecutionParameter(type=int, optional=True),
+        c.STRATEGY_KEY: ExecutionParameter(type=str),
+        c.SEARCH_SPACE_KEY: ExecutionParameter(type=str, optional=True),
+        c.TRAIN_SPLIT_KEY: ExecutionParameter(type=str),
+        c.EVAL_SPLIT_KEY: ExecutionParameter(type=str),
+        c.UI_METADATA_PATH_KEY: ExecutionParameter(type=str, optional=True),
+        c.CUSTOM_CONFIG_KEY: ExecutionParameter(type=str),
+    }
+    INPUTS = {
+        c.EXAMPLES_KEY: ChannelParameter(type=standard_artifacts.Examples),
+        c.TRANSFORM_GRAPH_KEY: ChannelParameter(type=standard_artifacts.TransformGraph),
+        c.SCHEMA_KEY: ChannelParameter(type=standard_artifacts.Schema, optional=True),
+    }
+    OUTPUTS = {
+        c.EMBEDDING_SPEC_KEY: ChannelParameter(type=MultiSizeEmbeddingSpec),
+        c.SEARCH_RESULTS_KEY: ChannelParameter(type=SearchResults),
+    }
+
+
+class NeuralInputSearch(base_component.BaseComponent):
+    """Searches a Multi-size Embedding Spec (MES) under a memory budget.
+
+    Component `outputs` contains:
+      - `embedding_spec`: `MultiSizeEmbeddingSpec` (``mes.json`` + ``report.md``/``report.html``).
+      - `search_results`: `SearchResults` (history, final controller distributions,
+        TensorBoard logs, checkpoints).
+
+    Example::
+
+        nis = NeuralInputSearch(
+            examples=transform.outputs['transformed_examples'],
+            transform_graph=transform.outputs['transform_graph'],
+            budget=200_000, mode='ME',
+            custom_config={'dataset': dataset_config.to_dict()})
+    """
+
+    SPEC_CLASS = NeuralInputSearchSpec
+    EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(executor.Executor)
+
+    def __init__(self,
+                 examples: types.BaseChannel,
+                 transform_graph: types.BaseChannel,
+                 budget: IntOrRuntime,
+                 custom_config: Mapping[str, Any],
+                 schema: Optional[types.BaseChannel] = None,
+                 mode: Union[str, data_types.RuntimeParameter] = "ME",
+                 task: Optional[str] = None,
+                 warmup_steps: IntOrRuntime = c.DEFAULT_WARMUP_STEPS,
+                 search_steps: IntOrRuntime = c.DEFAULT_SEARCH_STEPS,
+                 group_size: int = c.DEFAULT_GROUP_SIZE,
+                 num_negatives: int = c.DEFAULT_NUM_NEGATIVES,
+                 train_batch_size: int = c.DEFAULT_TRAIN_BATCH_SIZE,
+                 eval_batch_size: Optional[int] = None,
+                 strategy: str = "default",
+                 search_space: Optional[Union[str, Mapping[str, Mapping[str, Any]]]] = None,
+                 train_split: str = "train",
+                 eval_split: str = "eval",
+                 ui_metadata_path: Optional[str] = None):
+        """Constructs a NeuralInputSearch component.
+
+        Args:
+          examples: transformed `Examples` (Transform's `transformed_examples`).
+          transform_graph: `TransformGraph`; vocabulary sizes and the feature spec come from it.
+          budget: memory budget C, total floats allowed in all embedding tables.
+          custom_config: dict with ``'dataset'`` = ``DatasetConfig.to_dict()`` (required) and
+            optionally ``'search_config'`` = extra ``SearchConfig`` fields (learning_rate, seed, ...)
+            and ``'checkpoint_dir'`` (stable dir so a new execution resumes an interrupted search;
+            default: ``<search_results uri>/checkpoints``).
+          schema: optional raw `Schema` (accepted for Tuner-like wiring; unused).
+          mode: ``'SE'`` (one size per feature) or ``'ME'`` (multi-size embeddings).
+          task: ``'ranking'`` or ``'retrieval'``; default: the dataset config's task.
+          warmup_steps: main-model steps under uniform random choices.
+          search_steps: alternating main / controller steps.
+          group_size: ranking: examples per controller choice (one AUC reward each).
+          num_negatives: retrieval: sampled negatives of the Sampled Recall@1 reward.
+          train_batch_size: batch size of the main model (on `train_split`).
+          eval_batch_size: batch size of the controller (on `eval_split`); for ranking a multiple
+            of `group_size` (default: `train_batch_size` rounded to one).
+          strategy: ``'default'``, ``'mirrored'`` or ``'tpu'`` tf.distribute strategy.
+          search_space: per-feature overrides of the search space, e.g.
+            ``{'user_id': {'dim': 64}, '*': {'num_dim_chunks': 2}}`` (``'*'``: every feature),
+            as a dict or its JSON.
+          train_split, eval_split: split names feeding the main model and the controller.
+          ui_metadata_path: where to write KFP v1 viewer metadata; default
+            ``/mlpipeline-ui-metadata.json`` when running under KFP/Argo, else nothing.
+        """
+        config = dict(custom_config or {})
+        if c.DATASET_CONFIG_KEY not in config:
+            raise ValueError("custom_config must carry 'dataset' (DatasetConfig.to_dict())")
+        if isinstance(mode, str) and mode not in ("SE", "ME"):
+            raise ValueError(f"mode must be 'SE' or 'ME', got {mode!r}")
+        if task is not None and task not in ("ranking", "retrieval"):
+            raise ValueError(f"task must be 'ranking' or 'retrieval', got {task!r}")
+        spec = NeuralInputSearchSpec(
+            examples=examples,
+            transform_graph=transform_graph,
+            schema=schema,
+            budget=budget,
+            mode=mode,
+            task=task,
+            warmup_steps=warmup_steps,
+            search_steps=search_steps,
+            group_size=group_size,
+            num_negatives=num_negatives,
+            train_batch_size=train_batch_size,
+            eval_batch_size=eval_batch_size,
+            strategy=strategy,
+            search_space=(search_space if isinstance(search_space, str)
+                          else json_utils.dumps(dict(search_space)) if search_space else None),
+            train_split=train_split,
+            eval_split=eval_split,
+            ui_metadata_path=ui_metadata_path,
+            custom_config=json_utils.dumps(config),
+            embedding_spec=types.Channel(type=MultiSizeEmbeddingSpec),
+            search_results=types.Channel(type=SearchResults),
+        )
+        super().__init__(spec=spec)
+

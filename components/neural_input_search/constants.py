@@ -1,0 +1,39 @@
+"""Channel and execution-property names of the NeuralInputSearch component."""
+
+# Input channels.
+EXAMPLES_KEY = "examples"
+TRANSFORM_GRAPH_KEY = "transform_graph"
+SCHEMA_KEY = "schema"
+
+# Output channels.
+EMBEDDING_SPEC_KEY = "embedding_spec"
+SEARCH_RESULTS_KEY = "search_results"
+
+# Execution properties.
+BUDGET_KEY = "budget"
+MODE_KEY = "mode"
+TASK_KEY = "task"
+WARMUP_STEPS_KEY = "warmup_steps"
+SEARCH_STEPS_KEY = "search_steps"
+GROUP_SIZE_KEY = "group_size"
+NUM_NEGATIVES_KEY = "num_negatives"
+TRAIN_BATCH_SIZE_KEY = "train_batch_size"
+EVAL_BATCH_SIZE_KEY = "eval_batch_size"
+STRATEGY_KEY = "strategy"
+SEARCH_SPACE_KEY = "search_space"
+TRAIN_SPLIT_KEY = "train_split"
+EVAL_SPLIT_KEY = "eval_split"
+UI_METADATA_PATH_KEY = "ui_metadata_path"
+CUSTOM_CONFIG_KEY = "custom_config"
+
+# Keys inside custom_config.
+DATASET_CONFIG_KEY = "dataset"          # DatasetConfig.to_dict(), required
+SEARCH_CONFIG_KEY = "search_config"     # extra SearchConfig fields (learning_rate, seed, ...)
+CHECKPOINT_DIR_KEY = "checkpoint_dir"   # stable checkpoint dir (resume across executions)
+
+# Defaults (mirroring trainer_module.search.SearchConfig).
+DEFAULT_WARMUP_STEPS = 200
+DEFAULT_SEARCH_STEPS = 600
+DEFAULT_GROUP_SIZE = 100
+DEFAULT_NUM_NEGATIVES = 5000
+DEFAULT_TRAIN_BATCH_SIZE = 256

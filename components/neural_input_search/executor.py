@@ -1,0 +1,211 @@
+"""NeuralInputSearch executor: inputs -> SearchSpace -> run_search -> MES + report + results.
+
+``Executor.Do`` only chains the named functions below, each testable alone.
+The feasibility check runs before any dataset or model is built, so a budget
+below the cheapest non-empty configuration fails in seconds with a clear message.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+from typing import Any, Dict, List, Mapping, NamedTuple, Optional, Tuple
+
+import tensorflow as tf
+from absl import logging
+from tfx import types
+from tfx.dsl.components.base import base_executor
+from tfx.types import artifact_utils
+from tfx.utils import io_utils, json_utils
+
+from components import artifacts
+from components.neural_input_search import constants as c
+from components.neural_input_search import report
+from trainer_module import preprocessing, tfx_io
+from trainer_module import search as nis_search
+from trainer_module.features import DatasetConfig
+from trainer_module.search_space import SearchSpace
+
+_KFP_UI_METADATA = "/mlpipeline-ui-metadata.json"
+
+
+class SearchInputs(NamedTuple):
+    """Everything the search reads, resolved from artifacts and properties."""
+
+    dataset: DatasetConfig
+    transform_graph_uri: str
+    train_files: List[str]
+    eval_files: List[str]
+
+
+def custom_config(exec_properties: Mapping[str, Any]) -> Dict[str, Any]:
+    return json_utils.loads(exec_properties.get(c.CUSTOM_CONFIG_KEY) or "null") or {}
+
+
+def resolve_inputs(input_dict: Mapping[str, List[types.Artifact]],
+                   exec_properties: Mapping[str, Any]) -> SearchInputs:
+    """Dataset config (custom_config['dataset']), transform graph and split file patterns."""
+    dataset = preprocessing.dataset_from_custom_config(custom_config(exec_properties))
+    task = exec_properties.get(c.TASK_KEY)
+    if task and task != dataset.task:
+        raise ValueError(f"task {task!r} disagrees with the dataset config's task {dataset.task!r}")
+    examples = input_dict[c.EXAMPLES_KEY]
+
+    def files(split: str) -> List[str]:
+        try:
+            return [io_utils.all_files_pattern(u) for u in artifact_utils.get_split_uris(examples, split)]
+        except ValueError as e:
+            raise ValueError(f"transformed examples have no split {split!r}: {e}") from e
+
+    return SearchInputs(dataset=dataset,
+                        transform_graph_uri=artifact_utils.get_single_uri(input_dict[c.TRANSFORM_GRAPH_KEY]),
+                        train_files=files(exec_properties.get(c.TRAIN_SPLIT_KEY) or "train"),
+                        eval_files=files(exec_properties.get(c.EVAL_SPLIT_KEY) or "eval"))
+
+
+def search_space_overrides(text: Optional[str], names: List[str]) -> Dict[str, Dict[str, Any]]:
+    """Parses the ``search_space`` JSON; a ``'*'`` entry applies to every feature."""
+    overrides = json.loads(text) if text else {}
+    if not isinstance(overrides, dict):
+        raise ValueError(f"search_space must be a JSON object of feature -> options, got {text!r}")
+    common = overrides.pop("*", {})
+    out = {n: dict(v) for n, v in overrides.items()}  # unknown names: from_vocab_sizes rejects them
+    if common:
+        out.update({n: {**common, **out.get(n, {})} for n in names})
+    return out
+
+
+def build_search_space(vocab_sizes: Mapping[str, int],
+                       exec_properties: Mapping[str, Any]) -> SearchSpace:
+    """The SearchSpace; raises ValueError when no non-empty configuration fits the budget."""
+    overrides = search_space_overrides(exec_properties.get(c.SEARCH_SPACE_KEY), list(vocab_sizes))
+    space = SearchSpace.from_vocab_sizes(vocab_sizes, budget=int(exec_properties[c.BUDGET_KEY]),
+                                         mode=exec_properties.get(c.MODE_KEY) or "ME",
+                                         overrides=overrides)
+    space.check_feasible()
+    return space
+
+
+def build_search_config(exec_properties: Mapping[str, Any],
+                        dataset: DatasetConfig) -> nis_search.SearchConfig:
+    """SearchConfig from the execution properties plus custom_config['search_config']."""
+    extra = dict(custom_config(exec_properties).get(c.SEARCH_CONFIG_KEY) or {})
+    fields = dict(task=dataset.task,
+                  warmup_steps=int(exec_properties.get(c.WARMUP_STEPS_KEY, c.DEFAULT_WARMUP_STEPS)),
+                  search_steps=int(exec_properties.get(c.SEARCH_STEPS_KEY, c.DEFAULT_SEARCH_STEPS)),
+                  group_size=int(exec_properties.get(c.GROUP_SIZE_KEY, c.DEFAULT_GROUP_SIZE)),
+                  num_negatives=int(exec_properties.get(c.NUM_NEGATIVES_KEY, c.DEFAULT_NUM_NEGATIVES)))
+    clash = sorted(set(extra) & set(fields))
+    if clash:
+        raise ValueError(f"custom_config['search_config'] repeats {clash}; set them as component "
+                         "parameters instead")
+    if "hidden_units" in extra:
+        extra["hidden_units"] = tuple(extra["hidden_units"])
+    try:
+        return nis_search.SearchConfig(**fields, **extra)
+    except TypeError as e:
+        raise ValueError(f"bad custom_config['search_config'] {sorted(extra)}: {e}") from e
+
+
+def batch_sizes(exec_properties: Mapping[str, Any],
+                config: nis_search.SearchConfig) -> Tuple[int, int]:
+    """(main-model batch, controller batch); ranking rounds the latter to whole groups."""
+    train_bs = int(exec_properties.get(c.TRAIN_BATCH_SIZE_KEY, c.DEFAULT_TRAIN_BATCH_SIZE))
+    eval_bs = exec_properties.get(c.EVAL_BATCH_SIZE_KEY)
+    if config.task != "ranking":
+        return train_bs, int(eval_bs or train_bs)
+    group = int(config.group_size)
+    if eval_bs is None:
+        return train_bs, group * max(1, math.ceil(train_bs / group))
+    if int(eval_bs) % group:
+        raise ValueError(f"eval_batch_size {eval_bs} must be a multiple of group_size {group} "
+                         "for ranking (one AUC reward per group)")
+    return train_bs, int(eval_bs)
+
+
+def build_datasets(inputs: SearchInputs, exec_properties: Mapping[str, Any],
+                   config: nis_search.SearchConfig) -> Tuple[tf.data.Dataset, tf.data.Dataset]:
+    """Train split -> main model, eval split -> controller; batched and repeated."""
+    train_bs, eval_bs = batch_sizes(exec_properties, config)
+    train = tfx_io.input_fn(inputs.train_files, inputs.transform_graph_uri, inputs.dataset,
+                            train_bs, seed=config.seed)
+    val = tfx_io.input_fn(inputs.eval_files, inputs.transform_graph_uri, inputs.dataset,
+                          eval_bs, seed=config.seed + 1)
+    return train, val
+
+
+def run(space: SearchSpace, inputs: SearchInputs, train_ds: tf.data.Dataset,
+        val_ds: tf.data.Dataset, config: nis_search.SearchConfig,
+        exec_properties: Mapping[str, Any], results: types.Artifact) -> nis_search.SearchResult:
+    """``run_search`` with TensorBoard logs and checkpoints under `results`.
+
+    A re-run with the same output URI resumes from the checkpoints; to resume
+    across executions (new URIs), set a stable ``custom_config['checkpoint_dir']``.
+    """
+    name = exec_properties.get(c.STRATEGY_KEY) or "default"
+    strategy = None if name == "default" else tfx_io.make_strategy(name)
+    checkpoint_dir = (custom_config(exec_properties).get(c.CHECKPOINT_DIR_KEY)
+                      or artifacts.checkpoints_dir(results))
+    logging.info("NIS: %s search over %d features, budget %d floats, checkpoints in %s",
+                 space.mode, len(space.features), space.budget, checkpoint_dir)
+    return nis_search.run_search(
+        space, inputs.dataset, train_ds, val_ds, config,
+        num_labels=preprocessing.num_labels(inputs.transform_graph_uri, inputs.dataset),
+        strategy=strategy, checkpoint_dir=checkpoint_dir, log_dir=artifacts.logs_dir(results))
+
+
+def ui_metadata_path(exec_properties: Mapping[str, Any]) -> Optional[str]:
+    """Explicit path, else the KFP v1 path when running in a KFP/Argo pod, else None."""
+    if exec_properties.get(c.UI_METADATA_PATH_KEY):
+        return exec_properties[c.UI_METADATA_PATH_KEY]
+    in_pod = "KFP_POD_NAME" in os.environ or any(k.startswith("ARGO_") for k in os.environ)
+    return _KFP_UI_METADATA if in_pod else None
+
+
+def write_ui_metadata(path: str, metadata: Dict[str, Any]) -> None:
+    """Writes KFP v1 viewer metadata, keeping outputs already in the file."""
+    try:
+        existing = []
+        tf.io.gfile.makedirs(os.path.dirname(path) or ".")
+        if tf.io.gfile.exists(path):
+            with tf.io.gfile.GFile(path) as f:
+                existing = json.load(f).get("outputs", [])
+        with tf.io.gfile.GFile(path, "w") as f:
+            json.dump({**metadata, "outputs": existing + metadata["outputs"]}, f)
+    except (OSError, ValueError, tf.errors.OpError) as e:  # best effort: never fail the search
+        logging.warning("could not write UI metadata to %s: %s", path, e)
+
+
+def write_outputs(output_dict: Mapping[str, List[types.Artifact]], result: nis_search.SearchResult,
+                  space: SearchSpace, exec_properties: Mapping[str, Any], task: str) -> None:
+    """MES JSON + report next to it, results JSON, custom properties, KFP viewer metadata."""
+    mes = artifact_utils.get_single_instance(output_dict[c.EMBEDDING_SPEC_KEY])
+    results = artifact_utils.get_single_instance(output_dict[c.SEARCH_RESULTS_KEY])
+    artifacts.write_mes(mes, result.spec)
+    markdown = report.render_markdown(result.spec, result, space, task)
+    html = report.render_html(result.spec, result, space, task)
+    artifacts.write_report(mes, markdown, html)
+    artifacts.write_search_results(results, result, task)
+    logging.info("NIS: MES cost %d / budget %d written to %s", result.spec.cost(),
+                 result.spec.budget, mes.uri)
+    path = ui_metadata_path(exec_properties)
+    if path:
+        write_ui_metadata(path, report.ui_metadata(markdown, html, artifacts.logs_dir(results)))
+
+
+class Executor(base_executor.BaseExecutor):
+    """Runs the Neural Input Search and writes the MES."""
+
+    def Do(self, input_dict: Dict[str, List[types.Artifact]],
+           output_dict: Dict[str, List[types.Artifact]],
+           exec_properties: Dict[str, Any]) -> None:
+        self._log_startup(input_dict, output_dict, exec_properties)
+        inputs = resolve_inputs(input_dict, exec_properties)
+        vocab_sizes = preprocessing.vocab_sizes_from_transform_output(
+            inputs.transform_graph_uri, inputs.dataset)
+        space = build_search_space(vocab_sizes, exec_properties)
+        config = build_search_config(exec_properties, inputs.dataset)
+        train_ds, val_ds = build_datasets(inputs, exec_properties, config)
+        results = artifact_utils.get_single_instance(output_dict[c.SEARCH_RESULTS_KEY])
+        result = run(space, inputs, train_ds, val_ds, config, exec_properties, results)
+        write_outputs(output_dict, result, space, exec_properties, config.task)

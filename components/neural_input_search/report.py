@@ -1,0 +1,198 @@
+"""Human-readable report of one search: pure functions, spec + result -> Markdown / HTML.
+
+The same sections render to Markdown (``report.md``, the KFP v1 ``markdown``
+viewer) and to a self-contained HTML page (``report.html``, the KFP v1
+``web-app`` viewer, or opened from the artifact's URI on Vertex).
+
+Example::
+
+    md = render_markdown(spec, result, space)
+    html = render_html(spec, result, space)
+    meta = ui_metadata(md, html, log_dir="gs://.../logs")   # /mlpipeline-ui-metadata.json
+"""
+from __future__ import annotations
+
+import html as html_lib
+import json
+from typing import Any, Dict, List, NamedTuple, Optional, Sequence
+
+from trainer_module.search_space import SearchSpace
+from trainer_module.spec import ModelSpec
+
+_TOP_CATEGORIES = 3
+
+
+class Section(NamedTuple):
+    title: str
+    paragraphs: List[str]
+    headers: Sequence[str] = ()
+    rows: Sequence[Sequence[Any]] = ()
+
+
+def _fmt(x: Any) -> str:
+    if x is None:
+        return "-"
+    if isinstance(x, float):
+        return f"{x:.4g}"
+    if isinstance(x, int) and not isinstance(x, bool):
+        return f"{x:,}"
+    return str(x)
+
+
+def _row_block_widths(spec: ModelSpec, space: SearchSpace, name: str) -> str:
+    """Width each row block of the feature's grid gets, e.g. ``32 32 8 8 0``."""
+    entries = spec.features[name].entries
+    widths, start = [], 0
+    for rows in space.feature(name).block_vocab:
+        covered, width = 0, 0
+        for v, d in entries:
+            if start < covered + v:
+                width = d
+                break
+            covered += v
+        widths.append(str(width))
+        start += rows
+    return " ".join(widths)
+
+
+def _feature_section(spec: ModelSpec, space: Optional[SearchSpace]) -> Section:
+    known = set(space.names) if space is not None else set()
+    headers = ["feature", "MES (items x dim)", "dim", "items kept", "cost", "% of budget"]
+    if space is not None:
+        headers += ["vocab", "width per row block"]
+    rows = []
+    for name, fmes in spec.features.items():
+        row = [name, "removed" if fmes.removed else " + ".join(f"{v}x{d}" for v, d in fmes.entries),
+               fmes.output_dim, fmes.vocab_size, fmes.cost(), f"{100.0 * fmes.cost() / spec.budget:.1f}"]
+        if space is not None:
+            row += ([space.feature(name).vocab_size, _row_block_widths(spec, space, name)]
+                    if name in known else ["?", "?"])
+        rows.append(row)
+    return Section("Chosen embedding blocks per feature", [], headers, rows)
+
+
+def _summary_section(spec: ModelSpec, task: Optional[str]) -> Section:
+    paragraphs = [
+        f"Mode **{spec.mode}**" + (f", task **{task}**" if task else "") + ".",
+        f"Embedding cost **{spec.cost():,}** floats of a budget of **{spec.budget:,}** "
+        f"({100.0 * spec.cost() / spec.budget:.1f}%); {'within' if spec.within_budget() else 'OVER'} "
+        f"budget. Projection matrices add {spec.projection_params():,} floats (not budgeted).",
+        f"{len(spec.kept_features)} feature(s) kept, {len(spec.removed_features)} removed"
+        + (f" ({', '.join(spec.removed_features)})" if spec.removed_features else "") + ".",
+    ]
+    fallback = spec.metadata.get("budget_fallback")
+    if fallback:
+        detail = spec.metadata.get("reason") or (
+            fallback if isinstance(fallback, str) else json.dumps(fallback, sort_keys=True))
+        paragraphs.append(f"**Budget fallback:** the controller's most likely configuration did not "
+                          f"fit the budget, so the written MES is the most probable one that does: "
+                          f"{detail}.")
+    return Section("Summary", paragraphs)
+
+
+def _category_label(space: Optional[SearchSpace], mode: str, name: str, decision: int, cat: int) -> str:
+    if mode == "SE":
+        if cat == 0:
+            return "removed"
+        if space is not None and name in space.names:
+            t_all = space.feature(name).num_col_blocks
+            return f"(s={(cat - 1) // t_all + 1},t={(cat - 1) % t_all + 1})"
+        return f"c{cat}"
+    return f"s={cat}"
+
+
+def _decision_label(space: Optional[SearchSpace], mode: str, name: str, decision: int) -> str:
+    if mode == "SE":
+        return "(s, t) pick"
+    if space is not None and name in space.names:
+        return f"dim chunk {decision + 1} ({space.feature(name).dim_chunks[decision]} dims)"
+    return f"dim chunk {decision + 1}"
+
+
+def _probability_section(probabilities: Dict[str, Any], mode: str,
+                         space: Optional[SearchSpace]) -> Section:
+    rows = []
+    for name, decisions in probabilities.items():
+        for i, probs in enumerate(decisions):
+            probs = [float(p) for p in probs]
+            top = sorted(range(len(probs)), key=lambda c: -probs[c])[:_TOP_CATEGORIES]
+            rows.append([name, _decision_label(space, mode, name, i), ", ".join(
+                f"{_category_label(space, mode, name, i, c)}: {probs[c]:.2f}" for c in top)])
+    note = ("SE: one decision per feature; (s, t) = the first s row blocks x the first t dim "
+            "chunks; " if mode == "SE" else
+            "ME: one decision per dim chunk; s = how many row blocks (most frequent first) use "
+            "it, s=0 = unused; ")
+    return Section("Controller probabilities at the end of the search",
+                   [note + f"the {_TOP_CATEGORIES} most likely choices are shown."],
+                   ["feature", "decision", "most likely"], rows)
+
+
+def _history_section(history: Sequence[Dict[str, Any]]) -> Section:
+    keys = ("step", "phase", "mean_reward", "mean_objective", "mean_cost_ratio")
+    last_per_phase: Dict[str, Dict[str, Any]] = {}
+    for h in history:
+        last_per_phase[str(h.get("phase", ""))] = h
+    rows = [[_fmt(h.get(k, "")) for k in keys] for h in last_per_phase.values()]
+    return Section("Search progress (last log of each phase)",
+                   [f"{len(history)} log entries; full history in the SearchResults artifact."],
+                   keys, rows)
+
+
+def sections(spec: ModelSpec, result: Any = None, space: Optional[SearchSpace] = None,
+             task: Optional[str] = None) -> List[Section]:
+    """The report's content; ``result`` is a ``SearchResult`` (or None for a bare MES)."""
+    out = [_summary_section(spec, task), _feature_section(spec, space)]
+    probabilities = getattr(result, "probabilities", None) or spec.metadata.get("probabilities")
+    if probabilities:
+        out.append(_probability_section(probabilities, spec.mode, space))
+    history = getattr(result, "history", None)
+    if history:
+        out.append(_history_section(history))
+    return out
+
+
+def render_markdown(spec: ModelSpec, result: Any = None, space: Optional[SearchSpace] = None,
+                    task: Optional[str] = None) -> str:
+    lines = ["# Neural Input Search: Multi-size Embedding Spec", ""]
+    for sec in sections(spec, result, space, task):
+        lines += [f"## {sec.title}", ""]
+        for p in sec.paragraphs:
+            lines += [p, ""]
+        if sec.headers:
+            lines.append("| " + " | ".join(sec.headers) + " |")
+            lines.append("|" + "---|" * len(sec.headers))
+            lines += ["| " + " | ".join(_fmt(c).replace("|", "\\|") for c in r) + " |" for r in sec.rows]
+            lines.append("")
+    return "\n".join(lines)
+
+
+def _inline_html(text: str) -> str:
+    parts = html_lib.escape(text).split("**")
+    return "".join(f"<b>{p}</b>" if i % 2 else p for i, p in enumerate(parts))
+
+
+def render_html(spec: ModelSpec, result: Any = None, space: Optional[SearchSpace] = None,
+                task: Optional[str] = None) -> str:
+    body = ["<h1>Neural Input Search: Multi-size Embedding Spec</h1>"]
+    for sec in sections(spec, result, space, task):
+        body.append(f"<h2>{html_lib.escape(sec.title)}</h2>")
+        body += [f"<p>{_inline_html(p)}</p>" for p in sec.paragraphs]
+        if sec.headers:
+            head = "".join(f"<th>{html_lib.escape(h)}</th>" for h in sec.headers)
+            rows = "".join("<tr>" + "".join(f"<td>{html_lib.escape(_fmt(c))}</td>" for c in r) + "</tr>"
+                           for r in sec.rows)
+            body.append(f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>")
+    style = ("body{font-family:sans-serif;margin:1.5em}table{border-collapse:collapse}"
+             "td,th{border:1px solid #ccc;padding:3px 8px;text-align:left}th{background:#eee}")
+    return ("<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>NIS report</title>"
+            f"<style>{style}</style></head><body>{''.join(body)}</body></html>")
+
+
+def ui_metadata(markdown: str, html: Optional[str] = None, log_dir: Optional[str] = None) -> Dict:
+    """KFP v1 output viewers (``/mlpipeline-ui-metadata.json``): markdown, web-app, TensorBoard."""
+    outputs: List[Dict[str, str]] = [{"type": "markdown", "storage": "inline", "source": markdown}]
+    if html:
+        outputs.append({"type": "web-app", "storage": "inline", "source": html})
+    if log_dir:
+        outputs.append({"type": "tensorboard", "source": log_dir})
+    return {"version": 1, "outputs": outputs}

@@ -1,0 +1,105 @@
+"""MesTrainer executor + run_fn: SavedModel serving raw tf.Examples; TFMA Recall@K for retrieval."""
+import glob
+import json
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from tfx.proto import trainer_pb2
+from tfx.types import standard_artifacts
+from tfx.utils import path_utils, proto_utils
+
+from components import artifacts
+from components.artifacts import MultiSizeEmbeddingSpec
+from components.mes_trainer import executor as mes_executor
+from components.mes_trainer.eval_config import make_eval_config
+from trainer_module.spec import FeatureMES, ModelSpec
+
+CONFIG = {"train_batch_size": 16, "eval_batch_size": 16, "hidden_units": [16]}
+
+
+def _train(data, make_artifacts, tmp_path, mes_spec=None, **config):
+    examples, graph = make_artifacts(data)
+    inputs = {"examples": [examples], "transform_graph": [graph]}
+    if mes_spec is not None:
+        mes = MultiSizeEmbeddingSpec()
+        mes.uri = str(tmp_path / "mes")
+        artifacts.write_mes(mes, mes_spec)
+        inputs["embedding_spec"] = [mes]
+    model, run = standard_artifacts.Model(), standard_artifacts.ModelRun()
+    model.uri, run.uri = str(tmp_path / "model"), str(tmp_path / "model_run")
+    props = {"run_fn": "trainer_module.run_fn.run_fn",
+             "train_args": proto_utils.proto_to_json(trainer_pb2.TrainArgs(num_steps=6)),
+             "eval_args": proto_utils.proto_to_json(trainer_pb2.EvalArgs(num_steps=2)),
+             "custom_config": json.dumps({"dataset": data.dataset.to_dict(), **CONFIG, **config})}
+    mes_executor.Executor().Do(inputs, {"model": [model], "model_run": [run]}, props)
+    with open(os.path.join(run.uri, "mes_summary.json")) as f:
+        summary = json.load(f)
+    return path_utils.serving_model_dir(model.uri), summary
+
+
+def _raw_eval(data, with_label=True):
+    rows = [dict(r) for r in data.eval_rows]
+    if not with_label:
+        for r in rows:
+            r.pop(data.dataset.label)
+    return tf.constant([data.to_example(r) for r in rows])
+
+
+def test_mes_model_serves_raw_examples(tiny_data, make_artifacts, tmp_path):
+    data = tiny_data("ranking")
+    spec = ModelSpec(budget=600, mode="ME", features={
+        "user": FeatureMES([(2, 8), (6, 4)]), "item": FeatureMES([(4, 8)]), "genres": FeatureMES([])})
+    serving_dir, summary = _train(data, make_artifacts, tmp_path, spec)
+    assert summary["embedding_cost"] == spec.cost() == summary["embedding_table_params"]
+    assert summary["mes"]["genres"] == [] and summary["baseline"] is None
+
+    loaded = tf.saved_model.load(serving_dir)
+    assert {"serving_default", "transformed_features"} <= set(loaded.signatures)
+    out = loaded.signatures["serving_default"](examples=_raw_eval(data, with_label=False))
+    prob = out["probability"].numpy()
+    assert prob.shape == (len(data.eval_rows), 1) and np.all((prob >= 0) & (prob <= 1))
+    transformed = loaded.signatures["transformed_features"](examples=_raw_eval(data))
+    assert set(transformed["label"].numpy()) <= {0, 1}
+
+
+def test_mes_uri_is_passed_only_when_wired():
+    mes = MultiSizeEmbeddingSpec()
+    mes.uri = "/x/mes"
+    assert mes_executor.with_mes_uri({"a": 1}, {"embedding_spec": [mes]}) == \
+        {"a": 1, "mes_uri": "/x/mes/mes.json"}
+    assert mes_executor.with_mes_uri(None, {}) == {}
+
+
+def _recall_at(scores, labels, k):
+    keep = labels >= 0
+    topk = np.argsort(-scores[keep], axis=1)[:, :k]
+    return float(np.mean([lab in row for lab, row in zip(labels[keep], topk)]))
+
+
+def test_baseline_retrieval_model_and_tfma_recall_at_k(tiny_data, make_artifacts, tmp_path):
+    import tensorflow_model_analysis as tfma
+    data = tiny_data("retrieval")
+    serving_dir, summary = _train(data, make_artifacts, tmp_path, budget=300)
+    assert summary["baseline"] == "uniform_se" and summary["embedding_cost"] <= 300
+
+    loaded = tf.saved_model.load(serving_dir)
+    scores = loaded.signatures["serving_default"](examples=_raw_eval(data, False))["scores"].numpy()
+    labels = loaded.signatures["transformed_features"](examples=_raw_eval(data))["label"].numpy()
+    assert scores.shape[1] > 5 and np.allclose(scores.sum(axis=1), 1.0, atol=1e-4)
+
+    eval_config = make_eval_config("retrieval")
+    shared = tfma.default_eval_shared_model(serving_dir, eval_config=eval_config,
+                                            model_name="candidate")
+    result = tfma.run_model_analysis(
+        eval_shared_model=shared, eval_config=eval_config, output_path=str(tmp_path / "tfma"),
+        data_location=glob.glob(os.path.join(data.raw_examples, "Split-eval", "*"))[0],
+        file_format="tfrecords")
+    # slicing_metrics: [(slice, {output: {sub_key ('' or 'topK:5'): {metric: value}}})]
+    metrics = {name: value["doubleValue"]
+               for by_sub_key in result.slicing_metrics[0][1][""].values()
+               for name, value in by_sub_key.items()}
+    for k in (1, 5):
+        assert metrics[f"recall_at_{k}"] == pytest.approx(_recall_at(scores, labels, k), abs=1e-6)
+    assert metrics["recall_at_5"] >= metrics["recall_at_1"]

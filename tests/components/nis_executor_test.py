@@ -1,0 +1,125 @@
+"""NeuralInputSearch executor on tiny transformed data: outputs, resume, feasibility, helpers."""
+import json
+import os
+
+import pytest
+from tfx.types import standard_artifacts
+
+from components import artifacts
+from components.artifacts import MultiSizeEmbeddingSpec, SearchResults
+from components.neural_input_search import NeuralInputSearch, executor
+from trainer_module.search_space import SearchSpace
+
+SEARCH_CONFIG = {"log_every": 3, "checkpoint_every": 3, "hidden_units": [16], "controller_units": 8}
+
+
+def _props(data, **overrides):
+    from tfx import types
+    args = dict(budget=600, warmup_steps=3, search_steps=3, group_size=10, num_negatives=8,
+                train_batch_size=16, custom_config={"dataset": data.dataset.to_dict(),
+                                                    "search_config": SEARCH_CONFIG})
+    args.update(overrides)
+    nis = NeuralInputSearch(examples=types.Channel(type=standard_artifacts.Examples),
+                            transform_graph=types.Channel(type=standard_artifacts.TransformGraph),
+                            **args)
+    return dict(nis.exec_properties)
+
+
+def _outputs(tmp_path):
+    mes, results = MultiSizeEmbeddingSpec(), SearchResults()
+    mes.uri, results.uri = str(tmp_path / "mes"), str(tmp_path / "results")
+    return {"embedding_spec": [mes], "search_results": [results]}
+
+
+def test_executor_writes_mes_report_and_results(tiny_data, make_artifacts, tmp_path):
+    # One task only: tracing the search's step functions dominates the run time.
+    task = "ranking"
+    data = tiny_data(task)
+    examples, graph = make_artifacts(data)
+    outputs = _outputs(tmp_path)
+    ui_path = str(tmp_path / "ui" / "mlpipeline-ui-metadata.json")
+    props = _props(data, ui_metadata_path=ui_path)
+    executor.Executor().Do({"examples": [examples], "transform_graph": [graph]}, outputs, props)
+
+    mes, results = outputs["embedding_spec"][0], outputs["search_results"][0]
+    spec = artifacts.read_mes(mes)
+    assert set(spec.features) == {"user", "item", "genres"}
+    assert spec.cost() <= 600 and spec.budget == 600 and spec.mode == "ME"
+    assert (mes.total_cost, mes.budget, mes.mode) == (spec.cost(), 600, "ME")
+    assert mes.num_features_kept + mes.num_features_removed == 3
+    for name in ("report.md", "report.html"):
+        assert os.path.getsize(os.path.join(mes.uri, name)) > 200
+    history = artifacts.read_json(results, artifacts.HISTORY_FILE)
+    assert [h["step"] for h in history] == [3, 6] and results.num_steps == 6
+    assert results.task == task
+    assert set(artifacts.read_json(results, artifacts.PROBABILITIES_FILE)) == set(spec.features)
+    assert os.listdir(artifacts.logs_dir(results)) and os.listdir(artifacts.checkpoints_dir(results))
+    with open(ui_path) as f:
+        assert [o["type"] for o in json.load(f)["outputs"]] == ["markdown", "web-app", "tensorboard"]
+
+    # A retried execution resumes from the checkpoint: no new steps, same MES.
+    outputs2 = {"embedding_spec": [MultiSizeEmbeddingSpec()], "search_results": [results]}
+    outputs2["embedding_spec"][0].uri = str(tmp_path / "mes2")
+    executor.Executor().Do({"examples": [examples], "transform_graph": [graph]}, outputs2,
+                           {**props, "ui_metadata_path": None})
+    assert [h["step"] for h in artifacts.read_json(results, artifacts.HISTORY_FILE)] == [3, 6]
+    assert artifacts.read_mes(outputs2["embedding_spec"]) == spec
+
+
+def test_infeasible_budget_fails_before_training(tiny_data, make_artifacts, tmp_path, monkeypatch):
+    data = tiny_data("ranking")
+    examples, graph = make_artifacts(data)
+    called = []
+    monkeypatch.setattr(executor, "build_datasets", lambda *a: called.append(a))
+    monkeypatch.setattr(executor.nis_search, "run_search", lambda *a, **k: called.append(a))
+    with pytest.raises(ValueError, match="smaller than the cheapest non-empty configuration"):
+        executor.Executor().Do({"examples": [examples], "transform_graph": [graph]},
+                               _outputs(tmp_path), _props(data, budget=5))
+    assert not called
+
+
+def test_missing_split_and_task_mismatch(tiny_data, make_artifacts):
+    data = tiny_data("ranking")
+    examples, graph = make_artifacts(data)
+    inputs = {"examples": [examples], "transform_graph": [graph]}
+    with pytest.raises(ValueError, match="no split 'test'"):
+        executor.resolve_inputs(inputs, _props(data, eval_split="test"))
+    with pytest.raises(ValueError, match="disagrees"):
+        executor.resolve_inputs(inputs, _props(data, task="retrieval"))
+
+
+def test_search_space_overrides_and_config_helpers():
+    sizes = {"a": 100, "b": 1000}
+    props = {"budget": 10_000, "mode": "SE",
+             "search_space": json.dumps({"*": {"num_dim_chunks": 2}, "b": {"dim": 16}})}
+    space = executor.build_search_space(sizes, props)
+    assert isinstance(space, SearchSpace) and space.mode == "SE"
+    assert space.feature("a").dim_chunks == (16, 16) and space.feature("b").dim_chunks == (8, 8)
+    with pytest.raises(ValueError, match="unknown feature"):
+        executor.build_search_space(sizes, {**props, "search_space": '{"zz": {"dim": 8}}'})
+
+    class Cfg:
+        task, group_size = "ranking", 10
+    assert executor.batch_sizes({"train_batch_size": 16}, Cfg) == (16, 20)
+    assert executor.batch_sizes({"train_batch_size": 16, "eval_batch_size": 30}, Cfg) == (16, 30)
+    with pytest.raises(ValueError, match="multiple of group_size"):
+        executor.batch_sizes({"train_batch_size": 16, "eval_batch_size": 25}, Cfg)
+    Cfg.task = "retrieval"
+    assert executor.batch_sizes({"train_batch_size": 16}, Cfg) == (16, 16)
+
+
+def test_search_config_from_properties(tiny_data):
+    from trainer_module.features import DatasetConfig, FeatureConfig
+    ds = DatasetConfig(task="retrieval", label="y", features=[FeatureConfig("a")])
+    props = {"warmup_steps": 1, "search_steps": 2, "group_size": 3, "num_negatives": 4,
+             "custom_config": json.dumps({"dataset": ds.to_dict(), "search_config": {"seed": 9}})}
+    cfg = executor.build_search_config(props, ds)
+    assert (cfg.task, cfg.warmup_steps, cfg.num_negatives, cfg.seed) == ("retrieval", 1, 4, 9)
+    bad = {**props, "custom_config": json.dumps({"dataset": ds.to_dict(),
+                                                 "search_config": {"warmup_steps": 5}})}
+    with pytest.raises(ValueError, match="repeats"):
+        executor.build_search_config(bad, ds)
+    bad = {**props, "custom_config": json.dumps({"dataset": ds.to_dict(),
+                                                 "search_config": {"nope": 5}})}
+    with pytest.raises(ValueError, match="nope"):
+        executor.build_search_config(bad, ds)

@@ -1,0 +1,64 @@
+"""report.py: Markdown/HTML rendering of an MES and its search, KFP viewer metadata."""
+from components.neural_input_search import report
+from trainer_module.search_config import SearchResult
+from trainer_module.search_space import SearchSpace
+from trainer_module.spec import FeatureMES, ModelSpec
+
+SPACE = SearchSpace.from_vocab_sizes({"item": 1000, "user": 50}, budget=20_000, mode="ME")
+
+
+def _result(fallback=False):
+    spec = ModelSpec(budget=20_000, mode="ME",
+                     features={"item": FeatureMES([(100, 32), (400, 8)]), "user": FeatureMES([])},
+                     metadata={"budget_fallback": fallback,
+                               **({"reason": "most probable costs 30000"} if fallback else {})})
+    probs = {"item": [[0.1, 0.7, 0.1, 0.05, 0.03, 0.02]] * 4, "user": [[0.9, 0.1, 0, 0, 0, 0]] * 4}
+    history = [{"step": 10, "phase": "warmup", "mean_reward": None},
+               {"step": 20, "phase": "search", "mean_reward": 0.61, "mean_objective": 0.7,
+                "mean_cost_ratio": 0.45}]
+    return SearchResult(spec=spec, history=history, probabilities=probs)
+
+
+def test_markdown_has_features_cost_probabilities_and_history():
+    md = report.render_markdown(_result().spec, _result(), SPACE, task="ranking")
+    assert "| item | 100x32 + 400x8 | 32 | 500 | 6,400 | 32.0 |" in md
+    assert "| user | removed |" in md
+    assert "**6,400** floats of a budget of **20,000**" in md
+    assert "| item | dim chunk 1 (8 dims) | s=1: 0.70, " in md
+    assert "| 20 | search | 0.61 |" in md and "| 10 | warmup | - |" in md
+    assert "Budget fallback" not in md
+    # Width per row block of item: 100 rows at 32, then 400 rows at 8, rest 0.
+    assert "32 8 8 0 0" in md
+
+
+def test_fallback_note_and_bare_spec():
+    res = _result(fallback=True)
+    md = report.render_markdown(res.spec, res)
+    assert "**Budget fallback:**" in md and "most probable costs 30000" in md
+    assert "Controller probabilities" in md and "Search progress" in md
+    bare = report.render_markdown(res.spec)
+    assert "Controller probabilities" not in bare
+
+
+def test_html_is_escaped_and_complete():
+    res = _result(fallback=True)
+    html = report.render_html(res.spec, res, SPACE, task="retrieval")
+    assert html.startswith("<!DOCTYPE html>") and html.endswith("</html>")
+    assert "<td>100x32 + 400x8</td>" in html and "<b>Budget fallback:</b>" in html
+    spec = ModelSpec(budget=10, mode="SE", features={"<b>x": FeatureMES([(1, 1)])})
+    assert "&lt;b&gt;x" in report.render_html(spec)
+
+
+def test_se_probability_labels():
+    space = SearchSpace.from_vocab_sizes({"item": 1000}, budget=20_000, mode="SE")
+    spec = ModelSpec(budget=20_000, mode="SE", features={"item": FeatureMES([(100, 8)])})
+    probs = {"item": [[0.0] * 5 + [0.8] + [0.2 / 15] * 15]}
+    res = SearchResult(spec=spec, history=[], probabilities=probs)
+    assert "(s=2,t=1): 0.80" in report.render_markdown(spec, res, space)
+
+
+def test_ui_metadata_viewers():
+    meta = report.ui_metadata("# md", "<html></html>", log_dir="/logs")
+    assert [o["type"] for o in meta["outputs"]] == ["markdown", "web-app", "tensorboard"]
+    assert meta["outputs"][0] == {"type": "markdown", "storage": "inline", "source": "# md"}
+    assert len(report.ui_metadata("# md")["outputs"]) == 1
