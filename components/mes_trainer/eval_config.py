@@ -45,17 +45,27 @@ def model_spec(task: str, name: str = CANDIDATE, is_baseline: bool = False) -> t
         prediction_key=RANKING_PREDICTION_KEY if task == "ranking" else RETRIEVAL_PREDICTION_KEY)
 
 
-def metric_configs(task: str, recall_ks: Sequence[int] = (1, 5)) -> List[tfma.MetricConfig]:
-    """ExampleCount plus AUC/BinaryAccuracy (ranking) or recall_at_K (retrieval)."""
+def metric_configs(task: str) -> List[tfma.MetricConfig]:
+    """ExampleCount plus AUC/BinaryAccuracy/Calibration (ranking); Recall@K specs are separate."""
     configs = [tfma.MetricConfig(class_name="ExampleCount")]
     if task == "ranking":
         configs += [tfma.MetricConfig(class_name="AUC"),
-                    tfma.MetricConfig(class_name="BinaryAccuracy")]
-    else:
-        configs += [tfma.MetricConfig(class_name="Recall",
-                                      config=json.dumps({"top_k": int(k), "name": f"recall_at_{k}"}))
-                    for k in recall_ks]
+                    tfma.MetricConfig(class_name="BinaryAccuracy"),
+                    tfma.MetricConfig(class_name="Calibration")]
     return configs
+
+
+def recall_spec(k: int, threshold: Optional[tfma.MetricThreshold] = None) -> tfma.MetricsSpec:
+    """Recall@K over the full label vocabulary.
+
+    The top-k lives in the spec's ``binarize`` options (not in the metric config) so the
+    metric key carries the ``topK:k`` sub-key that thresholds are matched against.
+    """
+    cfg = tfma.MetricConfig(class_name="Recall", config=json.dumps({"name": f"recall_at_{k}"}))
+    if threshold is not None:
+        cfg.threshold.CopyFrom(threshold)
+    return tfma.MetricsSpec(metrics=[cfg],
+                            binarize=tfma.BinarizationOptions(top_k_list={"values": [int(k)]}))
 
 
 def key_metric(task: str, recall_ks: Sequence[int] = (1, 5)) -> str:
@@ -80,7 +90,7 @@ def make_eval_config(task: str, with_baseline: bool = False, recall_ks: Sequence
         raise ValueError(f"task must be one of {TASKS}, got {task!r}")
     if max_regression is not None and not with_baseline:
         raise ValueError("max_regression compares with a baseline: set with_baseline=True")
-    configs = metric_configs(task, recall_ks)
+    configs = metric_configs(task)
     key = key_metric(task, recall_ks)
     threshold = tfma.MetricThreshold()
     if min_value is not None:
@@ -88,10 +98,15 @@ def make_eval_config(task: str, with_baseline: bool = False, recall_ks: Sequence
     if max_regression is not None:
         threshold.change_threshold.direction = tfma.MetricDirection.HIGHER_IS_BETTER
         threshold.change_threshold.absolute.value = -float(max_regression) - 1e-10
-    if min_value is not None or max_regression is not None:
+    has_threshold = min_value is not None or max_regression is not None
+    if has_threshold and task == "ranking":
         for cfg in configs:
-            if cfg.class_name.lower() == key or json.loads(cfg.config or "{}").get("name") == key:
+            if cfg.class_name.lower() == key:
                 cfg.threshold.CopyFrom(threshold)
+    metrics_specs = [tfma.MetricsSpec(metrics=configs)]
+    if task == "retrieval":
+        metrics_specs += [recall_spec(k, threshold if has_threshold and f"recall_at_{k}" == key else None)
+                          for k in recall_ks]
     specs = [model_spec(task)] + ([model_spec(task, BASELINE, True)] if with_baseline else [])
     return tfma.EvalConfig(model_specs=specs, slicing_specs=[tfma.SlicingSpec()],
-                           metrics_specs=[tfma.MetricsSpec(metrics=configs)])
+                           metrics_specs=metrics_specs)

@@ -227,6 +227,8 @@ def _add_feature(schema: schema_pb2.Schema, name: str, ftype: int,
     feature.presence.min_fraction = min_fraction
     feature.presence.min_count = 1
     feature.value_count.min = feature.value_count.max = 1  # one CSV cell per column
+    if min_fraction < 1.0:  # an empty CSV cell is present with zero values
+        feature.value_count.min = 0
     return feature
 
 

@@ -1,0 +1,273 @@
+"""One configuration object for every runner of the NIS pipeline.
+
+``PipelineConfig`` holds the names, the data and schema paths, the search
+budget/mode/task and step counts, the container image, Beam arguments and the
+output layout. It is a plain dataclass: build it in Python, load it from JSON
+(``PipelineConfig.from_json``) or from command-line flags (``add_cli_args`` +
+``from_cli``); runners only read it.
+
+Output layout under ``output_dir`` (local runs)::
+
+    <output_dir>/pipeline_root/<pipeline_name>/...   component outputs (artifacts)
+    <output_dir>/pipeline_root/<pipeline_name>/metadata.db   SQLite MLMD
+    <output_dir>/serving_model/<pipeline_name>/...   Pusher destination
+
+Example::
+
+    cfg = PipelineConfig(data_path="data/", schema_path="schemas/movies.pbtxt",
+                         dataset_config_path="data/dataset.json", budget=50_000)
+    PipelineConfig.from_json(cfg.to_json()) == cfg
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+from typing import Any, Dict, List, Optional, Sequence
+
+from trainer_module.features import TASKS, DatasetConfig
+from trainer_module.spec import MODES
+
+PREPROCESSING_FN = "trainer_module.preprocessing.preprocessing_fn"
+RUN_FN = "trainer_module.run_fn.run_fn"
+DEFAULT_IMAGE = "gcr.io/YOUR_PROJECT/nis-tfx:0.1.0"
+DEFAULT_SPLITS = {"train": 7, "eval": 2, "test": 1}
+INPUT_FORMATS = ("csv", "tfrecord")
+# In-process DirectRunner: fastest for small data. For large local data use
+# ["--direct_running_mode=multi_processing", "--direct_num_workers=0"] (one worker per CPU).
+DEFAULT_BEAM_ARGS = ("--direct_running_mode=in_memory", "--direct_num_workers=1")
+
+
+@dataclasses.dataclass
+class PipelineConfig:
+    """Everything a runner needs to build and place the NIS pipeline.
+
+    Attributes:
+      pipeline_name: TFX pipeline name (MLMD context, output folder name).
+      data_path: folder of CSV files (``input_format="csv"``) or of gzipped
+        TFRecord ``tf.Example`` files (``"tfrecord"``).
+      input_format: "csv" (CsvExampleGen) or "tfrecord" (ImportExampleGen).
+      split_ratios: hash-bucket ratios of the output splits (default 70/20/10
+        train/eval/test); ignored when ``input_splits`` is set.
+      input_splits: pre-split input, split name -> glob relative to
+        ``data_path`` (e.g. ``{"train": "train/*", "eval": "eval/*", "test": "test/*"}``).
+      schema_path: schema.pbtxt file imported with ImportSchemaGen; None infers
+        the schema from the statistics with SchemaGen.
+      dataset_config_path: JSON file of a ``DatasetConfig`` (features, label, task).
+      dataset: the ``DatasetConfig`` as a dict (wins over ``dataset_config_path``).
+      task, mode, budget: NIS task ("ranking"/"retrieval"), "ME"/"SE", budget in floats.
+      warmup_steps, search_steps, group_size, num_negatives, train_batch_size:
+        NeuralInputSearch execution parameters.
+      search_space: optional search-space overrides (e.g. vocab_fractions).
+      strategy: tf.distribute strategy of the search and trainers: default | mirrored | tpu.
+      train_steps, eval_steps: MES Trainer steps (TrainArgs/EvalArgs).
+      train_baseline: also train the hand-sized SE baseline at the same budget.
+      baseline_dim: fixed SE width for the baseline (None = uniform dim over full vocabularies).
+      blessing_threshold: lower bound of the blessing metric (AUC for ranking,
+        Recall@5 for retrieval) for the Pusher to push.
+      baseline_tolerance: the candidate may be at most this much worse than the
+        baseline on the blessing metric (None = no comparison).
+      output_dir: local root of artifacts, MLMD and the pushed model.
+      pipeline_root: explicit pipeline root (e.g. gs://bucket/root for Vertex).
+      serving_model_dir: explicit Pusher destination.
+      enable_cache: reuse outputs of unchanged executions.
+      beam_pipeline_args: Beam flags (default: in-process DirectRunner); e.g.
+        ``--direct_running_mode=multi_processing --direct_num_workers=0`` locally,
+        or ``--runner=DataflowRunner --project=... --region=... --temp_location=gs://...
+        --sdk_container_image=<image>`` for Dataflow.
+      image: container image for Kubeflow/Vertex (the project Dockerfile).
+      search_resources / trainer_resources: Kubeflow V2 / Vertex per-step
+        resources: {"cpu_limit": 8, "memory_limit": 32, "accelerator_type":
+        "NVIDIA_TESLA_T4", "accelerator_count": 1}.
+    """
+
+    pipeline_name: str = "nis-pipeline"
+    data_path: str = "data"
+    input_format: str = "csv"
+    split_ratios: Dict[str, int] = dataclasses.field(default_factory=lambda: dict(DEFAULT_SPLITS))
+    input_splits: Optional[Dict[str, str]] = None
+    schema_path: Optional[str] = None
+    dataset_config_path: Optional[str] = None
+    dataset: Optional[Dict[str, Any]] = None
+    task: str = "ranking"
+    mode: str = "ME"
+    budget: int = 50_000
+    warmup_steps: int = 200
+    search_steps: int = 600
+    group_size: int = 100
+    num_negatives: int = 5000
+    train_batch_size: int = 256
+    search_space: Optional[Dict[str, Any]] = None
+    strategy: str = "default"
+    train_steps: int = 1000
+    eval_steps: int = 100
+    train_baseline: bool = True
+    baseline_dim: Optional[int] = None
+    blessing_threshold: Optional[float] = 0.5
+    baseline_tolerance: Optional[float] = None
+    output_dir: str = "nis_output"
+    pipeline_root: Optional[str] = None
+    serving_model_dir: Optional[str] = None
+    enable_cache: bool = True
+    beam_pipeline_args: List[str] = dataclasses.field(default_factory=lambda: list(DEFAULT_BEAM_ARGS))
+    image: str = DEFAULT_IMAGE
+    search_resources: Optional[Dict[str, Any]] = None
+    trainer_resources: Optional[Dict[str, Any]] = None
+    preprocessing_fn: str = PREPROCESSING_FN
+    run_fn: str = RUN_FN
+
+    def __post_init__(self):
+        if self.task not in TASKS:
+            raise ValueError(f"task must be one of {TASKS}, got {self.task!r}")
+        if self.mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, got {self.mode!r}")
+        if self.input_format not in INPUT_FORMATS:
+            raise ValueError(f"input_format must be one of {INPUT_FORMATS}, got {self.input_format!r}")
+        if int(self.budget) <= 0:
+            raise ValueError(f"budget must be a positive number of floats, got {self.budget!r}")
+        for key in ("warmup_steps", "search_steps", "train_steps", "eval_steps", "train_batch_size"):
+            if int(getattr(self, key)) < 0:
+                raise ValueError(f"{key} must be >= 0, got {getattr(self, key)!r}")
+        if not self.input_splits:
+            bad = [k for k in ("train", "eval") if k not in self.split_ratios]
+            if bad or any(int(v) <= 0 for v in self.split_ratios.values()):
+                raise ValueError("split_ratios needs positive 'train' and 'eval' buckets "
+                                 f"(and optionally 'test'), got {self.split_ratios}")
+
+    # -- derived locations --------------------------------------------------
+    @property
+    def resolved_pipeline_root(self) -> str:
+        return self.pipeline_root or os.path.join(self.output_dir, "pipeline_root", self.pipeline_name)
+
+    @property
+    def metadata_path(self) -> str:
+        """SQLite MLMD file of local runs (under the pipeline root)."""
+        return os.path.join(self.resolved_pipeline_root, "metadata.db")
+
+    @property
+    def resolved_serving_model_dir(self) -> str:
+        return self.serving_model_dir or os.path.join(self.output_dir, "serving_model", self.pipeline_name)
+
+    @property
+    def split_names(self) -> List[str]:
+        return list(self.input_splits) if self.input_splits else list(self.split_ratios)
+
+    def load_dataset(self) -> DatasetConfig:
+        """The DatasetConfig from ``dataset`` or ``dataset_config_path``; task must agree."""
+        if self.dataset is not None:
+            ds = DatasetConfig.from_dict(self.dataset)
+        elif self.dataset_config_path:
+            with open(self.dataset_config_path, encoding="utf-8") as f:
+                ds = DatasetConfig.from_json(f.read())
+        else:
+            raise ValueError("no dataset config: set `dataset` or `dataset_config_path` "
+                             "(a DatasetConfig JSON file)")
+        if ds.task != self.task:
+            raise ValueError(f"dataset config is for task {ds.task!r} but the pipeline task is "
+                             f"{self.task!r}")
+        return ds
+
+    # -- (de)serialisation --------------------------------------------------
+    def to_dict(self) -> Dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, d: Dict[str, Any]) -> "PipelineConfig":
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ValueError(f"unknown pipeline config key(s) {unknown}")
+        return cls(**d)
+
+    @classmethod
+    def from_json(cls, text: str) -> "PipelineConfig":
+        return cls.from_dict(json.loads(text))
+
+    @classmethod
+    def from_file(cls, path: str) -> "PipelineConfig":
+        with open(path, encoding="utf-8") as f:
+            return cls.from_json(f.read())
+
+
+# -- command line ------------------------------------------------------------
+_CLI_FIELDS = {
+    # flag: (field, type, help)
+    "--pipeline-name": ("pipeline_name", str, "pipeline name (MLMD context, folder name)"),
+    "--data-path": ("data_path", str, "folder of CSV (or TFRecord) input files"),
+    "--input-format": ("input_format", str, "csv | tfrecord"),
+    "--schema-path": ("schema_path", str, "schema.pbtxt (omit with --infer-schema)"),
+    "--dataset-config": ("dataset_config_path", str, "DatasetConfig JSON file"),
+    "--task": ("task", str, "ranking | retrieval"),
+    "--mode": ("mode", str, "ME (multi-size) | SE (single-size)"),
+    "--budget": ("budget", int, "embedding budget in floats"),
+    "--warmup-steps": ("warmup_steps", int, "search warm-up steps"),
+    "--search-steps": ("search_steps", int, "search (controller) steps"),
+    "--group-size": ("group_size", int, "ranking: examples per AUC reward"),
+    "--num-negatives": ("num_negatives", int, "retrieval: sampled negatives"),
+    "--batch-size": ("train_batch_size", int, "search batch size"),
+    "--train-steps": ("train_steps", int, "trainer steps"),
+    "--eval-steps": ("eval_steps", int, "trainer eval steps"),
+    "--blessing-threshold": ("blessing_threshold", float, "min AUC / Recall@5 to push"),
+    "--output-dir": ("output_dir", str, "root of artifacts, MLMD and pushed models"),
+    "--pipeline-root": ("pipeline_root", str, "explicit pipeline root"),
+    "--image": ("image", str, "container image (Kubeflow/Vertex)"),
+}
+
+
+def _mapping(text: str) -> Dict[str, str]:
+    """``"a=1,b=2"`` -> ``{"a": "1", "b": "2"}`` (argparse type)."""
+    pairs = [p.split("=", 1) for p in text.split(",") if p.strip()]
+    if not pairs or any(len(p) != 2 or not p[0].strip() for p in pairs):
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE[,NAME=VALUE...], got {text!r}")
+    return {k.strip(): v.strip() for k, v in pairs}
+
+
+def add_cli_args(parser: argparse.ArgumentParser, exclude: Sequence[str] = ()) -> None:
+    """Adds one flag per common config field (defaults None = keep the config's)."""
+    parser.add_argument("--config", help="PipelineConfig JSON file; flags override it")
+    for flag, (_, typ, help_text) in _CLI_FIELDS.items():
+        if flag not in exclude:
+            parser.add_argument(flag, type=typ, default=None, help=help_text)
+    parser.add_argument("--split-ratios", type=_mapping, default=None, metavar="NAME=N,...",
+                        help="hash-bucket split of one input, e.g. train=7,eval=2,test=1")
+    parser.add_argument("--input-splits", type=_mapping, default=None, metavar="NAME=GLOB,...",
+                        help="pre-split input, e.g. train=train/*,eval=eval/*,test=test/*")
+    parser.add_argument("--infer-schema", action="store_true",
+                        help="infer the schema with SchemaGen instead of importing --schema-path")
+    parser.add_argument("--no-baseline", action="store_true", help="skip the SE baseline trainer")
+    parser.add_argument("--no-cache", action="store_true", help="re-run every component")
+    parser.add_argument("--beam-arg", action="append", default=None, metavar="FLAG",
+                        help="Beam pipeline flag, repeatable (e.g. --beam-arg=--direct_num_workers=2); "
+                             "replaces the default Beam flags")
+
+
+def from_cli(args: argparse.Namespace, base: Optional[PipelineConfig] = None,
+             exclude: Sequence[str] = ()) -> PipelineConfig:
+    """Config from ``--config`` (or ``base``) with the given flags applied on top."""
+    if getattr(args, "config", None):
+        d = PipelineConfig.from_file(args.config).to_dict()
+    else:
+        d = (base or PipelineConfig()).to_dict()
+    for flag, (name, _, _) in _CLI_FIELDS.items():
+        if flag in exclude:
+            continue
+        value = getattr(args, flag[2:].replace("-", "_"), None)
+        if value is not None:
+            d[name] = value
+    if args.split_ratios:
+        d["split_ratios"] = {k: int(v) for k, v in args.split_ratios.items()}
+    if args.input_splits:
+        d["input_splits"] = dict(args.input_splits)
+    if args.infer_schema:
+        d["schema_path"] = None
+    if args.no_baseline:
+        d["train_baseline"] = False
+    if args.no_cache:
+        d["enable_cache"] = False
+    if args.beam_arg:
+        d["beam_pipeline_args"] = list(args.beam_arg)
+    return PipelineConfig.from_dict(d)

@@ -1,0 +1,173 @@
+"""The NIS TFX pipeline: wiring only, no runner.
+
+::
+
+    CSV/TFRecord -> ExampleGen -> StatisticsGen -> ExampleValidator -> AnomaliesGate
+    schema.pbtxt -> ImportSchemaGen (or SchemaGen) ---------^              |
+    Examples + validated Schema -> Transform -> NeuralInputSearch -> MES  v
+    MES + Transform outputs -> Trainer (NIS model); BaselineTrainer (SE, same budget)
+    Trainer + BaselineTrainer + Examples(test) -> Evaluator -> Pusher (blessed only)
+
+Every component id is fixed (``COMPONENT_IDS``) so runners, tests and MLMD
+queries can refer to them. Runners add the MLMD connection, Beam arguments and
+per-step resources; ``create_pipeline`` does not know which runner runs it.
+
+Usage::
+
+    cfg = PipelineConfig(data_path=..., schema_path=..., dataset_config_path=...)
+    p = create_pipeline(cfg, metadata_connection_config=...)
+"""
+from __future__ import annotations
+
+from typing import Dict, List, Optional
+
+from ml_metadata.proto import metadata_store_pb2
+from tfx import v1 as tfx
+
+import tensorflow_model_analysis as tfma
+
+from components.mes_trainer import MesTrainer
+from components.mes_trainer.eval_config import make_eval_config
+from components.neural_input_search import NeuralInputSearch
+from pipelines.anomalies_gate import AnomaliesGate
+from pipelines.config import PipelineConfig
+
+EXAMPLE_GEN = "ExampleGen"
+STATISTICS_GEN = "StatisticsGen"
+SCHEMA_GEN = "SchemaGen"
+EXAMPLE_VALIDATOR = "ExampleValidator"
+ANOMALIES_GATE = "AnomaliesGate"
+TRANSFORM = "Transform"
+SEARCH = "NeuralInputSearch"
+TRAINER = "Trainer"
+BASELINE_TRAINER = "BaselineTrainer"
+EVALUATOR = "Evaluator"
+PUSHER = "Pusher"
+COMPONENT_IDS = (EXAMPLE_GEN, STATISTICS_GEN, SCHEMA_GEN, EXAMPLE_VALIDATOR, ANOMALIES_GATE,
+                 TRANSFORM, SEARCH, TRAINER, BASELINE_TRAINER, EVALUATOR, PUSHER)
+
+
+def _example_gen(cfg: PipelineConfig):
+    """CsvExampleGen / ImportExampleGen with hash-bucket splits or pre-split input."""
+    kwargs = {"input_base": cfg.data_path}
+    if cfg.input_splits:
+        kwargs["input_config"] = tfx.proto.Input(splits=[
+            tfx.proto.Input.Split(name=name, pattern=pattern)
+            for name, pattern in cfg.input_splits.items()])
+    else:
+        kwargs["output_config"] = tfx.proto.Output(split_config=tfx.proto.SplitConfig(splits=[
+            tfx.proto.SplitConfig.Split(name=name, hash_buckets=int(buckets))
+            for name, buckets in cfg.split_ratios.items()]))
+    if cfg.input_format == "tfrecord":
+        return tfx.components.ImportExampleGen(**kwargs).with_id(EXAMPLE_GEN)
+    return tfx.components.CsvExampleGen(**kwargs).with_id(EXAMPLE_GEN)
+
+
+def _eval_split(cfg: PipelineConfig) -> str:
+    return "test" if "test" in cfg.split_names else "eval"
+
+
+def _eval_config(cfg: PipelineConfig) -> tfma.EvalConfig:
+    """TFMA config: NIS model = candidate, SE model = baseline (metrics per task in eval_config)."""
+    return make_eval_config(
+        cfg.task, with_baseline=cfg.train_baseline, min_value=cfg.blessing_threshold,
+        max_regression=cfg.baseline_tolerance if cfg.train_baseline else None)
+
+
+def _common_custom_config(cfg: PipelineConfig) -> Dict:
+    """custom_config of both trainers (see trainer_module.run_fn)."""
+    return {"dataset": cfg.load_dataset().to_dict(), "budget": int(cfg.budget),
+            "train_batch_size": int(cfg.train_batch_size), "strategy": cfg.strategy}
+
+
+def create_pipeline(
+    cfg: PipelineConfig,
+    metadata_connection_config: Optional[metadata_store_pb2.ConnectionConfig] = None,
+    beam_pipeline_args: Optional[List[str]] = None,
+) -> tfx.dsl.Pipeline:
+    """Builds the NIS pipeline described by ``cfg`` (see the module docstring)."""
+    dataset = cfg.load_dataset()
+    custom_config = _common_custom_config(cfg)
+    components = []
+
+    example_gen = _example_gen(cfg)
+    statistics_gen = tfx.components.StatisticsGen(
+        examples=example_gen.outputs["examples"]).with_id(STATISTICS_GEN)
+    if cfg.schema_path:
+        schema_gen = tfx.components.ImportSchemaGen(schema_file=cfg.schema_path)
+    else:
+        schema_gen = tfx.components.SchemaGen(
+            statistics=statistics_gen.outputs["statistics"], infer_feature_shape=False)
+    schema_gen = schema_gen.with_id(SCHEMA_GEN)
+    example_validator = tfx.components.ExampleValidator(
+        statistics=statistics_gen.outputs["statistics"],
+        schema=schema_gen.outputs["schema"]).with_id(EXAMPLE_VALIDATOR)
+    gate = AnomaliesGate(anomalies=example_validator.outputs["anomalies"],
+                         schema=schema_gen.outputs["schema"]).with_id(ANOMALIES_GATE)
+    components += [example_gen, statistics_gen, schema_gen, example_validator, gate]
+
+    transform = tfx.components.Transform(
+        examples=example_gen.outputs["examples"],
+        schema=gate.outputs["validated_schema"],
+        preprocessing_fn=cfg.preprocessing_fn,
+        custom_config={"dataset": dataset.to_dict()}).with_id(TRANSFORM)
+    search = NeuralInputSearch(
+        examples=transform.outputs["transformed_examples"],
+        transform_graph=transform.outputs["transform_graph"],
+        budget=int(cfg.budget), mode=cfg.mode, task=cfg.task,
+        warmup_steps=int(cfg.warmup_steps), search_steps=int(cfg.search_steps),
+        group_size=int(cfg.group_size), num_negatives=int(cfg.num_negatives),
+        train_batch_size=int(cfg.train_batch_size), strategy=cfg.strategy,
+        search_space=cfg.search_space,
+        custom_config={"dataset": dataset.to_dict()}).with_id(SEARCH)
+    components += [transform, search]
+
+    train_args = tfx.proto.TrainArgs(num_steps=int(cfg.train_steps))
+    eval_args = tfx.proto.EvalArgs(num_steps=int(cfg.eval_steps))
+    trainer = MesTrainer(
+        run_fn=cfg.run_fn,
+        examples=transform.outputs["transformed_examples"],
+        transform_graph=transform.outputs["transform_graph"],
+        schema=gate.outputs["validated_schema"],
+        embedding_spec=search.outputs["embedding_spec"],
+        train_args=train_args, eval_args=eval_args,
+        custom_config=custom_config).with_id(TRAINER)
+    components.append(trainer)
+
+    baseline_model = None
+    if cfg.train_baseline:
+        baseline = MesTrainer(
+            run_fn=cfg.run_fn,
+            examples=transform.outputs["transformed_examples"],
+            transform_graph=transform.outputs["transform_graph"],
+            schema=gate.outputs["validated_schema"],
+            train_args=train_args, eval_args=eval_args,
+            custom_config={**custom_config, "baseline": True,
+                           "baseline_dim": cfg.baseline_dim}).with_id(BASELINE_TRAINER)
+        components.append(baseline)
+        baseline_model = baseline.outputs["model"]
+
+    evaluator = tfx.components.Evaluator(
+        examples=example_gen.outputs["examples"],
+        model=trainer.outputs["model"],
+        baseline_model=baseline_model,
+        example_splits=[_eval_split(cfg)],
+        eval_config=_eval_config(cfg),
+    ).with_id(EVALUATOR)
+    pusher = tfx.components.Pusher(
+        model=trainer.outputs["model"],
+        model_blessing=evaluator.outputs["blessing"],
+        push_destination=tfx.proto.PushDestination(
+            filesystem=tfx.proto.PushDestination.Filesystem(
+                base_directory=cfg.resolved_serving_model_dir))).with_id(PUSHER)
+    components += [evaluator, pusher]
+
+    return tfx.dsl.Pipeline(
+        pipeline_name=cfg.pipeline_name,
+        pipeline_root=cfg.resolved_pipeline_root,
+        components=components,
+        enable_cache=cfg.enable_cache,
+        metadata_connection_config=metadata_connection_config,
+        beam_pipeline_args=beam_pipeline_args if beam_pipeline_args is not None
+        else list(cfg.beam_pipeline_args),
+    )

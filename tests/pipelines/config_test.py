@@ -1,0 +1,74 @@
+"""Tests of PipelineConfig: validation, JSON round trip, command-line flags."""
+import argparse
+import json
+
+import pytest
+
+from pipelines import config as config_lib
+from pipelines.config import PipelineConfig
+from pipelines.data import synthetic
+
+
+def test_json_round_trip_and_locations(tmp_path):
+    cfg = PipelineConfig(pipeline_name="p", output_dir=str(tmp_path), budget=777,
+                         input_splits={"train": "tr/*", "eval": "ev/*"},
+                         search_resources={"accelerator_type": "NVIDIA_TESLA_T4"})
+    again = PipelineConfig.from_json(cfg.to_json())
+    assert again == cfg
+    assert cfg.metadata_path == str(tmp_path / "pipeline_root" / "p" / "metadata.db")
+    assert cfg.resolved_serving_model_dir == str(tmp_path / "serving_model" / "p")
+    assert cfg.split_names == ["train", "eval"]
+    assert PipelineConfig(pipeline_root="gs://b/r").resolved_pipeline_root == "gs://b/r"
+
+
+@pytest.mark.parametrize("bad, match", [
+    ({"task": "clustering"}, "task"), ({"mode": "XL"}, "mode"), ({"budget": 0}, "budget"),
+    ({"input_format": "parquet"}, "input_format"), ({"split_ratios": {"train": 1}}, "split_ratios"),
+    ({"train_steps": -1}, "train_steps"),
+])
+def test_invalid_values_are_named(bad, match):
+    with pytest.raises(ValueError, match=match):
+        PipelineConfig(**bad)
+
+
+def test_unknown_json_key_is_rejected():
+    with pytest.raises(ValueError, match="budgett"):
+        PipelineConfig.from_dict({"budgett": 3})
+
+
+def test_dataset_from_file_and_task_check(tmp_path):
+    path = tmp_path / "dataset.json"
+    path.write_text(synthetic.dataset_config("retrieval").to_json())
+    cfg = PipelineConfig(dataset_config_path=str(path), task="retrieval")
+    assert cfg.load_dataset() == synthetic.dataset_config("retrieval")
+    with pytest.raises(ValueError, match="task"):
+        PipelineConfig(dataset_config_path=str(path), task="ranking").load_dataset()
+    with pytest.raises(ValueError, match="no dataset config"):
+        PipelineConfig().load_dataset()
+
+
+def test_cli_flags_override_config_file(tmp_path):
+    base = tmp_path / "cfg.json"
+    base.write_text(PipelineConfig(budget=100, search_steps=9).to_json())
+    parser = argparse.ArgumentParser()
+    config_lib.add_cli_args(parser)
+    args = parser.parse_args(["--config", str(base), "--budget", "2000", "--task", "retrieval",
+                              "--infer-schema", "--no-baseline", "--no-cache",
+                              "--beam-arg=--direct_num_workers=2", "--batch-size", "32",
+                              "--split-ratios", "train=8,eval=1,test=1",
+                              "--input-splits", "train=tr/*,eval=ev/*"])
+    cfg = config_lib.from_cli(args)
+    assert (cfg.budget, cfg.search_steps, cfg.task, cfg.train_batch_size) == (2000, 9, "retrieval", 32)
+    assert cfg.schema_path is None and not cfg.train_baseline and not cfg.enable_cache
+    assert cfg.beam_pipeline_args == ["--direct_num_workers=2"]
+    assert cfg.split_ratios == {"train": 8, "eval": 1, "test": 1}
+    assert cfg.input_splits == {"train": "tr/*", "eval": "ev/*"}
+    assert json.loads(cfg.to_json())["budget"] == 2000
+
+
+def test_cli_exclude_keeps_flag_free():
+    parser = argparse.ArgumentParser()
+    config_lib.add_cli_args(parser, exclude=("--output-dir",))
+    parser.add_argument("--output-dir", default="elsewhere")
+    args = parser.parse_args(["--output-dir", "build"])
+    assert config_lib.from_cli(args, exclude=("--output-dir",)).output_dir == "nis_output"

@@ -1,0 +1,185 @@
+"""End to end: LocalDagRunner on tiny synthetic data, then MLMD lineage, cache and failure checks.
+
+One pipeline root and MLMD are shared by the tests, which run in file order:
+full run (module fixture) -> identical second run (cache) -> run on a bad CSV (stops at the
+gate, earlier artifacts intact) -> run with an unreachable blessing threshold (not pushed).
+"""
+import csv
+import dataclasses
+import os
+import time
+
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+
+import pytest  # noqa: E402
+
+from components.artifacts import read_mes  # noqa: E402
+from pipelines import local_runner, results  # noqa: E402
+from pipelines import pipeline as P  # noqa: E402
+from pipelines.config import PipelineConfig  # noqa: E402
+from pipelines.data import synthetic  # noqa: E402
+
+pytestmark = pytest.mark.e2e
+BUDGET = 5_000
+TIMINGS = {}
+
+
+@pytest.fixture(scope="module")
+def cfg(tmp_path_factory) -> PipelineConfig:
+    root = tmp_path_factory.mktemp("e2e")
+    csv_path, schema_path, dataset = synthetic.generate("ranking", 1500, 0, str(root / "gen"))
+    return PipelineConfig(
+        pipeline_name="e2e", data_path=os.path.dirname(csv_path), schema_path=schema_path,
+        dataset=dataset.to_dict(), output_dir=str(root / "out"), budget=BUDGET,
+        warmup_steps=10, search_steps=20, group_size=16, num_negatives=50, train_batch_size=32,
+        train_steps=20, eval_steps=2, blessing_threshold=0.0)
+
+
+@pytest.fixture(scope="module")
+def first_run(cfg):
+    start = time.time()
+    local_runner.run(cfg)
+    TIMINGS["first run"] = time.time() - start
+    store = results.connect(cfg.metadata_path)
+    run = results.latest_run(store, cfg.pipeline_name)
+    return store, run, results.run_outputs(store, run)
+
+
+@pytest.fixture(scope="module")
+def second_run(cfg, first_run):
+    store = first_run[0]
+    artifacts_before = len(store.get_artifacts())
+    start = time.time()
+    local_runner.run(cfg)
+    TIMINGS["cached run"] = time.time() - start
+    run = results.latest_run(store, cfg.pipeline_name)
+    return run, artifacts_before
+
+
+def _inputs(store, execution_id):
+    arts = results.execution_artifacts(store, execution_id, results.Event.INPUT)
+    return {key: [a.id for a in items] for key, items in arts.items()}
+
+
+def test_every_component_ran(first_run):
+    store, run, outputs = first_run
+    states = {n: e.last_known_state for n, e in results.run_executions(store, run).items()}
+    assert set(states) == set(P.COMPONENT_IDS)
+    assert set(states.values()) == {results.Execution.COMPLETE}, states
+    mes = read_mes(outputs[P.SEARCH]["embedding_spec"].uri)
+    assert mes.budget == BUDGET and mes.cost() <= BUDGET
+
+
+def test_lineage_search_to_model_to_evaluation(first_run):
+    store, _, outputs = first_run
+    mes = outputs[P.SEARCH]["embedding_spec"]
+    # The MES was produced by NeuralInputSearch from the Transform outputs ...
+    node, search_execution = results.producer(store, mes.id)
+    assert node == P.SEARCH
+    assert _inputs(store, search_execution.id) == {
+        "examples": [outputs[P.TRANSFORM]["transformed_examples"].id],
+        "transform_graph": [outputs[P.TRANSFORM]["transform_graph"].id]}
+    # ... the Trainer's model consumed it (the baseline did not) ...
+    model = outputs[P.TRAINER]["model"]
+    node, trainer_execution = results.producer(store, model.id)
+    assert node == P.TRAINER
+    assert _inputs(store, trainer_execution.id)["embedding_spec"] == [mes.id]
+    assert results.consumers(store, mes.id) == [P.TRAINER]
+    # ... and the Evaluator evaluated that model against the baseline.
+    evaluation = outputs[P.EVALUATOR]["evaluation"]
+    node, eval_execution = results.producer(store, evaluation.id)
+    eval_inputs = _inputs(store, eval_execution.id)
+    assert node == P.EVALUATOR and eval_inputs["model"] == [model.id]
+    assert eval_inputs["baseline_model"] == [outputs[P.BASELINE_TRAINER]["model"].id]
+    # The pushed model traces back to the search: Pusher <- Trainer <- NeuralInputSearch.
+    pushed = outputs[P.PUSHER]["pushed_model"]
+    _, push_execution = results.producer(store, pushed.id)
+    assert _inputs(store, push_execution.id)["model"] == [model.id]
+
+
+def test_report_lists_locations_and_result_table(cfg, first_run):
+    text = local_runner.report(cfg)
+    for label in ("MES", "model", "evaluation", "MLMD database", cfg.metadata_path,
+                  f"Budget {BUDGET:,} floats", "NIS (candidate)", "SE baseline", "auc",
+                  "example_count", "Blessed: yes", "pushed to"):
+        assert label in text, label
+    summary = results.summarize(first_run[0], cfg.pipeline_name)
+    assert set(summary.metrics) == {"candidate", "baseline"}
+    assert 0.0 <= summary.metrics["candidate"]["auc"] <= 1.0
+    assert os.path.isdir(summary.pushed_to)
+
+
+def test_second_run_is_served_from_cache(first_run, second_run):
+    store, first, first_outputs = first_run
+    run, artifacts_before = second_run
+    assert run.id != first.id
+    states = {n: e.last_known_state for n, e in results.run_executions(store, run).items()}
+    assert set(states) == set(P.COMPONENT_IDS)
+    assert set(states.values()) == {results.Execution.CACHED}, states
+    assert len(store.get_artifacts()) == artifacts_before
+    again = results.run_outputs(store, run)
+    assert again[P.SEARCH]["embedding_spec"].id == first_outputs[P.SEARCH]["embedding_spec"].id
+
+
+def _write_bad_csv(src_dir: str, out_dir: str) -> None:
+    """Drops the 'region' column and turns the integer label into strings."""
+    os.makedirs(out_dir)
+    with open(os.path.join(src_dir, synthetic.CSV_NAME), newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    fields = [k for k in rows[0] if k != "region"]
+    with open(os.path.join(out_dir, "bad.csv"), "w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow(dict(row, clicked="yes" if row["clicked"] == "1" else "no"))
+
+
+def test_bad_input_stops_at_validation_and_keeps_earlier_runs(cfg, first_run, second_run,
+                                                             tmp_path, capsys):
+    store, first, first_outputs = first_run
+    bad_dir = str(tmp_path / "bad")
+    _write_bad_csv(cfg.data_path, bad_dir)
+    dataset_json = tmp_path / "dataset.json"
+    dataset_json.write_text(cfg.load_dataset().to_json())
+    start = time.time()
+    rc = local_runner.main([
+        "--verbose", "--pipeline-name", cfg.pipeline_name, "--output-dir", cfg.output_dir,
+        "--data-path", bad_dir, "--schema-path", cfg.schema_path,
+        "--dataset-config", str(dataset_json), "--task", "ranking", "--budget", str(BUDGET),
+        "--warmup-steps", "10", "--search-steps", "20", "--train-steps", "20"])
+    TIMINGS["failed run"] = time.time() - start
+    err = capsys.readouterr().err
+    assert rc == 1
+    assert "DataAnomaliesError" in err
+    assert "train/region: Column dropped" in err, err
+    assert "train/clicked:" in err and "Expected data of type: INT but got STRING" in err, err
+
+    run = results.latest_run(store, cfg.pipeline_name)
+    executions = results.run_executions(store, run)
+    assert executions[P.ANOMALIES_GATE].last_known_state == results.Execution.FAILED
+    assert not set(executions) & {P.TRANSFORM, P.SEARCH, P.TRAINER, P.EVALUATOR, P.PUSHER}
+    assert len(results.runs(store, cfg.pipeline_name)) == 3
+    # Nothing of the earlier runs is lost: artifacts LIVE in MLMD and on disk, MES readable.
+    for outputs in first_outputs.values():
+        for artifact in store.get_artifacts_by_id([a.id for a in outputs.values()]):
+            assert artifact.state == results.Artifact.LIVE
+            assert os.path.exists(artifact.uri), artifact.uri
+    assert read_mes(first_outputs[P.SEARCH]["embedding_spec"].uri).cost() <= BUDGET
+
+
+def test_unblessed_model_is_not_pushed(cfg, first_run, second_run):
+    """Raising the blessing threshold re-runs only Evaluator and Pusher; nothing is pushed."""
+    store, _, first_outputs = first_run
+    strict = dataclasses.replace(cfg, blessing_threshold=1.01)  # AUC can never reach it
+    start = time.time()
+    local_runner.run(strict)
+    TIMINGS["unblessed run"] = time.time() - start
+    run = results.latest_run(store, cfg.pipeline_name)
+    states = {n: e.last_known_state for n, e in results.run_executions(store, run).items()}
+    assert states[P.TRAINER] == results.Execution.CACHED
+    assert states[P.EVALUATOR] == states[P.PUSHER] == results.Execution.COMPLETE
+    summary = results.summarize(store, cfg.pipeline_name)
+    assert summary.blessed is False and summary.pushed_to is None
+    pushed_versions = os.listdir(cfg.resolved_serving_model_dir)
+    assert len(pushed_versions) == 1  # still only the first run's blessed model
+    print("e2e timings (s):", {k: round(v) for k, v in TIMINGS.items()})

@@ -1,0 +1,89 @@
+"""Tests of the Kubeflow V2 / Vertex compile: JSON written, every component, the project image.
+
+The pipeline root is local: with gs:// the compiler may try to upload packages.
+"""
+import json
+import os
+
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+
+import pytest  # noqa: E402
+
+from pipelines import kubeflow_v2_runner  # noqa: E402
+from pipelines import pipeline as nis_pipeline  # noqa: E402
+
+IMAGE = "us-docker.pkg.dev/test-project/nis/nis-tfx:test"
+
+
+@pytest.fixture(scope="module")
+def compiled(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("kfp")
+    out = tmp / "build"
+    rc = kubeflow_v2_runner.main([
+        "--output-dir", str(out), "--root", str(tmp / "root"), "--image", IMAGE,
+        "--pipeline-name", "nis-kfp-test", "--budget", "4321",
+        "--search-gpu", "NVIDIA_TESLA_T4:2", "--search-memory", "30",
+        "--trainer-gpu", "NVIDIA_L4", "--trainer-cpu", "8"])
+    assert rc == 0
+    path = out / "nis-kfp-test.json"
+    assert path.exists()
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
+def test_every_component_is_a_task(compiled):
+    tasks = compiled["pipelineSpec"]["root"]["dag"]["tasks"]
+    assert set(tasks) == set(nis_pipeline.COMPONENT_IDS)
+    assert compiled["runtimeConfig"]["gcsOutputDirectory"].endswith("root/pipeline_root/nis-kfp-test")
+
+
+def test_every_executor_uses_the_project_image(compiled):
+    executors = compiled["pipelineSpec"]["deploymentSpec"]["executors"]
+    images = {name: e["container"]["image"] for name, e in executors.items() if "container" in e}
+    assert set(images) == {f"{c}_executor" for c in nis_pipeline.COMPONENT_IDS}
+    assert set(images.values()) == {IMAGE}
+    args = executors["NeuralInputSearch_executor"]["container"]["args"]
+    assert args[args.index("--executor_class_path") + 1] == \
+        "components.neural_input_search.executor.Executor"
+
+
+def test_accelerators_on_search_and_trainers_only(compiled):
+    executors = compiled["pipelineSpec"]["deploymentSpec"]["executors"]
+    resources = {n: e["container"].get("resources") for n, e in executors.items()}
+    assert resources["NeuralInputSearch_executor"]["accelerator"] == {
+        "type": "NVIDIA_TESLA_T4", "count": "2"}
+    assert resources["NeuralInputSearch_executor"]["memoryLimit"] == 30.0
+    for trainer in ("Trainer_executor", "BaselineTrainer_executor"):
+        assert resources[trainer]["accelerator"] == {"type": "NVIDIA_L4", "count": "1"}
+        assert resources[trainer]["cpuLimit"] == 8.0
+    assert resources["Transform_executor"] is None
+
+
+def test_exec_properties_reach_the_spec(compiled):
+    params = compiled["pipelineSpec"]["root"]["dag"]["tasks"]["NeuralInputSearch"]["inputs"]
+    budget = params["parameters"]["budget"]["runtimeValue"]["constantValue"]
+    assert int(budget.get("intValue", budget.get("numberValue", 0))) == 4321
+    assert params["artifacts"]["transform_graph"]["taskOutputArtifact"]["producerTask"] == "Transform"
+
+
+def test_dataflow_flags():
+    args = kubeflow_v2_runner.dataflow_beam_args("proj", "europe-west4", "gs://b/nis")
+    assert "--runner=DataflowRunner" in args and "--temp_location=gs://b/nis/beam_tmp" in args
+    assert any(a.startswith("--setup_file=") for a in args)
+
+
+def test_unknown_resource_key_is_rejected():
+    with pytest.raises(ValueError, match="gpu"):
+        kubeflow_v2_runner.resource_spec({"gpu": 1})
+
+
+def test_retrieval_defaults_and_own_dataset_config(tmp_path):
+    dataset = tmp_path / "dataset.json"
+    dataset.write_text('{"task": "retrieval", "label": "next", "features": [{"name": "item"}]}')
+    parser = kubeflow_v2_runner._parser()  # pylint: disable=protected-access
+    cfg = kubeflow_v2_runner.resolve(parser.parse_args(["--task", "retrieval"]))
+    assert cfg.schema_path.endswith("schemas/synthetic_retrieval/schema.pbtxt")
+    assert cfg.load_dataset().task == "retrieval"
+    cfg = kubeflow_v2_runner.resolve(parser.parse_args(
+        ["--task", "retrieval", "--dataset-config", str(dataset), "--root", "gs://b/r"]))
+    assert cfg.load_dataset().names == ["item"] and cfg.data_path == "gs://b/r/data"

@@ -1,0 +1,71 @@
+"""Tests of the local runner's CLI, demo data preparation and result table (no pipeline run)."""
+import json
+import os
+import subprocess
+import sys
+
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+
+import pytest  # noqa: E402
+
+from pipelines import local_runner, results  # noqa: E402
+from trainer_module.spec import FeatureMES, ModelSpec  # noqa: E402
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def test_help_lists_the_documented_flags():
+    out = subprocess.run([sys.executable, "-m", "pipelines.local_runner", "--help"], cwd=REPO,
+                         capture_output=True, text=True, check=True).stdout
+    for flag in ("--demo", "--data-path", "--schema-path", "--dataset-config", "--task", "--mode",
+                 "--budget", "--search-steps", "--train-steps", "--output-dir", "--beam-arg"):
+        assert flag in out, flag
+
+
+def test_print_config_resolves_flags(tmp_path, capsys):
+    dataset = tmp_path / "dataset.json"
+    dataset.write_text(json.dumps({"task": "retrieval", "label": "next",
+                                   "features": [{"name": "item"}]}))
+    rc = local_runner.main(["--print-config", "--data-path", "d", "--schema-path", "s.pbtxt",
+                            "--dataset-config", str(dataset), "--task", "retrieval",
+                            "--mode", "SE", "--budget", "999", "--output-dir", str(tmp_path)])
+    cfg = json.loads(capsys.readouterr().out)
+    assert rc == 0
+    assert (cfg["task"], cfg["mode"], cfg["budget"], cfg["schema_path"]) == (
+        "retrieval", "SE", 999, "s.pbtxt")
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--schema-path", "s"], "--data-path"),
+    (["--data-path", "d", "--dataset-config", "x.json"], "--schema-path"),
+])
+def test_missing_inputs_are_named(argv, message):
+    with pytest.raises(SystemExit, match=message):
+        local_runner.main(argv)
+
+
+def test_demo_data_is_kept_when_unchanged(tmp_path):
+    """A repeated --demo must not touch the CSV, so ExampleGen's fingerprint (mtime) stays."""
+    cfg = local_runner.make_demo_config(str(tmp_path), num_examples=200)
+    csv_file = os.path.join(cfg.data_path, os.listdir(cfg.data_path)[0])
+    os.utime(csv_file, (1, 1))
+    again = local_runner.make_demo_config(str(tmp_path), num_examples=200)
+    assert again == cfg and os.stat(csv_file).st_mtime == 1
+    local_runner.make_demo_config(str(tmp_path), num_examples=201)
+    assert os.stat(csv_file).st_mtime != 1
+    assert cfg.schema_path.endswith(".pbtxt") and os.path.exists(cfg.schema_path)
+    assert cfg.load_dataset().task == "ranking"
+
+
+def test_format_summary_table():
+    spec = ModelSpec(budget=1000, mode="ME", features={"item": FeatureMES([(10, 32), (40, 8)]),
+                                                       "noise": FeatureMES([])})
+    summary = results.RunSummary(
+        run_id="r1", states={"Trainer": "COMPLETE"}, locations={"MES": "/x/mes", "model": "/x/m"},
+        spec=spec, metrics={"candidate": {"auc": 0.71}, "baseline": {"auc": 0.65}},
+        blessed=True, pushed_to="/serving/1")
+    text = results.format_summary(summary, metadata_path="/x/metadata.db")
+    assert "Budget 1,000 floats, mode ME: chosen MES costs 640 (64.0% of budget)" in text
+    assert "10x32 + 40x8" in text and "removed" in text
+    assert "0.7100" in text and "0.6500" in text and "SE baseline" in text
+    assert "MLMD database   /x/metadata.db" in text and "pushed to /serving/1" in text

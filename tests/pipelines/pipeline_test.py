@@ -1,0 +1,147 @@
+"""Tests of create_pipeline: every component is there and the channels connect as intended."""
+import ast
+import json
+import os
+
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+
+import pytest  # noqa: E402
+from tfx import v1 as tfx  # noqa: E402
+
+from pipelines import pipeline as nis_pipeline  # noqa: E402
+from pipelines.config import PipelineConfig  # noqa: E402
+from pipelines.data import synthetic  # noqa: E402
+from trainer_module.features import DatasetConfig  # noqa: E402
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def make_config(tmp_path, **overrides) -> PipelineConfig:
+    fields = dict(pipeline_name="wiring", data_path=str(tmp_path / "data"),
+                  schema_path=os.path.join(REPO, "schemas", "synthetic_ranking", "schema.pbtxt"),
+                  dataset=synthetic.dataset_config("ranking").to_dict(),
+                  output_dir=str(tmp_path / "out"), budget=12_345, warmup_steps=3,
+                  search_steps=4, train_steps=5, eval_steps=2)
+    fields.update(overrides)
+    return PipelineConfig(**fields)
+
+
+def by_id(p: tfx.dsl.Pipeline):
+    return {c.id: c for c in p.components}
+
+
+def source(component, key):
+    """(producer component id, output key) of an input channel."""
+    channel = component.inputs[key]
+    return channel.producer_component_id, channel.output_key
+
+
+def test_every_component_is_named(tmp_path):
+    p = nis_pipeline.create_pipeline(make_config(tmp_path))
+    ids = [c.id for c in p.components]
+    assert sorted(ids) == sorted(nis_pipeline.COMPONENT_IDS)
+    assert ids.index("AnomaliesGate") < ids.index("Transform") < ids.index("NeuralInputSearch")
+    assert p.pipeline_info.pipeline_name == "wiring"
+    assert p.pipeline_info.pipeline_root == str(tmp_path / "out" / "pipeline_root" / "wiring")
+
+
+def test_data_validation_and_transform_wiring(tmp_path):
+    c = by_id(nis_pipeline.create_pipeline(make_config(tmp_path)))
+    assert isinstance(c["ExampleGen"], tfx.components.CsvExampleGen)
+    assert isinstance(c["SchemaGen"], tfx.components.ImportSchemaGen)
+    assert source(c["StatisticsGen"], "examples") == ("ExampleGen", "examples")
+    assert source(c["ExampleValidator"], "statistics") == ("StatisticsGen", "statistics")
+    assert source(c["ExampleValidator"], "schema") == ("SchemaGen", "schema")
+    assert source(c["AnomaliesGate"], "anomalies") == ("ExampleValidator", "anomalies")
+    # Transform only sees a schema that passed the gate.
+    assert source(c["Transform"], "schema") == ("AnomaliesGate", "validated_schema")
+    assert source(c["Transform"], "examples") == ("ExampleGen", "examples")
+    props = c["Transform"].exec_properties
+    assert props["preprocessing_fn"] == "trainer_module.preprocessing.preprocessing_fn"
+    dataset = DatasetConfig.from_dict(json.loads(props["custom_config"])["dataset"])
+    assert dataset == synthetic.dataset_config("ranking")
+
+
+def test_default_split_is_70_20_10(tmp_path):
+    c = by_id(nis_pipeline.create_pipeline(make_config(tmp_path)))
+    splits = json.loads(c["ExampleGen"].exec_properties["output_config"])["split_config"]["splits"]
+    assert {s["name"]: s["hash_buckets"] for s in splits} == {"train": 7, "eval": 2, "test": 1}
+
+
+def test_pre_split_input_and_tfrecord(tmp_path):
+    cfg = make_config(tmp_path, input_format="tfrecord",
+                      input_splits={"train": "train/*", "eval": "eval/*"})
+    c = by_id(nis_pipeline.create_pipeline(cfg))
+    assert isinstance(c["ExampleGen"], tfx.components.ImportExampleGen)
+    splits = json.loads(c["ExampleGen"].exec_properties["input_config"])["splits"]
+    assert [(s["name"], s["pattern"]) for s in splits] == [("train", "train/*"), ("eval", "eval/*")]
+    # No test split -> the Evaluator falls back to eval.
+    assert json.loads(c["Evaluator"].exec_properties["example_splits"]) == ["eval"]
+
+
+def test_search_trainers_evaluator_pusher_wiring(tmp_path):
+    c = by_id(nis_pipeline.create_pipeline(make_config(tmp_path)))
+    nis, trainer, baseline = c["NeuralInputSearch"], c["Trainer"], c["BaselineTrainer"]
+    assert source(nis, "examples") == ("Transform", "transformed_examples")
+    assert source(nis, "transform_graph") == ("Transform", "transform_graph")
+    assert (nis.exec_properties["budget"], nis.exec_properties["mode"],
+            nis.exec_properties["task"]) == (12_345, "ME", "ranking")
+    assert (nis.exec_properties["warmup_steps"], nis.exec_properties["search_steps"]) == (3, 4)
+    assert source(trainer, "embedding_spec") == ("NeuralInputSearch", "embedding_spec")
+    assert "embedding_spec" not in baseline.inputs
+    for t in (trainer, baseline):
+        assert source(t, "examples") == ("Transform", "transformed_examples")
+        assert source(t, "transform_graph") == ("Transform", "transform_graph")
+        assert t.exec_properties["run_fn"] == "trainer_module.run_fn.run_fn"
+    assert json.loads(baseline.exec_properties["custom_config"])["baseline"] is True
+    assert json.loads(trainer.exec_properties["custom_config"])["budget"] == 12_345
+    ev = c["Evaluator"]
+    assert source(ev, "model") == ("Trainer", "model")
+    assert source(ev, "baseline_model") == ("BaselineTrainer", "model")
+    assert source(ev, "examples") == ("ExampleGen", "examples")
+    assert json.loads(ev.exec_properties["example_splits"]) == ["test"]
+    assert source(c["Pusher"], "model") == ("Trainer", "model")
+    assert source(c["Pusher"], "model_blessing") == ("Evaluator", "blessing")
+    dest = json.loads(c["Pusher"].exec_properties["push_destination"])
+    assert dest["filesystem"]["base_directory"] == str(tmp_path / "out" / "serving_model" / "wiring")
+
+
+def test_eval_config_candidate_vs_baseline_with_threshold(tmp_path):
+    cfg = make_config(tmp_path, blessing_threshold=0.6, baseline_tolerance=0.02)
+    eval_config = json.loads(by_id(nis_pipeline.create_pipeline(cfg))["Evaluator"]
+                             .exec_properties["eval_config"])
+    specs = {s["name"]: s for s in eval_config["model_specs"]}
+    assert set(specs) == {"candidate", "baseline"} and specs["baseline"]["is_baseline"]
+    metrics = {m["class_name"]: m for m in eval_config["metrics_specs"][0]["metrics"]}
+    assert {"ExampleCount", "AUC", "Calibration"} <= set(metrics)
+    threshold = metrics["AUC"]["threshold"]
+    assert threshold["value_threshold"]["lower_bound"] == 0.6
+    assert threshold["change_threshold"]["absolute"] == pytest.approx(-0.02, abs=1e-6)
+
+
+def test_retrieval_recall_and_options(tmp_path):
+    cfg = make_config(tmp_path, task="retrieval", train_baseline=False, schema_path=None,
+                      dataset=synthetic.dataset_config("retrieval").to_dict())
+    c = by_id(nis_pipeline.create_pipeline(cfg))
+    assert "BaselineTrainer" not in c and "baseline_model" not in c["Evaluator"].inputs
+    assert isinstance(c["SchemaGen"], tfx.components.SchemaGen)  # inferred schema
+    eval_config = json.loads(c["Evaluator"].exec_properties["eval_config"])
+    names = [json.loads(m.get("config", "{}")).get("name")
+             for spec in eval_config["metrics_specs"] for m in spec["metrics"]]
+    assert {"recall_at_1", "recall_at_5"} <= set(names)
+
+
+def test_task_mismatch_is_rejected(tmp_path):
+    with pytest.raises(ValueError, match="task"):
+        nis_pipeline.create_pipeline(make_config(tmp_path, task="retrieval"))
+
+
+def test_pipeline_module_knows_no_runner():
+    with open(nis_pipeline.__file__, encoding="utf-8") as f:
+        tree = ast.parse(f.read())
+    names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+    names |= {n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute)}
+    modules = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+    modules |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    assert not names & {"LocalDagRunner", "KubeflowV2DagRunner", "orchestration"}
+    assert not [m for m in modules if "runner" in m or "orchestration" in m]
