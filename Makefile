@@ -1,4 +1,5 @@
 # Developer entry points. `make test` and `make demo` create .venv from scratch when missing.
+# Extra flags: make demo ARGS="--mode SE"; make compile ARGS="--image ... --root gs://..."
 PYTHON_VERSION := $(shell cat .python-version)
 PY ?= python3.10
 VENV := .venv
@@ -26,10 +27,10 @@ test-fast: venv
 	$(VPY) -m pytest -q -m "not e2e" tests
 
 demo: venv
-	$(VPY) -m pipelines.local_runner --demo --output-dir $(or $(OUT),demo_output)
+	$(VPY) -m pipelines.local_runner --demo --output-dir $(or $(OUT),demo_output) $(ARGS)
 
 compile: venv
-	$(VPY) -m pipelines.kubeflow_v2_runner --output-dir $(or $(OUT),build)
+	$(VPY) -m pipelines.kubeflow_v2_runner --output-dir $(or $(OUT),build) $(ARGS)
 
 bench: venv
 	$(VPY) -m benchmarks.run --output BENCHMARKS.md
