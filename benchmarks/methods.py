@@ -1,0 +1,221 @@
+"""The four compared methods at one memory budget, plus the shared train/evaluate step.
+
+1. ``grid_se``: the paper's hand tuning (section 4): every feature gets a ``v x d``
+   table with one shared width ``d`` from ``GRID_DIMS`` and the most frequent
+   items that fit the budget (``baselines.uniform_se_spec``, water-filling), each
+   trained from scratch; the best on the validation split is the baseline.
+2. ``power_law``: DLRM's ``md_solver`` rule (Ginart et al.): ``d_i ~ n_i^-alpha``
+   (alpha 0.3) scaled so ``sum n_i d_i`` = budget, widths rounded down and clamped
+   to ``[1, MAX_DIM]``; if clamping to 1 still overshoots, the vocabularies are
+   cut (most frequent items kept). The projection of every feature to a common
+   width is the first dense layer of the tower: it reads the concatenation, so
+   an explicit linear projection in front of it would add nothing.
+3. ``nis``: one ``run_search`` (mode SE or ME, library defaults), then the emitted
+   MES retrained from scratch with ``build_model``.
+
+``train_eval(task, spec, seed)`` is the one training recipe of every fixed-size
+model: Adam (library defaults), batch 256, at most ``MAX_EPOCHS`` epochs with
+early stopping on the validation metric (best weights restored), then the test
+metrics (AUC; Recall@1/@5/@10 from the full softmax).
+"""
+from __future__ import annotations
+
+import dataclasses
+import time
+from typing import Dict, List, Optional, Sequence
+
+import numpy as np
+import tensorflow as tf
+
+from benchmarks.data import TaskData, tf_dataset
+from trainer_module.baselines import uniform_se_spec
+from trainer_module.budget import checked
+from trainer_module.models import build_model
+from trainer_module.search import run_search
+from trainer_module.search_config import SearchConfig
+from trainer_module.search_space import SearchSpace
+from trainer_module.spec import FeatureMES, ModelSpec
+
+BATCH_SIZE = 256
+MAX_EPOCHS = 2
+GRID_DIMS = (1, 2, 4, 8, 16)
+FINE_DIM_CHUNKS = (1, 1, 2, 4, 8, 16)  # ablation only: widths 1..32 in powers of two
+MAX_DIM = 32
+ALPHA = 0.3
+
+
+@dataclasses.dataclass
+class RunResult:
+    """One trained fixed-size model: validation/test metrics, time and throughput."""
+
+    spec: ModelSpec
+    val: float
+    test: Dict[str, float]
+    train_s: float
+    steps: int
+    examples_per_s: float
+
+
+def val_metric_name(task: str) -> str:
+    return "val_auc" if task == "ranking" else "val_recall_at_1"
+
+
+class _Timer(tf.keras.callbacks.Callback):
+    """Examples/s over training batches only (first ``skip`` batches of each epoch dropped)."""
+
+    def __init__(self, batch_size: int, skip: int = 10):
+        super().__init__()
+        self.batch_size, self.skip = batch_size, skip
+        self.elapsed, self.batches, self._t0, self._seen = 0.0, 0, None, 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._t0, self._seen = None, 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._seen += 1
+        if self._seen == self.skip:
+            self._t0, self._n0 = time.perf_counter(), self._seen
+        elif self._seen > self.skip:
+            self._last, self._nl = time.perf_counter(), self._seen
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self._t0 is not None and self._seen > self.skip:
+            self.elapsed += self._last - self._t0
+            self.batches += self._nl - self._n0
+
+    @property
+    def examples_per_s(self) -> float:
+        return self.batches * self.batch_size / self.elapsed if self.elapsed else float("nan")
+
+
+def _recall_at_k(model: tf.keras.Model, arrays, ks=(1, 5, 10)) -> Dict[str, float]:
+    feats, labels = arrays
+    hits = {k: 0 for k in ks}
+    for lo in range(0, len(labels), 2048):
+        logits = model({n: tf.constant(v[lo:lo + 2048]) for n, v in feats.items()}).numpy()
+        true = logits[np.arange(len(logits)), labels[lo:lo + 2048]]
+        rank = (logits > true[:, None]).sum(axis=1)  # 0 = the label is the top item
+        for k in ks:
+            hits[k] += int((rank < k).sum())
+    return {f"recall_at_{k}": hits[k] / len(labels) for k in ks}
+
+
+def train_eval(data: TaskData, spec: ModelSpec, seed: int, max_epochs: int = MAX_EPOCHS,
+               steps_per_epoch: Optional[int] = None) -> RunResult:
+    """Trains ``spec`` from scratch with the shared recipe; returns val/test metrics and timing."""
+    tf.keras.utils.set_random_seed(seed)
+    model = build_model(data.dataset, spec, data.num_labels)
+    steps = steps_per_epoch or data.size("train") // BATCH_SIZE
+    train = tf_dataset(data.splits["train"], BATCH_SIZE, seed)
+    val = tf_dataset(data.splits["eval"], 2048, seed, repeat=False, shuffle=False)
+    monitor = val_metric_name(data.task)
+    timer = _Timer(BATCH_SIZE)
+    stop = tf.keras.callbacks.EarlyStopping(monitor, mode="max", patience=1,
+                                            restore_best_weights=True)
+    start = time.perf_counter()
+    hist = model.fit(train, epochs=max_epochs, steps_per_epoch=steps, validation_data=val,
+                     callbacks=[timer, stop], verbose=0)
+    train_s = time.perf_counter() - start
+    best_val = float(max(hist.history[monitor]))
+    if data.task == "ranking":
+        test = tf_dataset(data.splits["test"], 2048, seed, repeat=False, shuffle=False)
+        metrics = {"auc": float(model.evaluate(test, verbose=0, return_dict=True)["auc"])}
+    else:
+        metrics = _recall_at_k(model, data.splits["test"])
+    return RunResult(spec, best_val, metrics, train_s, steps * len(hist.history[monitor]),
+                     timer.examples_per_s)
+
+
+# ----------------------------------------------------------------- 1. uniform SE grid
+def grid_specs(vocab_sizes: Dict[str, int], budget: int,
+               dims: Sequence[int] = GRID_DIMS) -> List[ModelSpec]:
+    """One uniform-width SE spec per grid width (duplicates and empty specs dropped)."""
+    out, seen = [], set()
+    for d in dims:
+        spec = uniform_se_spec(vocab_sizes, budget, dim=d)
+        key = str(sorted(spec.to_dict()["features"].items()))
+        if spec.cost() > 0 and key not in seen:
+            seen.add(key)
+            out.append(spec)
+    return out
+
+
+def grid_se(data: TaskData, budget: int, seed: int, dims: Sequence[int] = GRID_DIMS,
+            max_epochs: int = MAX_EPOCHS):
+    """Trains every grid spec; returns (best run on validation, all runs, grid wall seconds)."""
+    start = time.perf_counter()
+    runs = [train_eval(data, spec, seed, max_epochs) for spec in grid_specs(data.vocab_sizes, budget, dims)]
+    best = max(runs, key=lambda r: r.val)
+    return best, runs, time.perf_counter() - start
+
+
+# ----------------------------------------------------------------- 2. power-law mixed dims
+def power_law_spec(vocab_sizes: Dict[str, int], budget: int, alpha: float = ALPHA,
+                   max_dim: int = MAX_DIM) -> ModelSpec:
+    """DLRM ``md_solver``-style mixed widths ``d_i = lambda * n_i^-alpha`` within ``budget``."""
+    names = list(vocab_sizes)
+    n = np.array([vocab_sizes[k] for k in names], np.float64)
+    lam = budget / np.sum(n ** (1 - alpha))
+    dims = np.clip(np.floor(lam * n ** -alpha), 1, max_dim).astype(int)
+    rows = n.astype(int)
+    if int(np.sum(rows * dims)) > budget:  # widths already 1 where it matters: cut vocabularies
+        scale = budget / float(np.sum(rows * dims))
+        rows = np.maximum(np.floor(rows * scale), 1).astype(int)
+        while int(np.sum(rows * dims)) > budget:
+            rows[int(np.argmax(rows * dims))] -= 1
+    feats = {k: FeatureMES([(int(r), int(d))]) for k, r, d in zip(names, rows, dims)}
+    return checked(ModelSpec(budget=int(budget), mode="SE", features=feats,
+                             metadata={"baseline": "power_law", "alpha": alpha}))
+
+
+# ----------------------------------------------------------------- 3./4. NIS
+@dataclasses.dataclass
+class SearchRun:
+    """A search: emitted spec, wall time, supernet throughput and the step count."""
+
+    spec: ModelSpec
+    search_s: float
+    steps: int
+    supernet_examples_per_s: float
+    history: list
+
+
+def search_config(task: str, seed: int, **overrides) -> SearchConfig:
+    """The library defaults (what users get), with only the task and the seed set."""
+    return SearchConfig(task=task, seed=seed, **overrides)
+
+
+def nis_search(data: TaskData, budget: int, mode: str, seed: int,
+               dim_chunks: Optional[Sequence[int]] = None, eval_batch_size: Optional[int] = None,
+               **overrides) -> SearchRun:
+    """One ``run_search`` with library defaults; supernet examples/s timed over warm-up steps.
+
+    ``dim_chunks`` replaces the paper's default column chunks of every feature (ablation);
+    the controller's batch defaults to the NeuralInputSearch component's (ranking: 300).
+    """
+    cfg = search_config(data.task, seed, **overrides)
+    space_overrides = ({n: {"dim_chunks": tuple(dim_chunks)} for n in data.vocab_sizes}
+                       if dim_chunks else None)
+    space = SearchSpace.from_vocab_sizes(data.vocab_sizes, budget, mode=mode,
+                                         overrides=space_overrides)
+    eval_bs = eval_batch_size or (cfg.group_size * max(1, -(-BATCH_SIZE // cfg.group_size))
+                                  if data.task == "ranking" else BATCH_SIZE)  # component defaults
+    train = tf_dataset(data.splits["train"], BATCH_SIZE, seed)
+    val = tf_dataset(data.splits["eval"], eval_bs, seed + 1)
+    stamps: Dict[int, float] = {}
+    tf.keras.utils.set_random_seed(seed)
+    start = time.perf_counter()
+    res = run_search(space, data.dataset, train, val, cfg, num_labels=data.num_labels,
+                     on_step=lambda s: stamps.__setitem__(s, time.perf_counter()))
+    search_s = time.perf_counter() - start
+    lo, hi = min(10, max(1, cfg.warmup_steps // 4)), cfg.warmup_steps  # skip tracing steps
+    eps = ((hi - lo) * BATCH_SIZE / (stamps[hi] - stamps[lo])) if hi > lo else float("nan")
+    return SearchRun(res.spec, search_s, cfg.warmup_steps + cfg.search_steps, eps, res.history)
+
+
+def full_size_se_spec(data: TaskData) -> ModelSpec:
+    """The supernet's full size as an SE model: every item at the space's maximum width."""
+    space = SearchSpace.from_vocab_sizes(data.vocab_sizes, 1, mode="SE")
+    feats = {f.name: FeatureMES([(f.vocab_size, f.dim)]) for f in space.features}
+    cost = sum(f.full_cost() for f in space.features)
+    return ModelSpec(budget=cost, mode="SE", features=feats)

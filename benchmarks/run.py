@@ -1,0 +1,221 @@
+"""``python -m benchmarks.run [--quick] --output BENCHMARKS.md``: the NIS benchmark (issue 4).
+
+For every task (ML-100K ranking, ML-100K retrieval, synthetic ranking) and budget
+(a fraction of the full-vocabulary d=32 model's embedding floats) it runs the
+four methods of ``benchmarks.methods``, evaluates on the test split over several
+seeds, measures throughput / search overhead / Transform time, and writes the
+markdown report, a PNG plot and the raw records (``<output>.json``).
+
+Seeds: every fixed-size model (each grid point, the power-law model, each NIS
+retrain) is trained once per seed; the grid picks the spec with the best mean
+validation metric; each NIS mode searches once per (task, budget) with seed 0
+(the issue's "one search run each") and its MES is retrained per seed.
+``--quick`` is a smoke run (one seed, one budget, short searches, small data)
+whose numbers are not representative.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import platform
+import tempfile
+import time
+from typing import Dict, List, Tuple
+
+from benchmarks import data as bdata
+from benchmarks import methods as m
+from benchmarks import document, report
+
+FULL_FRACTIONS = (0.02, 0.08, 0.25)   # 8% = 4x the tightest budget (target 1b)
+
+
+@dataclasses.dataclass
+class Settings:
+    seeds: Tuple[int, ...] = (0, 1, 2)
+    fractions: Tuple[float, ...] = FULL_FRACTIONS
+    tasks: Tuple[str, ...] = ("ml100k_ranking", "ml100k_retrieval", "synthetic_ranking")
+    synthetic_examples: int = 60_000
+    grid_dims: Tuple[int, ...] = m.GRID_DIMS
+    max_epochs: int = m.MAX_EPOCHS
+    search_overrides: Dict = dataclasses.field(default_factory=dict)
+    ablation_tasks: Tuple[str, ...] = ("ml100k_ranking",)
+    quick: bool = False
+
+
+QUICK = Settings(seeds=(0,), fractions=(0.08,), tasks=("ml100k_ranking", "synthetic_ranking"),
+                 synthetic_examples=15_000, grid_dims=(1, 4, 16), max_epochs=1,
+                 search_overrides={"warmup_steps": 40, "search_steps": 60}, ablation_tasks=(),
+                 quick=True)
+
+
+def machine_info() -> Dict[str, str]:
+    """nproc, CPU model, RAM and load average (read at start)."""
+    cpu = "unknown"
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            cpu = next((ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")), cpu)
+        with open("/proc/meminfo", encoding="utf-8") as f:
+            mem_kb = int(next(ln.split()[1] for ln in f if ln.startswith("MemTotal")))
+    except (OSError, StopIteration, ValueError):
+        mem_kb = 0
+    import tensorflow as tf
+    return {"nproc": str(os.cpu_count()), "cpu": cpu, "ram": f"{mem_kb / 2 ** 20:.1f} GiB",
+            "load_average_at_start": " ".join(f"{x:.2f}" for x in os.getloadavg()),
+            "accelerator": "none (CPU only)", "python": platform.python_version(),
+            "tensorflow": tf.__version__}
+
+
+def load_task(name: str, settings: Settings, work_dir: str) -> bdata.TaskData:
+    if name.startswith("ml100k_"):
+        frames, dataset = bdata.movielens_frames(name.split("_", 1)[1])
+    else:
+        frames, dataset = bdata.synthetic_frames(name.split("_", 1)[1], settings.synthetic_examples)
+    return bdata.transform(name, frames, dataset, work_dir)
+
+
+def _metrics(runs: List[m.RunResult], task: str) -> Tuple[str, List[float], Dict[str, List[float]]]:
+    key = "auc" if task == "ranking" else "recall_at_1"
+    extra = {k: [r.test[k] for r in runs] for k in runs[0].test if k != key}
+    return key, [r.test[key] for r in runs], extra
+
+
+def _record(data, budget, frac, method, runs, wall_s, note, mes) -> Dict:
+    key, values, extra = _metrics(runs, data.task)
+    return {"task": data.name, "budget": budget, "fraction": frac, "method": method, "metric": key,
+            "values": values, "extra": extra, "wall_s": wall_s, "wall_note": note, "mes": mes,
+            "val": [r.val for r in runs], "examples_per_s": [r.examples_per_s for r in runs],
+            "train_s": [r.train_s for r in runs], "steps": [r.steps for r in runs],
+            "cost": runs[0].spec.cost()}
+
+
+def _mes(spec) -> Dict:
+    return {n: [list(e) for e in f.entries] for n, f in spec.features.items()}
+
+
+def bench_budget(data: bdata.TaskData, frac: float, s: Settings, perf: Dict) -> List[Dict]:
+    """All four methods at one budget; fills ``perf`` with throughput facts."""
+    budget = int(frac * data.full_floats())
+    train = lambda spec: [m.train_eval(data, spec, seed, s.max_epochs) for seed in s.seeds]  # noqa
+    n = len(s.seeds)
+    t0 = time.perf_counter()
+    grid = [(spec, train(spec)) for spec in m.grid_specs(data.vocab_sizes, budget, s.grid_dims)]
+    grid_s = (time.perf_counter() - t0) / n
+    best_spec, best_runs = max(grid, key=lambda g: sum(r.val for r in g[1]))
+    out = [_record(data, budget, frac, "Uniform SE grid", best_runs, grid_s,
+                   f"{len(grid)} runs/seed; best d={best_spec.metadata['dim']}", _mes(best_spec))]
+    pl_spec = m.power_law_spec(data.vocab_sizes, budget)
+    pl_runs = train(pl_spec)
+    out.append(_record(data, budget, frac, "Power-law MD", pl_runs,
+                       sum(r.train_s for r in pl_runs) / n, "1 run", _mes(pl_spec)))
+    middle = frac == s.fractions[len(s.fractions) // 2]
+    variants = [("SE", None, "NIS-SE"), ("ME", None, "NIS-ME")]
+    if middle and data.name in s.ablation_tasks:
+        variants.append(("ME", m.FINE_DIM_CHUNKS, report.ABLATION))
+    for mode, chunks, label in variants:
+        search = m.nis_search(data, budget, mode, s.seeds[0], chunks, **s.search_overrides)
+        runs = train(search.spec)
+        retrain_s = sum(r.train_s for r in runs) / n
+        rec = _record(data, budget, frac, label, runs, search.search_s + retrain_s,
+                      f"search {search.search_s:.0f} + retrain {retrain_s:.0f}", _mes(search.spec))
+        rec.update(search_s=search.search_s, search_steps=search.steps,
+                   supernet_examples_per_s=search.supernet_examples_per_s,
+                   history=search.history[-3:], grid_s=grid_s)
+        out.append(rec)
+    if middle:
+        me = next(r for r in out if r["method"] == "NIS-ME")
+        me_eps = _mean(me["examples_per_s"])
+        same_steps_s = me["search_steps"] * m.BATCH_SIZE / me_eps
+        perf.update(budget=budget, se_examples_per_s=_mean([r.examples_per_s for r in best_runs]),
+                    me_examples_per_s=me_eps, supernet_examples_per_s=me["supernet_examples_per_s"],
+                    search_s=me["search_s"], final_same_steps_s=same_steps_s,
+                    search_overhead=me["search_s"] / same_steps_s)
+    return out
+
+
+def _mean(values) -> float:
+    values = [v for v in values if v == v]
+    return sum(values) / len(values) if values else float("nan")
+
+
+def full_size_throughput(data: bdata.TaskData) -> float:
+    """Examples/s of the supernet's full size as a fixed SE model (one epoch)."""
+    return m.train_eval(data, m.full_size_se_spec(data), 0, max_epochs=1).examples_per_s
+
+
+def main(argv=None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--quick", action="store_true", help="smoke run of a few minutes")
+    p.add_argument("--output", default="BENCHMARKS.md")
+    p.add_argument("--plot", default=None, help="PNG path (default: docs/bench_plot.png for "
+                   "BENCHMARKS.md, else next to --output)")
+    p.add_argument("--work-dir", default=None, help="Transform outputs (default: a temp dir)")
+    p.add_argument("--tasks", default=None, help="comma-separated subset of the tasks")
+    p.add_argument("--render", default=None, metavar="JSON",
+                   help="only re-render the report from a previous run's raw records")
+    args = p.parse_args(argv)
+    if args.render:
+        render(args.render, args)
+        return
+    s = QUICK if args.quick else Settings()
+    if args.tasks:
+        s = dataclasses.replace(s, tasks=tuple(args.tasks.split(",")))
+    out_dir = os.path.dirname(os.path.abspath(args.output))
+    plot_path = _plot_path(args)
+    os.makedirs(out_dir, exist_ok=True)
+    os.makedirs(os.path.dirname(os.path.abspath(plot_path)), exist_ok=True)
+    machine = machine_info()
+    start = time.perf_counter()
+    records, perfs, tasks = [], {}, {}
+    with tempfile.TemporaryDirectory(prefix="nis_bench_") as tmp:
+        for name in s.tasks:
+            t0 = time.perf_counter()
+            data = load_task(name, s, args.work_dir or tmp)
+            tasks[name] = {"vocab_sizes": data.vocab_sizes, "num_labels": data.num_labels,
+                           "sizes": {k: data.size(k) for k in bdata.SPLITS},
+                           "full_floats": data.full_floats(), "transform_s": data.transform_s,
+                           "pandas_s": data.pandas_s, "transform_rows": data.transform_rows}
+            perf: Dict = {}
+            for frac in s.fractions:
+                records += bench_budget(data, frac, s, perf)
+                print(f"[bench] {name} {frac:g} done at {time.perf_counter() - start:.0f}s", flush=True)
+            perf["full_se_examples_per_s"] = full_size_throughput(data)
+            perfs[name] = perf
+            tasks[name]["wall_s"] = time.perf_counter() - t0
+    total_s = time.perf_counter() - start
+    raw = {"machine": machine, "settings": dataclasses.asdict(s), "tasks": tasks,
+           "perf": perfs, "records": records, "total_s": total_s}
+    with open(os.path.splitext(args.output)[0] + ".json", "w", encoding="utf-8") as f:
+        json.dump(raw, f, indent=1, default=str)
+    write_report(raw, s, args, plot_path)
+    print(f"[bench] wrote {args.output} and {plot_path} in {total_s:.0f}s", flush=True)
+
+
+def _plot_path(args) -> str:
+    out_dir = os.path.dirname(os.path.abspath(args.output))
+    return args.plot or (os.path.join(out_dir, "docs", "bench_plot.png")
+                         if os.path.basename(args.output) == "BENCHMARKS.md"
+                         else os.path.splitext(args.output)[0] + ".png")
+
+
+def write_report(raw: Dict, s: Settings, args, plot_path: str) -> None:
+    """Plot + markdown from the raw records of one run."""
+    report.plot(raw["records"], plot_path)
+    rel_plot = os.path.relpath(os.path.abspath(plot_path), os.path.dirname(os.path.abspath(args.output)))
+    text = document.markdown(raw["records"], raw["perf"], raw["tasks"], raw["machine"], s,
+                             raw["total_s"], rel_plot, args)
+    with open(args.output, "w", encoding="utf-8") as f:
+        f.write(text)
+
+
+def render(json_path: str, args) -> None:
+    """Re-renders ``args.output`` (and the plot) from saved records; measures nothing."""
+    with open(json_path, encoding="utf-8") as f:
+        raw = json.load(f)
+    fields = {k: tuple(v) if isinstance(v, list) else v for k, v in raw["settings"].items()}
+    write_report(raw, Settings(**fields), args, _plot_path(args))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,71 @@
+"""Smoke test of the benchmark harness on tiny synthetic data (not the benchmark itself)."""
+import os
+import sys
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+
+from benchmarks import data as bdata  # noqa: E402
+from benchmarks import document, methods, report  # noqa: E402
+from benchmarks.run import Settings  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    frames, dataset = bdata.synthetic_frames("ranking", 1000, seed=0)
+    return bdata.transform("synthetic_ranking", frames, dataset, str(tmp_path_factory.mktemp("tft")))
+
+
+def test_transform_gives_frequency_ids_and_timings(tiny):
+    assert set(tiny.vocab_sizes) == set(tiny.dataset.names)
+    feats, labels = tiny.splits["train"]
+    assert len(labels) == tiny.size("train") > 0
+    for name, size in tiny.vocab_sizes.items():
+        assert feats[name].max() < size and feats[name].min() >= -1
+    assert tiny.transform_s > 0 and tiny.pandas_s > 0
+
+
+def test_specs_stay_within_budget(tiny):
+    budget = int(0.05 * tiny.full_floats())
+    grid = methods.grid_specs(tiny.vocab_sizes, budget)
+    assert grid and all(s.cost() <= budget for s in grid)
+    assert len({s.metadata["dim"] for s in grid}) == len(grid)
+    for frac in (0.005, 0.05, 0.5):
+        spec = methods.power_law_spec(tiny.vocab_sizes, int(frac * tiny.full_floats()))
+        assert 0 < spec.cost() <= spec.budget
+        dims = {n: f.output_dim for n, f in spec.features.items()}
+        small, big = min(tiny.vocab_sizes, key=tiny.vocab_sizes.get), \
+            max(tiny.vocab_sizes, key=tiny.vocab_sizes.get)
+        assert dims[small] >= dims[big]
+
+
+def test_methods_and_report_end_to_end(tiny, tmp_path):
+    budget = int(0.1 * tiny.full_floats())
+    records = []
+    for method, spec in (("Uniform SE grid", methods.grid_specs(tiny.vocab_sizes, budget)[0]),
+                         ("Power-law MD", methods.power_law_spec(tiny.vocab_sizes, budget))):
+        run = methods.train_eval(tiny, spec, seed=0, max_epochs=1, steps_per_epoch=3)
+        assert 0.0 <= run.test["auc"] <= 1.0 and run.steps == 3
+        records.append({"task": tiny.name, "budget": budget, "fraction": 0.1, "method": method,
+                        "metric": "auc", "values": [run.test["auc"]] * 2, "extra": {},
+                        "wall_s": run.train_s, "wall_note": "1 run", "mes": {}})
+    search = methods.nis_search(tiny, budget, "SE", seed=0, warmup_steps=12, search_steps=3)
+    assert search.spec.cost() <= budget and search.steps == 15
+    assert search.supernet_examples_per_s > 0
+    mes = {n: [list(e) for e in f.entries] for n, f in search.spec.features.items()}
+    records += [dict(records[0], method=f"NIS-{mode}", mes=mes) for mode in ("SE", "ME")]
+    table = report.task_table(records)
+    assert table.count("\n") == 5 and "NIS-ME" in table and "(baseline)" in table
+    lines = report.targets(records, {"me_examples_per_s": 9.0, "se_examples_per_s": 10.0})
+    assert any("throughput 0.90 -> met" in line for line in lines)
+    png = tmp_path / "plot.png"
+    report.plot(records, str(png))
+    assert png.stat().st_size > 1000
+    info = {tiny.name: {"vocab_sizes": tiny.vocab_sizes, "num_labels": None, "sizes": {},
+                        "full_floats": tiny.full_floats(), "transform_s": 1.0, "pandas_s": 0.1,
+                        "transform_rows": 10, "wall_s": 1.0}}
+    machine = {"nproc": "2", "cpu": "x", "ram": "1 GiB", "load_average_at_start": "0",
+               "python": "3", "tensorflow": "2"}
+    text = document.markdown(records, {}, info, machine, Settings(quick=True), 1.0, "plot.png", None)
+    assert "## Machine" in text and "QUICK" in text and "plot.png" in text
