@@ -35,26 +35,81 @@ class SequenceNetwork(tf.keras.Model):
         self.logit_bound = float(logit_bound)
         self.decision_sizes = [int(n) for n in decision_sizes]
         self.units, self.head = int(units), head
-        self.cell = tf.keras.layers.LSTMCell(self.units)
-        self.choice_embeddings = [
-            tf.keras.layers.Embedding(n, self.units, name=f"choice_emb_{i}")
-            for i, n in enumerate(self.decision_sizes[:-1])]  # the last choice feeds nothing
+        n, widest = len(self.decision_sizes), max(self.decision_sizes)
+        out = widest if head == "policy" else 1
         small = lambda: tf.keras.initializers.RandomUniform(-0.01, 0.01)  # noqa: E731
-        self.heads = [tf.keras.layers.Dense(n if head == "policy" else 1, kernel_initializer=small(),
-                                            name=f"{head}_{i}")
-                      for i, n in enumerate(self.decision_sizes)]
+        # All decisions' parameters are stacked (a handful of variables instead of two per
+        # decision): tracing and optimizer updates stay cheap with hundreds of decisions.
+        self.lstm_kernel = self.add_weight(name="lstm_kernel", shape=(2 * self.units, 4 * self.units),
+                                           initializer="glorot_uniform")
+        self.lstm_bias = self.add_weight(name="lstm_bias", shape=(4 * self.units,),
+                                         initializer=tf.keras.initializers.Constant(
+                                             [0.0] * self.units + [1.0] * self.units
+                                             + [0.0] * 2 * self.units))  # forget-gate bias 1
         self.start = self.add_weight(name="start", shape=(1, self.units), initializer=small())
+        self.choice_embeddings = self.add_weight(  # decision i's choice feeds step i + 1
+            name="choice_embeddings", shape=(max(n - 1, 1), widest, self.units),
+            initializer=tf.keras.initializers.RandomUniform(-0.05, 0.05))
+        self.head_kernel = self.add_weight(name=f"{head}_kernel", shape=(n, self.units, out),
+                                           initializer=small())
+        self.head_bias = self.add_weight(name=f"{head}_bias", shape=(n, out), initializer="zeros")
+        self._invalid = tf.constant([[0.0] * k + [-1e9] * (widest - k) for k in self.decision_sizes])
 
-    def _squash(self, z):
-        """Bounds policy logits to +-logit_bound (ENAS' tanh constant) so no choice dies early."""
-        if self.head != "policy" or self.logit_bound <= 0:
+    def cell(self, x: tf.Tensor, state):
+        """One LSTM step written with plain ops (Keras call overhead dominates at this size)."""
+        h, c = state
+        gates = tf.matmul(tf.concat([x, h], axis=1), self.lstm_kernel) + self.lstm_bias
+        i, f, g, o = tf.split(gates, 4, axis=1)
+        c = tf.sigmoid(f) * c + tf.sigmoid(i) * tf.tanh(g)
+        h = tf.sigmoid(o) * tf.tanh(c)
+        return h, [h, c]
+
+    def _output(self, i: tf.Tensor, h: tf.Tensor) -> tf.Tensor:
+        """Decision i's padded logits ``[B, widest]`` (tanh-bounded, invalid = -1e9) or value ``[B, 1]``."""
+        z = tf.matmul(h, tf.gather(self.head_kernel, i)) + tf.gather(self.head_bias, i)
+        if self.head != "policy":
             return z
-        return self.logit_bound * tf.tanh(z / self.logit_bound)
+        if self.logit_bound > 0:
+            z = self.logit_bound * tf.tanh(z / self.logit_bound)
+        return z + tf.gather(self._invalid, i)
+
+    def _unroll(self, batch, actions=None, seed=None, greedy=False):
+        """Runs the LSTM over all decisions in one ``tf.scan`` (a single loop body to trace).
+
+        With ``actions`` the given choices are fed back (teacher forcing); otherwise each
+        choice is sampled (or the argmax with ``greedy``). Returns (outputs ``[n, B, out]``,
+        choices ``[n, B]``).
+        """
+        n = len(self.decision_sizes)
+        fed = tf.zeros([n, batch], tf.int32) if actions is None else tf.transpose(
+            tf.cast(actions, tf.int32))
+        seed = tf.zeros([2], tf.int64) if seed is None else tf.cast(seed, tf.int64)
+        x, (h, c) = self._initial(batch)
+
+        def step(carry, elems):
+            x, h, c, _, _ = carry
+            i, given = elems
+            h, (_, c) = self.cell(x, (h, c))
+            out = self._output(i, h)
+            if actions is not None:
+                choice = given
+            elif greedy:
+                choice = tf.argmax(out, axis=-1, output_type=tf.int32)
+            else:
+                step_seed = tf.random.experimental.stateless_fold_in(seed, tf.cast(i, tf.int64))
+                choice = tf.cast(tf.random.stateless_categorical(out, 1, step_seed)[:, 0], tf.int32)
+            emb = tf.gather(self.choice_embeddings, tf.minimum(i, tf.shape(self.choice_embeddings)[0] - 1))
+            return tf.gather(emb, choice), h, c, out, choice
+
+        width = self.head_kernel.shape[-1]
+        init = (x, h, c, tf.zeros([batch, width]), tf.zeros([batch], tf.int32))
+        _, _, _, outs, choices = tf.scan(step, (tf.range(n), fed), initializer=init)
+        return outs, choices
 
     def _initial(self, batch):
         x = tf.tile(self.start, [batch, 1])
         zeros = tf.zeros([batch, self.units])
-        return x, [zeros, zeros]
+        return x, (zeros, zeros)
 
     def step_outputs(self, actions: tf.Tensor) -> List[tf.Tensor]:
         """Per-decision outputs with the given choices fed back (teacher forcing).
@@ -64,32 +119,16 @@ class SequenceNetwork(tf.keras.Model):
         Returns:
           list of ``[B, n_i]`` logits (policy) or ``[B, 1]`` values (value head).
         """
-        actions = tf.cast(actions, tf.int32)
-        x, state = self._initial(tf.shape(actions)[0])
-        outs = []
-        for i, head in enumerate(self.heads):
-            h, state = self.cell(x, state)
-            outs.append(self._squash(head(h)))
-            if i < len(self.choice_embeddings):
-                x = self.choice_embeddings[i](actions[:, i])
-        return outs
+        outs, _ = self._unroll(tf.shape(actions)[0], actions=actions)
+        if self.head != "policy":
+            return tf.unstack(outs, num=len(self.decision_sizes))
+        return [o[:, :k] for o, k in zip(tf.unstack(outs, num=len(self.decision_sizes)),
+                                         self.decision_sizes)]
 
     def sample(self, batch: int, seed: tf.Tensor, greedy: bool = False) -> tf.Tensor:
-        """Samples (or, with ``greedy``, takes the argmax of) every decision in turn."""
-        x, state = self._initial(batch)
-        chosen = []
-        for i, head in enumerate(self.heads):
-            h, state = self.cell(x, state)
-            logits = self._squash(head(h))
-            if greedy:
-                a = tf.argmax(logits, axis=-1, output_type=tf.int32)
-            else:
-                step_seed = tf.random.experimental.stateless_fold_in(seed, i)
-                a = tf.cast(tf.random.stateless_categorical(logits, 1, step_seed)[:, 0], tf.int32)
-            chosen.append(a)
-            if i < len(self.choice_embeddings):
-                x = self.choice_embeddings[i](a)
-        return tf.stack(chosen, axis=1)
+        """Samples (or, with ``greedy``, takes the argmax of) every decision in turn: ``[B, n]``."""
+        _, choices = self._unroll(batch, seed=seed, greedy=greedy)
+        return tf.transpose(choices)
 
 
 class Controller(tf.Module):
