@@ -27,6 +27,7 @@ import os
 from typing import Any, Dict, List, Optional, Sequence
 
 from trainer_module.features import TASKS, DatasetConfig
+from trainer_module.search_config import SearchConfig
 from trainer_module.spec import MODES
 
 PREPROCESSING_FN = "trainer_module.preprocessing.preprocessing_fn"
@@ -93,10 +94,10 @@ class PipelineConfig:
     task: str = "ranking"
     mode: str = "ME"
     budget: int = 50_000
-    warmup_steps: int = 200
-    search_steps: int = 600
-    group_size: int = 100
-    num_negatives: int = 5000
+    warmup_steps: int = SearchConfig.warmup_steps
+    search_steps: int = SearchConfig.search_steps
+    group_size: int = SearchConfig.group_size
+    num_negatives: int = SearchConfig.num_negatives
     train_batch_size: int = 256
     search_space: Optional[Dict[str, Any]] = None
     strategy: str = "default"

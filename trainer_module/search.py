@@ -160,14 +160,14 @@ class NeuralInputSearch:
         val_it = iter(self.strategy.experimental_distribute_dataset(val_ds))
         total = cfg.warmup_steps + cfg.search_steps
         acc = []
-        while int(self.step.numpy()) < total:
-            step = int(self.step.numpy())
+        step = int(self.step.numpy())
+        while step < total:
             warm = step < cfg.warmup_steps
             x, y = next(train_it)
-            main_loss = float(self._main_fns[warm](x, y))
+            main_loss = self._main_fns[warm](x, y)  # a tensor: read only when logged (no sync per step)
             if not warm:
                 xv, yv = next(val_it)
-                acc.append(self._controller_fn(xv, yv).numpy())
+                acc.append(self._controller_fn(xv, yv))
             self.step.assign_add(1)
             step += 1
             if step % cfg.log_every == 0 or step == total:
@@ -193,7 +193,9 @@ class NeuralInputSearch:
         return manager, _load_history(checkpoint_dir)
 
     def _log(self, step, warm, main_loss, acc, writer) -> Dict:
-        reward, objective, ratio = (np.mean(acc, axis=0).tolist() if acc else [None] * 3)
+        main_loss = float(main_loss)
+        reward, objective, ratio = (np.mean([a.numpy() for a in acc], axis=0).tolist()
+                                    if acc else [None] * 3)
         spec = self.space.to_spec(self.controller.greedy())
         row = {"step": step, "phase": "warmup" if warm else "search", "main_loss": main_loss,
                "mean_reward": reward, "mean_objective": objective, "mean_cost_ratio": ratio,

@@ -1,4 +1,6 @@
 """Channel and execution-property names of the NeuralInputSearch component."""
+from trainer_module.search_config import SearchConfig
+
 
 # Input channels.
 EXAMPLES_KEY = "examples"
@@ -31,9 +33,9 @@ DATASET_CONFIG_KEY = "dataset"          # DatasetConfig.to_dict(), required
 SEARCH_CONFIG_KEY = "search_config"     # extra SearchConfig fields (learning_rate, seed, ...)
 CHECKPOINT_DIR_KEY = "checkpoint_dir"   # stable checkpoint dir (resume across executions)
 
-# Defaults (mirroring trainer_module.search.SearchConfig).
-DEFAULT_WARMUP_STEPS = 200
-DEFAULT_SEARCH_STEPS = 600
-DEFAULT_GROUP_SIZE = 100
-DEFAULT_NUM_NEGATIVES = 5000
+# Defaults: the library's, from their one home (trainer_module.search_config.SearchConfig).
+DEFAULT_WARMUP_STEPS = SearchConfig.warmup_steps
+DEFAULT_SEARCH_STEPS = SearchConfig.search_steps
+DEFAULT_GROUP_SIZE = SearchConfig.group_size
+DEFAULT_NUM_NEGATIVES = SearchConfig.num_negatives
 DEFAULT_TRAIN_BATCH_SIZE = 256
