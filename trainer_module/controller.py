@@ -30,7 +30,8 @@ class SequenceNetwork(tf.keras.Model):
     """LSTM over decisions; ``head="policy"`` gives logits, ``head="value"`` a scalar per step."""
 
     def __init__(self, decision_sizes: Sequence[int], units: int = 64, head: str = "policy",
-                 logit_bound: float = 2.5, **kw):
+                 logit_bound: float = 2.5, decision_costs: Optional[Sequence[Sequence[float]]] = None,
+                 **kw):
         super().__init__(**kw)
         self.logit_bound = float(logit_bound)
         self.decision_sizes = [int(n) for n in decision_sizes]
@@ -54,6 +55,17 @@ class SequenceNetwork(tf.keras.Model):
                                            initializer=small())
         self.head_bias = self.add_weight(name=f"{head}_bias", shape=(n, out), initializer="zeros")
         self._invalid = tf.constant([[0.0] * k + [-1e9] * (widest - k) for k in self.decision_sizes])
+        # Budget masking: decision i's category k costs decision_costs[i][k] budgets; a category
+        # that would take the running total over 1 budget gets probability 0.
+        self.masked = decision_costs is not None
+        costs = decision_costs or [[0.0] * k for k in self.decision_sizes]
+        if [len(c) for c in costs] != self.decision_sizes:
+            raise ValueError(f"decision_costs must have one entry per category: sizes "
+                             f"{self.decision_sizes}, got {[len(c) for c in costs]}")
+        self._costs = tf.constant([list(map(float, c)) + [0.0] * (widest - len(c)) for c in costs],
+                                  tf.float32)
+        self.spent_embedding = self.add_weight(name="spent_embedding", shape=(self.units,),
+                                               initializer=small())
 
     def cell(self, x: tf.Tensor, state):
         """One LSTM step written with plain ops (Keras call overhead dominates at this size)."""
@@ -64,14 +76,22 @@ class SequenceNetwork(tf.keras.Model):
         h = tf.sigmoid(o) * tf.tanh(c)
         return h, [h, c]
 
-    def _output(self, i: tf.Tensor, h: tf.Tensor) -> tf.Tensor:
-        """Decision i's padded logits ``[B, widest]`` (tanh-bounded, invalid = -1e9) or value ``[B, 1]``."""
+    def _output(self, i: tf.Tensor, h: tf.Tensor, spent: tf.Tensor) -> tf.Tensor:
+        """Decision i's padded logits ``[B, widest]`` or value ``[B, 1]``.
+
+        Logits are tanh-bounded; invalid categories, and with budget masking the ones that
+        would take the running cost ``spent`` ``[B]`` over the budget, get -1e9.
+        """
         z = tf.matmul(h, tf.gather(self.head_kernel, i)) + tf.gather(self.head_bias, i)
         if self.head != "policy":
             return z
         if self.logit_bound > 0:
             z = self.logit_bound * tf.tanh(z / self.logit_bound)
-        return z + tf.gather(self._invalid, i)
+        z = z + tf.gather(self._invalid, i)
+        if self.masked:
+            over = spent[:, None] + tf.gather(self._costs, i)[None, :] > 1.0 + 1e-6
+            z = tf.where(over, -1e9, z)
+        return z
 
     def _unroll(self, batch, actions=None, seed=None, greedy=False):
         """Runs the LSTM over all decisions in one ``tf.scan`` (a single loop body to trace).
@@ -87,10 +107,10 @@ class SequenceNetwork(tf.keras.Model):
         x, (h, c) = self._initial(batch)
 
         def step(carry, elems):
-            x, h, c, _, _ = carry
+            x, h, c, spent, _, _ = carry
             i, given = elems
             h, (_, c) = self.cell(x, (h, c))
-            out = self._output(i, h)
+            out = self._output(i, h, spent)
             if actions is not None:
                 choice = given
             elif greedy:
@@ -99,11 +119,13 @@ class SequenceNetwork(tf.keras.Model):
                 step_seed = tf.random.experimental.stateless_fold_in(seed, tf.cast(i, tf.int64))
                 choice = tf.cast(tf.random.stateless_categorical(out, 1, step_seed)[:, 0], tf.int32)
             emb = tf.gather(self.choice_embeddings, tf.minimum(i, tf.shape(self.choice_embeddings)[0] - 1))
-            return tf.gather(emb, choice), h, c, out, choice
+            spent = spent + tf.gather(tf.gather(self._costs, i), choice)
+            x = tf.gather(emb, choice) + spent[:, None] * self.spent_embedding  # budget used so far
+            return x, h, c, spent, out, choice
 
         width = self.head_kernel.shape[-1]
-        init = (x, h, c, tf.zeros([batch, width]), tf.zeros([batch], tf.int32))
-        _, _, _, outs, choices = tf.scan(step, (tf.range(n), fed), initializer=init)
+        init = (x, h, c, tf.zeros([batch]), tf.zeros([batch, width]), tf.zeros([batch], tf.int32))
+        _, _, _, _, outs, choices = tf.scan(step, (tf.range(n), fed), initializer=init)
         return outs, choices
 
     def _initial(self, batch):
@@ -136,11 +158,14 @@ class Controller(tf.Module):
 
     def __init__(self, decision_sizes: Sequence[int], units: int = 64,
                  learning_rate: float = 1e-3, entropy_weight: float = 1e-2,
-                 baseline_weight: float = 1.0, name: Optional[str] = None):
+                 baseline_weight: float = 1.0, decision_costs: Optional[Sequence[Sequence[float]]] = None,
+                 name: Optional[str] = None):
         super().__init__(name=name)
         self.decision_sizes = [int(n) for n in decision_sizes]
-        self.policy = SequenceNetwork(self.decision_sizes, units, "policy", name="policy")
-        self.baseline = SequenceNetwork(self.decision_sizes, units, "value", name="baseline")
+        self.policy = SequenceNetwork(self.decision_sizes, units, "policy",
+                                      decision_costs=decision_costs, name="policy")
+        self.baseline = SequenceNetwork(self.decision_sizes, units, "value",
+                                        decision_costs=decision_costs, name="baseline")
         self.optimizer = tf.keras.optimizers.Adam(learning_rate)
         self.entropy_weight = float(entropy_weight)
         self.baseline_weight = float(baseline_weight)

@@ -57,8 +57,11 @@ class NeuralInputSearch:
         with self.strategy.scope():
             self.model = build_supernet(space, dataset, num_labels, config.hidden_units)
             self.optimizer = tf.keras.optimizers.Adam(config.learning_rate)
+            costs = ([[c / space.budget for c in d] for d in space.decision_costs()]
+                     if config.budget_masking else None)
             self.controller = Controller(space.decision_sizes(), config.controller_units,
-                                         config.controller_learning_rate, config.entropy_weight)
+                                         config.controller_learning_rate, config.entropy_weight,
+                                         decision_costs=costs)
             self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
             self._build_model()
         # No tensor-dependent Python control flow in the steps: skip AutoGraph's slow conversion.

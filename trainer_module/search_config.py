@@ -32,6 +32,10 @@ class SearchConfig:
       log_every: steps between progress rows / TensorBoard points.
       checkpoint_every: steps between checkpoints.
       seed: seed of every random choice of the search.
+      budget_masking: the controller samples only configurations within the budget (each
+        decision's categories that would overshoot the remaining budget get probability 0),
+        so the memory part of the cost loss is always 0; False samples freely and relies on
+        the paper's cost loss alone.
     """
 
     task: str = "ranking"
@@ -47,6 +51,7 @@ class SearchConfig:
     log_every: int = 50
     checkpoint_every: int = 100
     seed: int = 0
+    budget_masking: bool = True
 
     def __post_init__(self):
         object.__setattr__(self, "hidden_units", tuple(int(u) for u in self.hidden_units))

@@ -2,8 +2,11 @@
 
 For a feature of vocabulary size ``v`` the ``v x d`` matrix is cut into an
 ``S x T`` grid of Embedding Blocks ``E[s, t]`` of shape ``vbar_s x dbar_t``
-(paper 3.3.1). Paper defaults: vocab fractions ``[0.1, 0.2, 0.2, 0.2, 0.3]``,
-four equal dim chunks and ``d = 32 * ceil(v ** 0.35 / 32)``.
+(paper 3.3.1). Defaults: the paper's vocab fractions ``[0.1, 0.2, 0.2, 0.2, 0.3]``
+and ``d = 32 * ceil(v ** 0.35 / 32)``; the dim chunks are geometric,
+``(1, 1, 2, 4, 8, 16)`` for ``d = 32``, so widths 1..d in powers of two can be
+chosen (the paper's four equal chunks, ``num_dim_chunks=4``, cannot express the
+widths 1-4 that win under tight budgets; see BENCHMARKS.md).
 
 A choice is represented, in both modes, by a *level vector* ``s_t`` (one int per
 dim chunk, ``0..S``): chunk ``t`` is used by the items in row blocks ``1..s_t``.
@@ -33,12 +36,24 @@ import numpy as np
 from trainer_module.spec import MODES, FeatureMES, ModelSpec
 
 DEFAULT_VOCAB_FRACTIONS = (0.1, 0.2, 0.2, 0.2, 0.3)
-DEFAULT_NUM_DIM_CHUNKS = 4
 
 
 def default_dim(vocab_size: int) -> int:
     """The paper's heuristic maximum width ``d = 32 * ceil(v ** 0.35 / 32)``."""
     return 32 * math.ceil(vocab_size ** 0.35 / 32)
+
+
+def geometric_dim_chunks(dim: int) -> Tuple[int, ...]:
+    """Chunks that halve from ``dim`` down to 1, ascending: 32 -> ``(1, 1, 2, 4, 8, 16)``.
+
+    The first ``t`` chunks sum to a power of two when ``dim`` is one, so SE picks are
+    the widths 1, 2, 4, ..., d and ME picks any sum of chunks.
+    """
+    chunks, rest = [], int(dim)
+    while rest > 1:
+        chunks.append(rest // 2)
+        rest -= rest // 2
+    return tuple(reversed(chunks + [rest] if rest else chunks))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,8 +65,8 @@ class FeatureSearchSpace:
       vocab_size: number of items in the frequency-ordered vocabulary (v).
       vocab_fractions: row-chunk fractions; must be positive and sum to 1.
       dim: maximum embedding width d (default: the paper's heuristic).
-      dim_chunks: explicit column chunks (sum = d); default ``num_dim_chunks`` equal chunks.
-      num_dim_chunks: T when ``dim_chunks`` is not given.
+      dim_chunks: explicit column chunks (sum = d); default ``geometric_dim_chunks(d)``.
+      num_dim_chunks: T equal chunks instead of the geometric ones (the paper used 4).
     """
 
     name: str
@@ -59,7 +74,7 @@ class FeatureSearchSpace:
     vocab_fractions: Tuple[float, ...] = DEFAULT_VOCAB_FRACTIONS
     dim: Optional[int] = None
     dim_chunks: Optional[Tuple[int, ...]] = None
-    num_dim_chunks: int = DEFAULT_NUM_DIM_CHUNKS
+    num_dim_chunks: Optional[int] = None
 
     def __post_init__(self):
         n = self.name
@@ -84,10 +99,13 @@ class FeatureSearchSpace:
             d = default_dim(int(self.vocab_size)) if self.dim is None else int(self.dim)
             if d <= 0:
                 raise ValueError(f"feature {n!r}: dim must be > 0, got {d}")
-            t = int(self.num_dim_chunks)
-            if t <= 0 or t > d:
-                raise ValueError(f"feature {n!r}: num_dim_chunks must be in [1, dim={d}], got {t}")
-            chunks = tuple(d // t + (1 if i < d % t else 0) for i in range(t))
+            if self.num_dim_chunks is None:
+                chunks = geometric_dim_chunks(d)
+            else:
+                t = int(self.num_dim_chunks)
+                if t <= 0 or t > d:
+                    raise ValueError(f"feature {n!r}: num_dim_chunks must be in [1, dim={d}], got {t}")
+                chunks = tuple(d // t + (1 if i < d % t else 0) for i in range(t))
         object.__setattr__(self, "dim_chunks", chunks)
         object.__setattr__(self, "dim", sum(chunks))
 
@@ -147,6 +165,13 @@ class FeatureSearchSpace:
     def levels(self, actions: Sequence[int], mode: str) -> List[int]:
         """Level vector from this feature's controller actions."""
         return self.se_levels(int(actions[0])) if mode == "SE" else [int(a) for a in actions]
+
+    def decision_costs(self, mode: str) -> List[List[int]]:
+        """Floats each category of each of this feature's decisions adds (costs are additive)."""
+        if mode == "SE":
+            return [[self.level_cost(self.se_levels(c)) for c in range(self.num_categories("SE")[0])]]
+        cv = self.cum_vocab
+        return [[int(d * cv[s]) for s in range(self.num_row_blocks + 1)] for d in self.dim_chunks]
 
     def level_cost(self, levels: Sequence[int]) -> int:
         """``C = sum_t dbar_t * Vbar[s_t]``."""
@@ -228,6 +253,10 @@ class SearchSpace:
     def decision_sizes(self) -> List[int]:
         """Number of categories of every controller decision, features in order."""
         return [n for f in self.features for n in f.num_categories(self.mode)]
+
+    def decision_costs(self) -> List[List[int]]:
+        """Floats of every category of every decision; a configuration costs the sum of its picks."""
+        return [c for f in self.features for c in f.decision_costs(self.mode)]
 
     def decision_slices(self) -> List[slice]:
         """Which decisions belong to each feature."""

@@ -36,3 +36,34 @@ def test_uniform_warmup_choices_cover_all_categories():
     ctl = Controller([4, 6])
     acts = ctl.uniform(2000, tf.constant([1, 2], tf.int64)).numpy()
     assert set(acts[:, 0]) == set(range(4)) and set(acts[:, 1]) == set(range(6))
+
+
+def test_budget_masking_samples_only_feasible_configurations():
+    # Three decisions whose categories cost 0, 0.4, 0.7 budgets: at most two cheap picks fit.
+    costs = [[0.0, 0.4, 0.7]] * 3
+    ctl = Controller([3, 3, 3], decision_costs=costs)
+    acts = ctl.sample(4000, tf.constant([3, 4], tf.int64)).numpy()
+    spent = np.take(np.array([0.0, 0.4, 0.7]), acts).sum(axis=1)
+    assert spent.max() <= 1.0 + 1e-6
+    assert {tuple(a) for a in acts} >= {(1, 1, 0), (0, 2, 0), (0, 0, 2), (2, 0, 0)}
+    # Masked categories have probability 0 along a path that spent the budget.
+    p = ctl.probabilities([2, 0, 0])
+    assert p[1][2] == 0.0 and p[1][1] == 0.0 and p[1][0] == 1.0
+    assert np.isfinite(ctl.log_prob(tf.constant(acts[:50])).numpy()).all()
+
+
+def test_budget_masked_controller_learns_best_feasible_configuration():
+    # Reward prefers big picks everywhere; only (2, 0) or (0, 2) or (1, 1) fit; (1, 1) wins.
+    costs = [[0.0, 0.5, 1.0]] * 2
+    ctl = Controller([3, 3], learning_rate=1e-2, decision_costs=costs)
+    value = np.array([0.0, 0.6, 0.8], np.float32)
+
+    @tf.function
+    def step(i):
+        actions = ctl.sample(64, tf.stack([tf.constant(9, tf.int64), i]))
+        reward = tf.reduce_sum(tf.gather(value, actions), axis=1)
+        return ctl.train_step(actions, reward)
+
+    for i in range(200):
+        step(tf.constant(i, tf.int64))
+    np.testing.assert_array_equal(ctl.greedy(), [1, 1])

@@ -1,14 +1,15 @@
 """Tests of Embedding Blocks and choice costs against the paper's Figure 2."""
 import pytest
 
-from trainer_module.search_space import FeatureSearchSpace, SearchSpace, default_dim
+from trainer_module.search_space import FeatureSearchSpace, SearchSpace, default_dim, \
+    geometric_dim_chunks
 
 M = 1_000_000
 
 
 @pytest.fixture
 def fig2():
-    return FeatureSearchSpace("query", vocab_size=10 * M, dim=256)
+    return FeatureSearchSpace("query", vocab_size=10 * M, dim=256, num_dim_chunks=4)
 
 
 def test_figure2_grid(fig2):
@@ -39,8 +40,15 @@ def test_se_zero_pick_removes_feature(fig2):
 def test_paper_default_dim_and_fractions():
     assert default_dim(10 * M) == 32 * 9  # ceil(10M^0.35 / 32) = 9
     f = FeatureSearchSpace("f", vocab_size=1000)
-    assert f.dim == default_dim(1000) == 32 and f.dim_chunks == (8, 8, 8, 8)
+    assert f.dim == default_dim(1000) == 32 and f.dim_chunks == (1, 1, 2, 4, 8, 16)
     assert f.block_vocab == (100, 200, 200, 200, 300)
+    assert FeatureSearchSpace("f", vocab_size=1000, num_dim_chunks=4).dim_chunks == (8, 8, 8, 8)
+
+
+@pytest.mark.parametrize("dim", [1, 2, 3, 7, 32, 48, 64, 256])
+def test_geometric_chunks_sum_to_dim_and_start_at_width_one(dim):
+    chunks = geometric_dim_chunks(dim)
+    assert sum(chunks) == dim and chunks[0] == 1 and list(chunks) == sorted(chunks)
 
 
 def test_tiny_vocab_merges_empty_row_blocks():
@@ -54,7 +62,7 @@ def test_configurable_per_feature():
                                                           "dim_chunks": [4, 2]}})
     a = space.feature("a")
     assert a.block_vocab == (50, 50) and a.dim == 6
-    assert space.decision_sizes() == [2 * 2 + 1, 5 * 4 + 1]
+    assert space.decision_sizes() == [2 * 2 + 1, 5 * 6 + 1]  # b: 5 row blocks x 6 chunks
 
 
 @pytest.mark.parametrize("kwargs,needle", [
@@ -80,15 +88,30 @@ def test_bad_space_inputs():
 
 
 def test_infeasible_budget_message():
-    space = SearchSpace.from_vocab_sizes({"a": 1000, "b": 100}, budget=50)
-    with pytest.raises(ValueError, match=r"cheapest non-empty configuration \(80 floats: feature 'b'"):
+    space = SearchSpace.from_vocab_sizes({"a": 1000, "b": 100}, budget=5)
+    with pytest.raises(ValueError, match=r"cheapest non-empty configuration \(10 floats: feature 'b'"):
         space.check_feasible()
 
 
 def test_space_cost_and_spec_agree():
-    space = SearchSpace.from_vocab_sizes({"a": 1000, "b": 100}, budget=10_000, mode="ME")
+    equal = {"num_dim_chunks": 4}  # the paper's four 8-wide chunks
+    space = SearchSpace.from_vocab_sizes({"a": 1000, "b": 100}, budget=10_000, mode="ME",
+                                         overrides={"a": equal, "b": equal})
     actions = [1, 5, 0, 2, 3, 3, 3, 0]
     spec = space.to_spec(actions)
     assert spec.cost() == space.cost(actions)
     assert spec.features["a"].entries == ((100, 24), (200, 16), (700, 8))
     assert spec.features["b"].entries == ((50, 24),)
+
+
+def test_decision_costs_add_up_to_the_configuration_cost():
+    import numpy as np
+    rng = np.random.default_rng(0)
+    for mode in ("ME", "SE"):
+        space = SearchSpace.from_vocab_sizes({"a": 50, "b": 7}, budget=100, mode=mode,
+                                             overrides={"a": {"dim_chunks": (1, 2, 5)}})
+        costs = space.decision_costs()
+        assert [len(c) for c in costs] == space.decision_sizes()
+        for _ in range(200):
+            acts = [int(rng.integers(n)) for n in space.decision_sizes()]
+            assert sum(c[a] for c, a in zip(costs, acts)) == space.cost(acts)
