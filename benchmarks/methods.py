@@ -39,7 +39,11 @@ from trainer_module.spec import FeatureMES, ModelSpec
 BATCH_SIZE = 256
 MAX_EPOCHS = 2
 GRID_DIMS = (1, 2, 4, 8, 16)
-FINE_DIM_CHUNKS = (1, 1, 2, 4, 8, 16)  # ablation only: widths 1..32 in powers of two
+# Ablation: the search as the paper specifies it (four equal dim chunks, unmasked sampling
+# driven by the cost loss alone, the first release's controller settings).
+PAPER_SPACE = {"num_dim_chunks": 4}
+PAPER_SEARCH = {"budget_masking": False, "search_steps": 600, "controller_learning_rate": 1e-3,
+                "groups_per_step": 3, "final_candidates": 0}
 MAX_DIM = 32
 ALPHA = 0.3
 
@@ -186,20 +190,19 @@ def search_config(task: str, seed: int, **overrides) -> SearchConfig:
 
 
 def nis_search(data: TaskData, budget: int, mode: str, seed: int,
-               dim_chunks: Optional[Sequence[int]] = None, eval_batch_size: Optional[int] = None,
+               space_options: Optional[Dict] = None, eval_batch_size: Optional[int] = None,
                **overrides) -> SearchRun:
     """One ``run_search`` with library defaults; supernet examples/s timed over warm-up steps.
 
-    ``dim_chunks`` replaces the paper's default column chunks of every feature (ablation);
-    the controller's batch defaults to the NeuralInputSearch component's (ranking: 300).
+    ``space_options`` are search-space options for every feature (ablation);
+    the controller's batch defaults to ``SearchConfig.controller_batch_size`` (the component's).
     """
     cfg = search_config(data.task, seed, **overrides)
-    space_overrides = ({n: {"dim_chunks": tuple(dim_chunks)} for n in data.vocab_sizes}
-                       if dim_chunks else None)
+    space_overrides = ({n: dict(space_options) for n in data.vocab_sizes}
+                       if space_options else None)
     space = SearchSpace.from_vocab_sizes(data.vocab_sizes, budget, mode=mode,
                                          overrides=space_overrides)
-    eval_bs = eval_batch_size or (cfg.group_size * max(1, -(-BATCH_SIZE // cfg.group_size))
-                                  if data.task == "ranking" else BATCH_SIZE)  # component defaults
+    eval_bs = eval_batch_size or cfg.controller_batch_size(BATCH_SIZE)  # the component's default
     train = tf_dataset(data.splits["train"], BATCH_SIZE, seed)
     val = tf_dataset(data.splits["eval"], eval_bs, seed + 1)
     stamps: Dict[int, float] = {}

@@ -110,11 +110,12 @@ def bench_budget(data: bdata.TaskData, frac: float, s: Settings, perf: Dict) -> 
     out.append(_record(data, budget, frac, "Power-law MD", pl_runs,
                        sum(r.train_s for r in pl_runs) / n, "1 run", _mes(pl_spec)))
     middle = frac == s.fractions[len(s.fractions) // 2]
-    variants = [("SE", None, "NIS-SE"), ("ME", None, "NIS-ME")]
+    variants = [("SE", None, {}, "NIS-SE"), ("ME", None, {}, "NIS-ME")]
     if middle and data.name in s.ablation_tasks:
-        variants.append(("ME", m.FINE_DIM_CHUNKS, report.ABLATION))
-    for mode, chunks, label in variants:
-        search = m.nis_search(data, budget, mode, s.seeds[0], chunks, **s.search_overrides)
+        variants.append(("ME", m.PAPER_SPACE, m.PAPER_SEARCH, report.ABLATION))
+    for mode, space_options, options, label in variants:
+        search = m.nis_search(data, budget, mode, s.seeds[0], space_options,
+                              **{**options, **s.search_overrides})
         runs = train(search.spec)
         retrain_s = sum(r.train_s for r in runs) / n
         rec = _record(data, budget, frac, label, runs, search.search_s + retrain_s,

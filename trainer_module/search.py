@@ -68,6 +68,7 @@ class NeuralInputSearch:
         self._main_fns = {u: tf.function(lambda x, y, u=u: self._main_step(x, y, u), autograph=False)
                           for u in (True, False)}
         self._controller_fn = tf.function(self._controller_step, autograph=False)
+        self._score_fn = tf.function(self._score_step, autograph=False)
 
     # --- shapes ----------------------------------------------------------------
     def _build_model(self):
@@ -149,6 +150,19 @@ class NeuralInputSearch:
         stats = self.strategy.run(replica_fn, args=(features, labels))
         return self.strategy.reduce(tf.distribute.ReduceOp.MEAN, stats, axis=None)
 
+    def _score_step(self, features, labels, actions):
+        """Mean validation objective of one configuration ``actions`` ``[n_decisions]``."""
+        def replica_fn(x, y):
+            batch = tf.shape(y)[0]
+            n = self._num_choices(batch)
+            levels = self.levels(tf.tile(actions[None, :], [n, 1]))
+            objective, valid = self._objective(x, y, self._per_example(levels, batch), n)
+            w = tf.cast(valid, tf.float32)
+            return tf.stack([tf.reduce_sum(objective * w), tf.reduce_sum(w)])
+        sums = self.strategy.reduce(tf.distribute.ReduceOp.SUM,
+                                    self.strategy.run(replica_fn, args=(features, labels)), axis=None)
+        return sums[0] / tf.maximum(sums[1], 1.0)
+
     # --- the loop ------------------------------------------------------------------
     def run(self, train_ds: tf.data.Dataset, val_ds: tf.data.Dataset,
             checkpoint_dir: Optional[str] = None, log_dir: Optional[str] = None,
@@ -181,7 +195,8 @@ class NeuralInputSearch:
                 _save_history(checkpoint_dir, history)
             if on_step:
                 on_step(step)
-        return self.result(history)
+        val_batches = [next(val_it) for _ in range(cfg.final_eval_batches if cfg.final_candidates else 0)]
+        return self.result(history, val_batches)
 
     def restore(self, checkpoint_dir: str):
         """Restores the latest checkpoint in ``checkpoint_dir`` if any; returns (manager, history)."""
@@ -194,6 +209,17 @@ class NeuralInputSearch:
         logging.info("NIS search resumed from %s at step %d", manager.latest_checkpoint,
                      int(self.step.numpy()))
         return manager, _load_history(checkpoint_dir)
+
+    def _best_measured(self, first, samples, val_batches):
+        """The candidate with the best mean objective on ``val_batches`` (``first`` wins ties)."""
+        candidates = _unique_feasible(self.space, [first] + list(samples))
+        scores = [float(np.mean([self._score_fn(x, y, tf.constant(c)).numpy() for x, y in val_batches]))
+                  for c in candidates]
+        best = int(np.argmax(scores))
+        return candidates[best], {"candidates": len(candidates), "examples_per_candidate":
+                                  sum(sum(_batch_len(y)) for _, y in val_batches),
+                                  "most_probable_objective": scores[0], "chosen_objective": scores[best],
+                                  "chosen": "most probable" if best == 0 else f"sample {best}"}
 
     def _log(self, step, warm, main_loss, acc, writer) -> Dict:
         main_loss = float(main_loss)
@@ -216,12 +242,23 @@ class NeuralInputSearch:
             writer.flush()
         return row
 
-    def result(self, history=()) -> SearchResult:
-        """The controller's most probable MES within budget, plus history and probabilities."""
+    def result(self, history=(), val_batches=()) -> SearchResult:
+        """The emitted MES (always within budget), plus history and final probabilities.
+
+        Without ``val_batches`` (or with ``final_candidates=0``) this is the controller's most
+        probable feasible configuration. With them, that configuration and
+        ``final_candidates`` samples of the controller are scored by the supernet on the
+        batches and the best is emitted (ENAS' final selection): a policy that is still
+        spread out has an unstable argmax, while the sampled configurations it favours are
+        measured directly.
+        """
         greedy = self.controller.greedy()
         samples = self.controller.sample(512, tf.constant([self.config.seed, -1], tf.int64)).numpy()
         score = lambda a: self.controller.log_prob(tf.constant(a, tf.int32)).numpy()
         actions, info = budget_lib.select_within_budget(self.space, greedy, score, samples)
+        if val_batches and self.config.final_candidates:
+            actions, info["final_selection"] = self._best_measured(
+                actions, samples[:self.config.final_candidates], val_batches)
         probs = self.controller.probabilities(actions)
         by_feature = {f.name: [p.tolist() for p in probs[sl]]
                       for f, sl in zip(self.space.features, self._slices)}
@@ -232,12 +269,28 @@ class NeuralInputSearch:
         return SearchResult(spec=spec, history=list(history), probabilities=by_feature)
 
 
+def _unique_feasible(space, candidates):
+    out, seen = [], set()
+    for c in candidates:
+        key = tuple(int(a) for a in c)
+        if key not in seen and space.cost(key) <= space.budget:
+            seen.add(key)
+            out.append(np.asarray(key, np.int32))
+    return out
+
+
 def _check_group_batch(ds: tf.data.Dataset, group_size: int) -> None:
     batch = ds.element_spec[1].shape[0]
     if batch is not None and batch % group_size:
         raise ValueError(f"ranking search: validation batch size {batch} is not a multiple of "
                          f"group_size {group_size} (each controller choice is scored by the AUC "
                          f"of one group)")
+
+
+def _batch_len(labels):
+    """Examples in a (possibly per-replica) label batch."""
+    values = getattr(labels, "values", (labels,))
+    return [int(tf.shape(v)[0]) for v in values]
 
 
 def _history_path(checkpoint_dir):

@@ -23,6 +23,8 @@ class SearchConfig:
       warmup_steps: main-model steps under uniform random choices, controller frozen.
       search_steps: alternating main-model / controller steps after warm-up.
       group_size: ranking examples per controller choice and per AUC reward (a).
+      groups_per_step: ranking: AUC rewards per controller step, so the controller's
+        default batch is ``group_size * groups_per_step`` validation examples.
       num_negatives: retrieval negatives for Sampled Recall@1 (capped at labels - 1).
       learning_rate: main model (supernet) Adam learning rate.
       controller_learning_rate: controller + baseline Adam learning rate.
@@ -32,6 +34,10 @@ class SearchConfig:
       log_every: steps between progress rows / TensorBoard points.
       checkpoint_every: steps between checkpoints.
       seed: seed of every random choice of the search.
+      final_candidates: configurations sampled from the final controller (plus its greedy
+        choice) that are scored on validation data; the best one is emitted (ENAS-style
+        selection; 0 emits the most probable configuration).
+      final_eval_batches: validation batches each final candidate is scored on.
       budget_masking: the controller samples only configurations within the budget (each
         decision's categories that would overshoot the remaining budget get probability 0),
         so the memory part of the cost loss is always 0; False samples freely and relies on
@@ -40,11 +46,12 @@ class SearchConfig:
 
     task: str = "ranking"
     warmup_steps: int = 200
-    search_steps: int = 600
+    search_steps: int = 1200
     group_size: int = 100
-    num_negatives: int = 5000
+    groups_per_step: int = 20
+    num_negatives: int = 100
     learning_rate: float = 1e-3
-    controller_learning_rate: float = 1e-3
+    controller_learning_rate: float = 5e-3
     entropy_weight: float = 1e-2
     controller_units: int = 64
     hidden_units: Tuple[int, ...] = (256, 128, 64)
@@ -52,17 +59,26 @@ class SearchConfig:
     checkpoint_every: int = 100
     seed: int = 0
     budget_masking: bool = True
+    final_candidates: int = 32
+    final_eval_batches: int = 4
 
     def __post_init__(self):
         object.__setattr__(self, "hidden_units", tuple(int(u) for u in self.hidden_units))
         if self.task not in ("ranking", "retrieval"):
             raise ValueError(f"task must be 'ranking' or 'retrieval', got {self.task!r}")
-        for name in ("group_size", "num_negatives", "log_every", "checkpoint_every"):
+        for name in ("group_size", "groups_per_step", "num_negatives", "log_every",
+                     "checkpoint_every"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        for name in ("warmup_steps", "search_steps"):
+        for name in ("warmup_steps", "search_steps", "final_candidates", "final_eval_batches"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+
+    def controller_batch_size(self, train_batch_size: int) -> int:
+        """Default validation batch of a controller step: whole AUC groups, or one reward per example."""
+        if self.task == "ranking":
+            return self.group_size * self.groups_per_step
+        return int(train_batch_size)
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), sort_keys=True)

@@ -111,7 +111,8 @@ class NeuralInputSearch(base_component.BaseComponent):
           num_negatives: retrieval: sampled negatives of the Sampled Recall@1 reward.
           train_batch_size: batch size of the main model (on `train_split`).
           eval_batch_size: batch size of the controller (on `eval_split`); for ranking a multiple
-            of `group_size` (default: `train_batch_size` rounded to one).
+            of `group_size` (default: ranking `group_size * groups_per_step` of the
+            SearchConfig, i.e. 2,000; retrieval `train_batch_size`).
           strategy: ``'default'``, ``'mirrored'`` or ``'tpu'`` tf.distribute strategy.
           search_space: per-feature overrides of the search space, e.g.
             ``{'user_id': {'dim': 64}, '*': {'num_dim_chunks': 2}}`` (``'*'``: every feature),

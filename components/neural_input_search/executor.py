@@ -7,7 +7,6 @@ below the cheapest non-empty configuration fails in seconds with a clear message
 from __future__ import annotations
 
 import json
-import math
 import os
 from typing import Any, Dict, List, Mapping, NamedTuple, Optional, Tuple
 
@@ -109,15 +108,13 @@ def build_search_config(exec_properties: Mapping[str, Any],
 
 def batch_sizes(exec_properties: Mapping[str, Any],
                 config: nis_search.SearchConfig) -> Tuple[int, int]:
-    """(main-model batch, controller batch); ranking rounds the latter to whole groups."""
+    """(main-model batch, controller batch); the latter defaults to ``SearchConfig.controller_batch_size``."""
     train_bs = int(exec_properties.get(c.TRAIN_BATCH_SIZE_KEY, c.DEFAULT_TRAIN_BATCH_SIZE))
     eval_bs = exec_properties.get(c.EVAL_BATCH_SIZE_KEY)
-    if config.task != "ranking":
-        return train_bs, int(eval_bs or train_bs)
-    group = int(config.group_size)
     if eval_bs is None:
-        return train_bs, group * max(1, math.ceil(train_bs / group))
-    if int(eval_bs) % group:
+        return train_bs, config.controller_batch_size(train_bs)
+    group = int(config.group_size)
+    if config.task == "ranking" and int(eval_bs) % group:
         raise ValueError(f"eval_batch_size {eval_bs} must be a multiple of group_size {group} "
                          "for ranking (one AUC reward per group)")
     return train_bs, int(eval_bs)

@@ -98,14 +98,15 @@ def test_search_space_overrides_and_config_helpers():
     with pytest.raises(ValueError, match="unknown feature"):
         executor.build_search_space(sizes, {**props, "search_space": '{"zz": {"dim": 8}}'})
 
-    class Cfg:
-        task, group_size = "ranking", 10
-    assert executor.batch_sizes({"train_batch_size": 16}, Cfg) == (16, 20)
-    assert executor.batch_sizes({"train_batch_size": 16, "eval_batch_size": 30}, Cfg) == (16, 30)
+    from trainer_module.search_config import SearchConfig
+    cfg = SearchConfig(task="ranking", group_size=10, groups_per_step=3)
+    assert executor.batch_sizes({"train_batch_size": 16}, cfg) == (16, 30)
+    assert executor.batch_sizes({"train_batch_size": 16, "eval_batch_size": 50}, cfg) == (16, 50)
     with pytest.raises(ValueError, match="multiple of group_size"):
-        executor.batch_sizes({"train_batch_size": 16, "eval_batch_size": 25}, Cfg)
-    Cfg.task = "retrieval"
-    assert executor.batch_sizes({"train_batch_size": 16}, Cfg) == (16, 16)
+        executor.batch_sizes({"train_batch_size": 16, "eval_batch_size": 25}, cfg)
+    cfg = SearchConfig(task="retrieval", group_size=10)
+    assert executor.batch_sizes({"train_batch_size": 16}, cfg) == (16, 16)
+    assert executor.batch_sizes({"train_batch_size": 16, "eval_batch_size": 25}, cfg) == (16, 25)
 
 
 def test_search_config_from_properties(tiny_data):

@@ -42,7 +42,7 @@ def test_emitted_mes_within_budget_and_equal_to_built_tables(vocabs, budget_frac
 def test_fallback_prefers_most_probable_feasible_and_records_it():
     space = SearchSpace.from_vocab_sizes({"a": 1000, "b": 1000}, budget=3000, mode="SE")
     score, _ = independent_scorer(space, 0)
-    full = [20, 20]  # both features at 1000 x 32: cost 64000
+    full = [30, 30]  # both features at 1000 x 32 (5 row blocks x 6 dim chunks): cost 64000
     actions, info = budget_lib.select_within_budget(space, full, score)
     assert space.cost(actions) <= 3000 and info["budget_fallback"]
     assert info["most_probable_cost"] == 64_000 and info["chosen_cost"] == space.cost(actions)
