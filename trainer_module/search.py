@@ -173,6 +173,10 @@ class NeuralInputSearch:
             _check_group_batch(val_ds, cfg.group_size)
         manager, history = self.restore(checkpoint_dir) if checkpoint_dir else (None, [])
         writer = tf.summary.create_file_writer(log_dir) if log_dir else None
+        # Drawn first from their own iterator, so a resumed run scores the final candidates
+        # on the same validation batches.
+        final_it = iter(self.strategy.experimental_distribute_dataset(val_ds))
+        final_batches = [next(final_it) for _ in range(cfg.final_eval_batches if cfg.final_candidates else 0)]
         train_it = iter(self.strategy.experimental_distribute_dataset(train_ds))
         val_it = iter(self.strategy.experimental_distribute_dataset(val_ds))
         total = cfg.warmup_steps + cfg.search_steps
@@ -195,8 +199,7 @@ class NeuralInputSearch:
                 _save_history(checkpoint_dir, history)
             if on_step:
                 on_step(step)
-        val_batches = [next(val_it) for _ in range(cfg.final_eval_batches if cfg.final_candidates else 0)]
-        return self.result(history, val_batches)
+        return self.result(history, final_batches)
 
     def restore(self, checkpoint_dir: str):
         """Restores the latest checkpoint in ``checkpoint_dir`` if any; returns (manager, history)."""

@@ -29,7 +29,7 @@ def test_nis_channels_and_defaults():
     assert nis.outputs["search_results"].type is SearchResults
     props = nis.exec_properties
     assert props["budget"] == 5000 and props["mode"] == "ME" and props["strategy"] == "default"
-    assert (props["warmup_steps"], props["search_steps"], props["group_size"]) == (200, 600, 100)
+    assert (props["warmup_steps"], props["search_steps"], props["group_size"]) == (200, 1200, 100)
     assert (props["train_split"], props["eval_split"]) == ("train", "eval")
     assert DatasetConfig.from_dict(json.loads(props["custom_config"])["dataset"]) == DATASET
     assert props["search_space"] is None and props["task"] is None

@@ -74,7 +74,8 @@ def test_infeasible_budget_fails_before_training(tiny_data, make_artifacts, tmp_
     monkeypatch.setattr(executor.nis_search, "run_search", lambda *a, **k: called.append(a))
     with pytest.raises(ValueError, match="smaller than the cheapest non-empty configuration"):
         executor.Executor().Do({"examples": [examples], "transform_graph": [graph]},
-                               _outputs(tmp_path), _props(data, budget=5))
+                               _outputs(tmp_path),
+                               _props(data, budget=5, search_space={"*": {"dim": 8, "num_dim_chunks": 1}}))
     assert not called
 
 

@@ -4,7 +4,9 @@ from trainer_module.search_config import SearchResult
 from trainer_module.search_space import SearchSpace
 from trainer_module.spec import FeatureMES, ModelSpec
 
-SPACE = SearchSpace.from_vocab_sizes({"item": 1000, "user": 50}, budget=20_000, mode="ME")
+EQUAL = {"num_dim_chunks": 4}  # the paper's four 8-wide chunks
+SPACE = SearchSpace.from_vocab_sizes({"item": 1000, "user": 50}, budget=20_000, mode="ME",
+                                     overrides={"item": EQUAL, "user": EQUAL})
 
 
 def _result(fallback=False):
@@ -50,7 +52,8 @@ def test_html_is_escaped_and_complete():
 
 
 def test_se_probability_labels():
-    space = SearchSpace.from_vocab_sizes({"item": 1000}, budget=20_000, mode="SE")
+    space = SearchSpace.from_vocab_sizes({"item": 1000}, budget=20_000, mode="SE",
+                                         overrides={"item": EQUAL})
     spec = ModelSpec(budget=20_000, mode="SE", features={"item": FeatureMES([(100, 8)])})
     probs = {"item": [[0.0] * 5 + [0.8] + [0.2 / 15] * 15]}
     res = SearchResult(spec=spec, history=[], probabilities=probs)

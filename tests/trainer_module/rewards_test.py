@@ -38,7 +38,9 @@ def test_log_uniform_negatives_in_range_and_head_heavy():
 
 
 def test_cost_model_matches_space_and_penalises_only_excess():
-    space = SearchSpace.from_vocab_sizes({"a": 1000, "b": 100}, budget=10_000, mode="ME")
+    equal = {"num_dim_chunks": 4}  # the paper's four 8-wide chunks
+    space = SearchSpace.from_vocab_sizes({"a": 1000, "b": 100}, budget=10_000, mode="ME",
+                                         overrides={"a": equal, "b": equal})
     cm = CostModel(space, extra_terms=[lambda lv: tf.cast(lv["a"][:, 0], tf.float32) * 0.01])
     actions = [[1, 5, 0, 2, 3, 3, 3, 0], [0, 0, 0, 0, 1, 0, 0, 0]]
     levels = {"a": tf.constant([a[:4] for a in actions]), "b": tf.constant([a[4:] for a in actions])}

@@ -22,6 +22,9 @@ def test_short_search_starves_noise_and_feeds_the_predictive_feature(tmp_path):
     signal, noise = spec.features["signal"], spec.features["noise"]
     assert not signal.removed
     assert noise.cost() < signal.cost() / 2, spec.to_json()
+    final = spec.metadata["final_selection"]  # best of the measured candidates was emitted
+    assert final["candidates"] > 1 and final["examples_per_candidate"] == 4 * 1000
+    assert final["chosen_objective"] >= final["most_probable_objective"]
     # the controller learned: mean reward in the last logged window beats the first search window
     search_rows = [r for r in res.history if r["phase"] == "search"]
     assert search_rows[-1]["mean_reward"] > search_rows[0]["mean_reward"]
@@ -77,7 +80,7 @@ def test_retrieval_search_runs_with_per_example_choices(tmp_path):
 def test_bad_inputs_fail_before_training():
     space, cfg = small_search()
     with pytest.raises(ValueError, match="cheapest non-empty"):
-        NeuralInputSearch(SearchSpace.from_vocab_sizes(pdata.VOCAB, budget=10), pdata.DATASET, cfg)
+        NeuralInputSearch(SearchSpace.from_vocab_sizes(pdata.VOCAB, budget=4), pdata.DATASET, cfg)
     with pytest.raises(ValueError, match="task 'retrieval' differs"):
         NeuralInputSearch(space, pdata.DATASET, SearchConfig(task="retrieval"))
     search = NeuralInputSearch(space, pdata.DATASET, cfg)
