@@ -87,6 +87,14 @@ def _summary_section(spec: ModelSpec, task: Optional[str]) -> Section:
         paragraphs.append(f"**Budget fallback:** the controller's most likely configuration did not "
                           f"fit the budget, so the written MES is the most probable one that does: "
                           f"{detail}.")
+    final = spec.metadata.get("final_selection")
+    if isinstance(final, dict) and "chosen_objective" in final:
+        paragraphs.append(
+            f"**Final selection:** {final.get('candidates')} feasible configurations (the most "
+            f"probable one and controller samples) were scored by the supernet on "
+            f"{final.get('examples_per_candidate', 0):,} validation examples each; the "
+            f"{final.get('chosen')} scored {final['chosen_objective']:.4f} (most probable: "
+            f"{final.get('most_probable_objective', float('nan')):.4f}).")
     return Section("Summary", paragraphs)
 
 

@@ -33,6 +33,17 @@ def test_markdown_has_features_cost_probabilities_and_history():
     assert "32 8 8 0 0" in md
 
 
+def test_final_selection_note():
+    res = _result()
+    meta = {"final_selection": {"candidates": 33, "examples_per_candidate": 8000,
+                                "chosen": "sample 4", "chosen_objective": 0.7712,
+                                "most_probable_objective": 0.765}}
+    spec = ModelSpec(budget=res.spec.budget, mode="ME", features=res.spec.features, metadata=meta)
+    md = report.render_markdown(spec, res, SPACE)
+    assert "**Final selection:** 33 feasible configurations" in md
+    assert "8,000 validation examples" in md and "sample 4 scored 0.7712 (most probable: 0.7650)" in md
+
+
 def test_fallback_note_and_bare_spec():
     res = _result(fallback=True)
     md = report.render_markdown(res.spec, res)
