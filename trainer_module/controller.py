@@ -26,12 +26,36 @@ import numpy as np
 import tensorflow as tf
 
 
+def cost_prior_logits(costs: Sequence[Sequence[float]], width: int) -> np.ndarray:
+    """Initial logits ``-lam * cost`` (costs in budgets), ``lam`` so the expected total cost is 1.
+
+    Under the unmasked initial policy every decision then spends about its share of the
+    budget, instead of the first decisions taking most of it.
+    """
+    def expected(lam):
+        return sum(float(np.dot(np.exp(-lam * np.asarray(c)) / np.exp(-lam * np.asarray(c)).sum(), c))
+                   for c in costs)
+    lo, hi = 0.0, 1.0
+    if expected(0.0) <= 1.0:
+        hi = 0.0
+    else:
+        while expected(hi) > 1.0 and hi < 1e6:
+            hi *= 2.0
+        for _ in range(60):
+            mid = (lo + hi) / 2
+            lo, hi = (mid, hi) if expected(mid) > 1.0 else (lo, mid)
+    out = np.zeros((len(costs), width), np.float32)
+    for i, c in enumerate(costs):
+        out[i, :len(c)] = -hi * np.asarray(c, np.float32)
+    return out
+
+
 class SequenceNetwork(tf.keras.Model):
     """LSTM over decisions; ``head="policy"`` gives logits, ``head="value"`` a scalar per step."""
 
     def __init__(self, decision_sizes: Sequence[int], units: int = 64, head: str = "policy",
                  logit_bound: float = 2.5, decision_costs: Optional[Sequence[Sequence[float]]] = None,
-                 **kw):
+                 cost_prior: bool = False, **kw):
         super().__init__(**kw)
         self.logit_bound = float(logit_bound)
         self.decision_sizes = [int(n) for n in decision_sizes]
@@ -66,6 +90,8 @@ class SequenceNetwork(tf.keras.Model):
                                   tf.float32)
         self.spent_embedding = self.add_weight(name="spent_embedding", shape=(self.units,),
                                                initializer=small())
+        if head == "policy" and cost_prior and decision_costs is not None:
+            self.head_bias.assign(cost_prior_logits(costs, widest))
 
     def cell(self, x: tf.Tensor, state):
         """One LSTM step written with plain ops (Keras call overhead dominates at this size)."""
@@ -159,11 +185,12 @@ class Controller(tf.Module):
     def __init__(self, decision_sizes: Sequence[int], units: int = 64,
                  learning_rate: float = 1e-3, entropy_weight: float = 1e-2,
                  baseline_weight: float = 1.0, decision_costs: Optional[Sequence[Sequence[float]]] = None,
-                 name: Optional[str] = None):
+                 cost_prior: bool = False, name: Optional[str] = None):
         super().__init__(name=name)
         self.decision_sizes = [int(n) for n in decision_sizes]
         self.policy = SequenceNetwork(self.decision_sizes, units, "policy",
-                                      decision_costs=decision_costs, name="policy")
+                                      decision_costs=decision_costs, cost_prior=cost_prior,
+                                      name="policy")
         self.baseline = SequenceNetwork(self.decision_sizes, units, "value",
                                         decision_costs=decision_costs, name="baseline")
         self.optimizer = tf.keras.optimizers.Adam(learning_rate)

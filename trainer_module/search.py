@@ -61,7 +61,8 @@ class NeuralInputSearch:
                      if config.budget_masking else None)
             self.controller = Controller(space.decision_sizes(), config.controller_units,
                                          config.controller_learning_rate, config.entropy_weight,
-                                         decision_costs=costs)
+                                         decision_costs=costs,
+                                         cost_prior=config.cost_prior)
             self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
             self._build_model()
         # No tensor-dependent Python control flow in the steps: skip AutoGraph's slow conversion.

@@ -1,5 +1,6 @@
 """The controller + baseline solve a bandit whose reward is given directly."""
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from trainer_module.controller import Controller
@@ -67,3 +68,14 @@ def test_budget_masked_controller_learns_best_feasible_configuration():
     for i in range(200):
         step(tf.constant(i, tf.int64))
     np.testing.assert_array_equal(ctl.greedy(), [1, 1])
+
+
+def test_cost_prior_starts_each_decision_near_its_share_of_the_budget():
+    from trainer_module.controller import cost_prior_logits
+    costs = [[0.0, 0.5, 1.0, 2.0]] * 4  # uniform choices would cost 3.5 budgets
+    logits = cost_prior_logits(costs, 4)
+    p = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    assert np.sum(p * np.array(costs)) == pytest.approx(1.0, rel=1e-3)
+    assert (np.diff(logits, axis=1) < 0).all()  # dearer categories start less likely
+    cheap = cost_prior_logits([[0.0, 0.1]], 2)  # already within budget: uniform start
+    np.testing.assert_array_equal(cheap, 0.0)
