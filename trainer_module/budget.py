@@ -79,6 +79,17 @@ def select_within_budget(space: SearchSpace, most_probable: Sequence[int], score
     }
 
 
+def unique_feasible(space: SearchSpace, candidates: Sequence[Sequence[int]]) -> List[np.ndarray]:
+    """The distinct configurations among ``candidates`` that fit the budget, in order."""
+    out, seen = [], set()
+    for cand in candidates:
+        key = tuple(int(a) for a in cand)
+        if key not in seen and space.cost(key) <= space.budget:
+            seen.add(key)
+            out.append(np.asarray(key, np.int32))
+    return out
+
+
 def checked(spec: ModelSpec) -> ModelSpec:
     """Returns ``spec`` if it is within its budget; raises otherwise (never emit an over-budget MES)."""
     if spec.cost() > spec.budget:

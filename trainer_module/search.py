@@ -216,7 +216,7 @@ class NeuralInputSearch:
 
     def _best_measured(self, first, samples, val_batches):
         """The candidate with the best mean objective on ``val_batches`` (``first`` wins ties)."""
-        candidates = _unique_feasible(self.space, [first] + list(samples))
+        candidates = budget_lib.unique_feasible(self.space, [first] + list(samples))
         scores = [float(np.mean([self._score_fn(x, y, tf.constant(c)).numpy() for x, y in val_batches]))
                   for c in candidates]
         best = int(np.argmax(scores))
@@ -271,16 +271,6 @@ class NeuralInputSearch:
                                            "dim_chunks": list(f.dim_chunks)} for f in self.space.features})
         spec = budget_lib.checked(self.space.to_spec(actions, metadata=info))
         return SearchResult(spec=spec, history=list(history), probabilities=by_feature)
-
-
-def _unique_feasible(space, candidates):
-    out, seen = [], set()
-    for c in candidates:
-        key = tuple(int(a) for a in c)
-        if key not in seen and space.cost(key) <= space.budget:
-            seen.add(key)
-            out.append(np.asarray(key, np.int32))
-    return out
 
 
 def _check_group_batch(ds: tf.data.Dataset, group_size: int) -> None:

@@ -47,3 +47,10 @@ def test_fallback_prefers_most_probable_feasible_and_records_it():
     assert space.cost(actions) <= 3000 and info["budget_fallback"]
     assert info["most_probable_cost"] == 64_000 and info["chosen_cost"] == space.cost(actions)
     assert "over the budget" in info["reason"]
+
+
+def test_unique_feasible_keeps_order_and_drops_duplicates_and_overruns():
+    space = SearchSpace.from_vocab_sizes({"a": 1000}, budget=3000, mode="SE")
+    over, fits, empty = [30], [2], [0]  # 1000x32 is over; 100x2 and removal fit
+    out = budget_lib.unique_feasible(space, [fits, over, empty, fits])
+    assert [list(c) for c in out] == [fits, empty]
