@@ -51,7 +51,7 @@ class SearchConfig:
     search_steps: int = 1200
     group_size: int = 100
     groups_per_step: int = 20
-    num_negatives: int = 100
+    num_negatives: int = 20
     learning_rate: float = 1e-3
     controller_learning_rate: float = 5e-3
     entropy_weight: float = 1e-2
