@@ -153,9 +153,15 @@ def main(argv=None) -> None:
                    "BENCHMARKS.md, else next to --output)")
     p.add_argument("--work-dir", default=None, help="Transform outputs (default: a temp dir)")
     p.add_argument("--tasks", default=None, help="comma-separated subset of the tasks")
+    p.add_argument("--merge", nargs=2, default=None, metavar=("BASE_JSON", "NEW_JSON"),
+                   help="replace BASE's tasks by NEW_JSON's (a --tasks re-run), write the merged "
+                        "raw records to BASE_JSON and re-render --output")
     p.add_argument("--render", default=None, metavar="JSON",
                    help="only re-render the report from a previous run's raw records")
     args = p.parse_args(argv)
+    if args.merge:
+        merge(*args.merge)
+        args.render = args.merge[0]
     if args.render:
         render(args.render, args)
         return
@@ -205,9 +211,32 @@ def write_report(raw: Dict, s: Settings, args, plot_path: str) -> None:
     report.plot(raw["records"], plot_path)
     rel_plot = os.path.relpath(os.path.abspath(plot_path), os.path.dirname(os.path.abspath(args.output)))
     text = document.markdown(raw["records"], raw["perf"], raw["tasks"], raw["machine"], s,
-                             raw["total_s"], rel_plot, args)
+                             raw["total_s"], rel_plot, args, runs=raw.get("runs"))
     with open(args.output, "w", encoding="utf-8") as f:
         f.write(text)
+
+
+def _run_note(raw: Dict, tasks) -> str:
+    return (f"{', '.join(tasks)}: {raw['total_s'] / 60:.1f} min, started at load average "
+            f"{raw['machine']['load_average_at_start']}")
+
+
+def merge(base_path: str, new_path: str) -> Dict:
+    """BASE's raw records with every task of NEW (a later ``--tasks`` run) replaced by NEW's."""
+    with open(base_path, encoding="utf-8") as f:
+        base = json.load(f)
+    with open(new_path, encoding="utf-8") as f:
+        new = json.load(f)
+    redone = list(new["tasks"])
+    kept = [t for t in base["tasks"] if t not in redone]
+    runs = base.get("runs") or [_run_note(base, list(base["tasks"]))]
+    merged = dict(base, records=[r for r in base["records"] if r["task"] not in redone] + new["records"],
+                  tasks={**{t: base["tasks"][t] for t in kept}, **new["tasks"]},
+                  perf={**{t: base["perf"][t] for t in kept if t in base["perf"]}, **new["perf"]},
+                  runs=runs + ["re-run of " + _run_note(new, redone)])
+    with open(base_path, "w", encoding="utf-8") as f:
+        json.dump(merged, f, indent=1, default=str)
+    return merged
 
 
 def render(json_path: str, args) -> None:

@@ -69,3 +69,24 @@ def test_methods_and_report_end_to_end(tiny, tmp_path):
                "python": "3", "tensorflow": "2"}
     text = document.markdown(records, {}, info, machine, Settings(quick=True), 1.0, "plot.png", None)
     assert "## Machine" in text and "QUICK" in text and "plot.png" in text
+
+
+def test_merge_replaces_the_rerun_task_and_records_both_runs(tmp_path):
+    import json
+    from benchmarks import run
+    machine = {"load_average_at_start": "0.1"}
+    base = {"machine": machine, "settings": {}, "total_s": 600.0,
+            "tasks": {"a": {"n": 1}, "b": {"n": 1}}, "perf": {"a": {"x": 1}, "b": {"x": 1}},
+            "records": [{"task": "a", "v": 1}, {"task": "b", "v": 1}]}
+    new = {"machine": machine, "settings": {}, "total_s": 120.0, "tasks": {"b": {"n": 2}},
+           "perf": {"b": {"x": 2}}, "records": [{"task": "b", "v": 2}]}
+    paths = [str(tmp_path / "base.json"), str(tmp_path / "new.json")]
+    for path, raw in zip(paths, (base, new)):
+        with open(path, "w") as f:
+            json.dump(raw, f)
+    merged = run.merge(*paths)
+    assert merged["records"] == [{"task": "a", "v": 1}, {"task": "b", "v": 2}]
+    assert merged["tasks"]["b"] == {"n": 2} and merged["perf"]["a"] == {"x": 1}
+    assert merged["runs"][0].startswith("a, b: 10.0 min") and merged["runs"][1].startswith("re-run of b: 2.0 min")
+    with open(paths[0]) as f:
+        assert json.load(f) == merged
