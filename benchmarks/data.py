@@ -173,11 +173,31 @@ def transform(name: str, frames: Dict[str, pd.DataFrame], dataset: DatasetConfig
 
 def tf_dataset(arrays: Arrays, batch_size: int, seed: int, repeat: bool = True,
                shuffle: bool = True) -> tf.data.Dataset:
-    """Batched ``(features, labels)`` from in-memory arrays (full batches only)."""
+    """Batched ``(features, labels)`` from in-memory arrays.
+
+    Works on whole batches, not examples: each epoch is one random permutation of the
+    row indices (seeded by ``(seed, epoch)``; several when one batch needs more rows than
+    the split has), cut into full batches that are gathered from the arrays. An example-level ``shuffle().batch()`` costs ~25 ms per 2,000-row
+    batch on 2 CPU cores, more than a search step. ``repeat=False`` gives one ordered
+    pass with the last partial batch kept (evaluation).
+    """
     feats, labels = arrays
-    ds = tf.data.Dataset.from_tensor_slices((feats, labels))
-    if shuffle:
-        ds = ds.shuffle(len(labels), seed=seed, reshuffle_each_iteration=True)
+    n = len(labels)
+    columns = ({k: tf.constant(v) for k, v in feats.items()}, tf.constant(labels))
     if repeat:
-        ds = ds.repeat()
-    return ds.batch(batch_size, drop_remainder=repeat).prefetch(tf.data.AUTOTUNE)
+        laps = -(-batch_size // n)  # permutations per epoch: a batch may need more than n rows
+        full = laps * n // batch_size * batch_size
+
+        def epoch_batches(epoch):
+            if shuffle:
+                noise = tf.random.stateless_uniform([laps, n], tf.stack([tf.constant(seed, tf.int64), epoch]))
+                rows = tf.reshape(tf.argsort(noise, axis=1), [-1])
+            else:
+                rows = tf.tile(tf.range(n), [laps])
+            return tf.data.Dataset.from_tensor_slices(tf.reshape(rows[:full], [-1, batch_size]))
+
+        index = tf.data.Dataset.range(2 ** 62).flat_map(epoch_batches)
+    else:
+        index = tf.data.Dataset.range(n).batch(batch_size)
+    take = lambda rows: tf.nest.map_structure(lambda c: tf.gather(c, rows), columns)  # noqa: E731
+    return index.map(take, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)

@@ -222,3 +222,15 @@ def full_size_se_spec(data: TaskData) -> ModelSpec:
     feats = {f.name: FeatureMES([(f.vocab_size, f.dim)]) for f in space.features}
     cost = sum(f.full_cost() for f in space.features)
     return ModelSpec(budget=cost, mode="SE", features=feats)
+
+
+def same_widths_se_spec(spec: ModelSpec) -> ModelSpec:
+    """An SE model with ``spec``'s output width and vocabulary per feature (throughput only).
+
+    Same tower input as the ME model, one table per feature: the throughput difference
+    is the cost of the ME lookup itself (more floats than the budget; never a result).
+    """
+    feats = {n: FeatureMES([(f.vocab_size, f.output_dim)] if not f.removed else [])
+             for n, f in spec.features.items()}
+    return ModelSpec(budget=sum(f.vocab_size * f.output_dim for f in spec.features.values()),
+                     mode="SE", features=feats)

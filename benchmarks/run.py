@@ -113,9 +113,11 @@ def bench_budget(data: bdata.TaskData, frac: float, s: Settings, perf: Dict) -> 
     variants = [("SE", None, {}, "NIS-SE"), ("ME", None, {}, "NIS-ME")]
     if middle and data.name in s.ablation_tasks:
         variants.append(("ME", m.PAPER_SPACE, m.PAPER_SEARCH, report.ABLATION))
+    specs = {}
     for mode, space_options, options, label in variants:
         search = m.nis_search(data, budget, mode, s.seeds[0], space_options,
                               **{**options, **s.search_overrides})
+        specs[label] = search.spec
         runs = train(search.spec)
         retrain_s = sum(r.train_s for r in runs) / n
         rec = _record(data, budget, frac, label, runs, search.search_s + retrain_s,
@@ -128,7 +130,10 @@ def bench_budget(data: bdata.TaskData, frac: float, s: Settings, perf: Dict) -> 
         me = next(r for r in out if r["method"] == "NIS-ME")
         me_eps = _mean(me["examples_per_s"])
         same_steps_s = me["search_steps"] * m.BATCH_SIZE / me_eps
+        same_widths = m.train_eval(data, m.same_widths_se_spec(specs["NIS-ME"]), s.seeds[0],
+                                   max_epochs=1)
         perf.update(budget=budget, se_examples_per_s=_mean([r.examples_per_s for r in best_runs]),
+                    same_widths_se_examples_per_s=same_widths.examples_per_s,
                     me_examples_per_s=me_eps, supernet_examples_per_s=me["supernet_examples_per_s"],
                     search_s=me["search_s"], final_same_steps_s=same_steps_s,
                     search_overhead=me["search_s"] / same_steps_s)

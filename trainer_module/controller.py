@@ -11,6 +11,10 @@ choices made so far. Training follows A3C: the advantage ``reward - baseline``
 weights the log-probabilities, an entropy bonus keeps exploring, and the
 baseline regresses on the reward.
 
+Policy and baseline run in lockstep inside one ``tf.scan`` (``rollout``), so a
+search step samples, scores and differentiates in a single pass over the
+decisions instead of one pass to sample and two teacher-forced passes to train.
+
 Example::
 
     ctl = Controller([21, 21], learning_rate=5e-3)
@@ -20,34 +24,23 @@ Example::
 """
 from __future__ import annotations
 
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, NamedTuple, Optional, Sequence
 
 import numpy as np
 import tensorflow as tf
 
 
-def cost_prior_logits(costs: Sequence[Sequence[float]], width: int) -> np.ndarray:
-    """Initial logits ``-lam * cost`` (costs in budgets), ``lam`` so the expected total cost is 1.
+class Rollout(NamedTuple):
+    """One pass over all decisions: choices ``[B, n]``, padded logits ``[B, n, widest]``,
+    baseline values ``[B, n]`` (zeros when the pass ran without the baseline)."""
 
-    Under the unmasked initial policy every decision then spends about its share of the
-    budget, instead of the first decisions taking most of it.
-    """
-    def expected(lam):
-        return sum(float(np.dot(np.exp(-lam * np.asarray(c)) / np.exp(-lam * np.asarray(c)).sum(), c))
-                   for c in costs)
-    lo, hi = 0.0, 1.0
-    if expected(0.0) <= 1.0:
-        hi = 0.0
-    else:
-        while expected(hi) > 1.0 and hi < 1e6:
-            hi *= 2.0
-        for _ in range(60):
-            mid = (lo + hi) / 2
-            lo, hi = (mid, hi) if expected(mid) > 1.0 else (lo, mid)
-    out = np.zeros((len(costs), width), np.float32)
-    for i, c in enumerate(costs):
-        out[i, :len(c)] = -hi * np.asarray(c, np.float32)
-    return out
+    actions: tf.Tensor
+    logits: tf.Tensor
+    values: tf.Tensor
+
+    def rows(self, start: int) -> "Rollout":
+        """The rollout of rows ``start:`` (the others' gradients are then zero)."""
+        return Rollout(self.actions[start:], self.logits[start:], self.values[start:])
 
 
 class SequenceNetwork(tf.keras.Model):
@@ -55,12 +48,13 @@ class SequenceNetwork(tf.keras.Model):
 
     def __init__(self, decision_sizes: Sequence[int], units: int = 64, head: str = "policy",
                  logit_bound: float = 2.5, decision_costs: Optional[Sequence[Sequence[float]]] = None,
-                 cost_prior: bool = False, **kw):
+                 **kw):
         super().__init__(**kw)
         self.logit_bound = float(logit_bound)
         self.decision_sizes = [int(n) for n in decision_sizes]
         self.units, self.head = int(units), head
         n, widest = len(self.decision_sizes), max(self.decision_sizes)
+        self.widest = widest
         out = widest if head == "policy" else 1
         small = lambda: tf.keras.initializers.RandomUniform(-0.01, 0.01)  # noqa: E731
         # All decisions' parameters are stacked (a handful of variables instead of two per
@@ -86,78 +80,41 @@ class SequenceNetwork(tf.keras.Model):
         if [len(c) for c in costs] != self.decision_sizes:
             raise ValueError(f"decision_costs must have one entry per category: sizes "
                              f"{self.decision_sizes}, got {[len(c) for c in costs]}")
-        self._costs = tf.constant([list(map(float, c)) + [0.0] * (widest - len(c)) for c in costs],
-                                  tf.float32)
+        self.costs = tf.constant([list(map(float, c)) + [0.0] * (widest - len(c)) for c in costs],
+                                 tf.float32)
         self.spent_embedding = self.add_weight(name="spent_embedding", shape=(self.units,),
                                                initializer=small())
-        if head == "policy" and cost_prior and decision_costs is not None:
-            self.head_bias.assign(cost_prior_logits(costs, widest))
 
-    def cell(self, x: tf.Tensor, state):
-        """One LSTM step written with plain ops (Keras call overhead dominates at this size)."""
-        h, c = state
-        gates = tf.matmul(tf.concat([x, h], axis=1), self.lstm_kernel) + self.lstm_bias
-        i, f, g, o = tf.split(gates, 4, axis=1)
-        c = tf.sigmoid(f) * c + tf.sigmoid(i) * tf.tanh(g)
-        h = tf.sigmoid(o) * tf.tanh(c)
-        return h, [h, c]
+    def initial(self, batch):
+        """Input and LSTM state before the first decision."""
+        zeros = tf.zeros([batch, self.units])
+        return tf.tile(self.start, [batch, 1]), zeros, zeros
 
-    def _output(self, i: tf.Tensor, h: tf.Tensor, spent: tf.Tensor) -> tf.Tensor:
-        """Decision i's padded logits ``[B, widest]`` or value ``[B, 1]``.
+    def advance(self, x, h, c, i, spent):
+        """One LSTM step (plain ops: Keras call overhead dominates at this size), then decision
+        i's padded logits ``[B, widest]`` or value ``[B, 1]``.
 
         Logits are tanh-bounded; invalid categories, and with budget masking the ones that
         would take the running cost ``spent`` ``[B]`` over the budget, get -1e9.
         """
+        gates = tf.matmul(tf.concat([x, h], axis=1), self.lstm_kernel) + self.lstm_bias
+        gi, gf, gg, go = tf.split(gates, 4, axis=1)
+        c = tf.sigmoid(gf) * c + tf.sigmoid(gi) * tf.tanh(gg)
+        h = tf.sigmoid(go) * tf.tanh(c)
         z = tf.matmul(h, tf.gather(self.head_kernel, i)) + tf.gather(self.head_bias, i)
-        if self.head != "policy":
-            return z
-        if self.logit_bound > 0:
-            z = self.logit_bound * tf.tanh(z / self.logit_bound)
-        z = z + tf.gather(self._invalid, i)
-        if self.masked:
-            over = spent[:, None] + tf.gather(self._costs, i)[None, :] > 1.0 + 1e-6
-            z = tf.where(over, -1e9, z)
-        return z
+        if self.head == "policy":
+            if self.logit_bound > 0:
+                z = self.logit_bound * tf.tanh(z / self.logit_bound)
+            z = z + tf.gather(self._invalid, i)
+            if self.masked:
+                over = spent[:, None] + tf.gather(self.costs, i)[None, :] > 1.0 + 1e-6
+                z = tf.where(over, -1e9, z)
+        return h, c, z
 
-    def _unroll(self, batch, actions=None, seed=None, greedy=False):
-        """Runs the LSTM over all decisions in one ``tf.scan`` (a single loop body to trace).
-
-        With ``actions`` the given choices are fed back (teacher forcing); otherwise each
-        choice is sampled (or the argmax with ``greedy``). Returns (outputs ``[n, B, out]``,
-        choices ``[n, B]``).
-        """
-        n = len(self.decision_sizes)
-        fed = tf.zeros([n, batch], tf.int32) if actions is None else tf.transpose(
-            tf.cast(actions, tf.int32))
-        seed = tf.zeros([2], tf.int64) if seed is None else tf.cast(seed, tf.int64)
-        x, (h, c) = self._initial(batch)
-
-        def step(carry, elems):
-            x, h, c, spent, _, _ = carry
-            i, given = elems
-            h, (_, c) = self.cell(x, (h, c))
-            out = self._output(i, h, spent)
-            if actions is not None:
-                choice = given
-            elif greedy:
-                choice = tf.argmax(out, axis=-1, output_type=tf.int32)
-            else:
-                step_seed = tf.random.experimental.stateless_fold_in(seed, tf.cast(i, tf.int64))
-                choice = tf.cast(tf.random.stateless_categorical(out, 1, step_seed)[:, 0], tf.int32)
-            emb = tf.gather(self.choice_embeddings, tf.minimum(i, tf.shape(self.choice_embeddings)[0] - 1))
-            spent = spent + tf.gather(tf.gather(self._costs, i), choice)
-            x = tf.gather(emb, choice) + spent[:, None] * self.spent_embedding  # budget used so far
-            return x, h, c, spent, out, choice
-
-        width = self.head_kernel.shape[-1]
-        init = (x, h, c, tf.zeros([batch]), tf.zeros([batch, width]), tf.zeros([batch], tf.int32))
-        _, _, _, _, outs, choices = tf.scan(step, (tf.range(n), fed), initializer=init)
-        return outs, choices
-
-    def _initial(self, batch):
-        x = tf.tile(self.start, [batch, 1])
-        zeros = tf.zeros([batch, self.units])
-        return x, (zeros, zeros)
+    def next_input(self, i, choice, spent):
+        """The input of decision i + 1: an embedding of choice i plus the budget used so far."""
+        emb = tf.gather(self.choice_embeddings, tf.minimum(i, tf.shape(self.choice_embeddings)[0] - 1))
+        return tf.gather(emb, choice) + spent[:, None] * self.spent_embedding
 
     def step_outputs(self, actions: tf.Tensor) -> List[tf.Tensor]:
         """Per-decision outputs with the given choices fed back (teacher forcing).
@@ -167,16 +124,55 @@ class SequenceNetwork(tf.keras.Model):
         Returns:
           list of ``[B, n_i]`` logits (policy) or ``[B, 1]`` values (value head).
         """
-        outs, _ = self._unroll(tf.shape(actions)[0], actions=actions)
+        outs = tf.unstack(unroll(self, None, tf.shape(actions)[0], actions=actions).logits, axis=1)
         if self.head != "policy":
-            return tf.unstack(outs, num=len(self.decision_sizes))
-        return [o[:, :k] for o, k in zip(tf.unstack(outs, num=len(self.decision_sizes)),
-                                         self.decision_sizes)]
+            return [o[:, :1] for o in outs]
+        return [o[:, :k] for o, k in zip(outs, self.decision_sizes)]
 
     def sample(self, batch: int, seed: tf.Tensor, greedy: bool = False) -> tf.Tensor:
         """Samples (or, with ``greedy``, takes the argmax of) every decision in turn: ``[B, n]``."""
-        _, choices = self._unroll(batch, seed=seed, greedy=greedy)
-        return tf.transpose(choices)
+        return unroll(self, None, batch, seed=seed, greedy=greedy).actions
+
+
+def unroll(lead: SequenceNetwork, follower: Optional[SequenceNetwork], batch, actions=None,
+           seed=None, greedy=False) -> Rollout:
+    """Runs ``lead`` (and ``follower`` in lockstep, fed the same choices) over all decisions
+    in one ``tf.scan`` (a single loop body to trace).
+
+    With ``actions`` the given choices are fed back (teacher forcing); otherwise each choice
+    is sampled from ``lead``'s logits (or their argmax with ``greedy``). ``logits`` of the
+    result are ``lead``'s outputs, ``values`` the follower's (zeros without one).
+    """
+    n, width = len(lead.decision_sizes), lead.head_kernel.shape[-1]
+    fed = tf.zeros([n, batch], tf.int32) if actions is None else tf.transpose(tf.cast(actions, tf.int32))
+    seed = tf.zeros([2], tf.int64) if seed is None else tf.cast(seed, tf.int64)
+    nets = [lead] + ([follower] if follower is not None else [])
+
+    def step(carry, elems):
+        states, spent, _, _, _ = carry
+        i, given = elems
+        new_states, outs = [], []
+        for net, (x, h, c) in zip(nets, states):
+            h, c, z = net.advance(x, h, c, i, spent)
+            new_states.append((h, c))
+            outs.append(z)
+        if actions is not None:
+            choice = given
+        elif greedy:
+            choice = tf.argmax(outs[0], axis=-1, output_type=tf.int32)
+        else:
+            step_seed = tf.random.experimental.stateless_fold_in(seed, tf.cast(i, tf.int64))
+            choice = tf.cast(tf.random.stateless_categorical(outs[0], 1, step_seed)[:, 0], tf.int32)
+        spent = spent + tf.gather(tf.gather(lead.costs, i), choice)
+        states = tuple((net.next_input(i, choice, spent), h, c)
+                       for net, (h, c) in zip(nets, new_states))
+        value = outs[1][:, 0] if follower is not None else tf.zeros([batch])
+        return states, spent, outs[0], value, choice
+
+    init = (tuple(net.initial(batch) for net in nets), tf.zeros([batch]), tf.zeros([batch, width]),
+            tf.zeros([batch]), tf.zeros([batch], tf.int32))
+    _, _, logits, values, choices = tf.scan(step, (tf.range(n), fed), initializer=init)
+    return Rollout(tf.transpose(choices), tf.transpose(logits, [1, 0, 2]), tf.transpose(values))
 
 
 class Controller(tf.Module):
@@ -185,25 +181,30 @@ class Controller(tf.Module):
     def __init__(self, decision_sizes: Sequence[int], units: int = 64,
                  learning_rate: float = 1e-3, entropy_weight: float = 1e-2,
                  baseline_weight: float = 1.0, decision_costs: Optional[Sequence[Sequence[float]]] = None,
-                 cost_prior: bool = False, name: Optional[str] = None):
+                 name: Optional[str] = None):
         super().__init__(name=name)
         self.decision_sizes = [int(n) for n in decision_sizes]
         self.policy = SequenceNetwork(self.decision_sizes, units, "policy",
-                                      decision_costs=decision_costs, cost_prior=cost_prior,
-                                      name="policy")
+                                      decision_costs=decision_costs, name="policy")
         self.baseline = SequenceNetwork(self.decision_sizes, units, "value",
                                         decision_costs=decision_costs, name="baseline")
         self.optimizer = tf.keras.optimizers.Adam(learning_rate)
         self.entropy_weight = float(entropy_weight)
         self.baseline_weight = float(baseline_weight)
         # Create variables now so checkpoints and strategies see them.
-        dummy = tf.zeros([1, len(self.decision_sizes)], tf.int32)
-        self.policy.step_outputs(dummy)
-        self.baseline.step_outputs(dummy)
+        self.rollout(1, actions=tf.zeros([1, len(self.decision_sizes)], tf.int32))
+        # Logged every few steps during a search: traced once instead of run op by op.
+        self._greedy_fn = tf.function(lambda: self.policy.sample(1, tf.zeros([2], tf.int64), greedy=True),
+                                      autograph=False)
 
     @property
     def trainable_variables(self):
         return self.policy.trainable_variables + self.baseline.trainable_variables
+
+    def rollout(self, batch, seed: Optional[tf.Tensor] = None,
+                actions: Optional[tf.Tensor] = None) -> Rollout:
+        """Samples ``batch`` configurations (or feeds ``actions``) through policy and baseline."""
+        return unroll(self.policy, self.baseline, batch, actions=actions, seed=seed)
 
     def sample(self, batch: int, seed: tf.Tensor) -> tf.Tensor:
         return self.policy.sample(batch, seed)
@@ -218,21 +219,13 @@ class Controller(tf.Module):
 
     def greedy(self) -> np.ndarray:
         """The most probable choice at every step (autoregressive argmax), int ``[n_decisions]``."""
-        return self.policy.sample(1, tf.zeros([2], tf.int64), greedy=True)[0].numpy()
+        return self._greedy_fn()[0].numpy()
 
     def log_prob(self, actions: tf.Tensor) -> tf.Tensor:
         """Joint log-probability ``[B]`` of full choice vectors."""
-        logp, _ = self._logp_entropy(actions)
-        return tf.reduce_sum(logp, axis=1)
-
-    def _logp_entropy(self, actions):
         actions = tf.cast(actions, tf.int32)
-        logps, ents = [], []
-        for i, logits in enumerate(self.policy.step_outputs(actions)):
-            log_sm = tf.nn.log_softmax(logits)
-            logps.append(tf.gather(log_sm, actions[:, i], batch_dims=1))
-            ents.append(-tf.reduce_sum(tf.exp(log_sm) * log_sm, axis=-1))
-        return tf.stack(logps, 1), tf.stack(ents, 1)
+        logp, _ = _logp_entropy(unroll(self.policy, None, tf.shape(actions)[0], actions=actions))
+        return tf.reduce_sum(logp, axis=1)
 
     def probabilities(self, actions: Optional[Sequence[int]] = None) -> List[np.ndarray]:
         """Each decision's distribution along ``actions`` (default: the greedy path)."""
@@ -240,13 +233,13 @@ class Controller(tf.Module):
         outs = self.policy.step_outputs(tf.constant(acts[None, :], tf.int32))
         return [tf.nn.softmax(o)[0].numpy() for o in outs]
 
-    def losses(self, actions, rewards, weights=None) -> Dict[str, tf.Tensor]:
-        """A3C losses for sampled ``actions`` ``[B, n]`` and their ``rewards`` ``[B]``."""
+    def losses_from(self, rollout: Rollout, rewards, weights=None) -> Dict[str, tf.Tensor]:
+        """A3C losses of a rollout whose configurations earned ``rewards`` ``[B]``."""
         rewards = tf.cast(rewards, tf.float32)
         weights = tf.ones_like(rewards) if weights is None else tf.cast(weights, tf.float32)
         denom = tf.maximum(tf.reduce_sum(weights), 1.0)
-        logp, ent = self._logp_entropy(actions)
-        values = tf.concat(self.baseline.step_outputs(actions), axis=1)            # [B, n]
+        logp, ent = _logp_entropy(rollout)
+        values = rollout.values                                                    # [B, n]
         advantage = tf.stop_gradient(rewards[:, None] - values)
         policy_loss = -tf.reduce_sum(tf.reduce_sum(logp * advantage, 1) * weights) / denom
         entropy = tf.reduce_sum(tf.reduce_sum(ent, 1) * weights) / denom
@@ -256,11 +249,28 @@ class Controller(tf.Module):
         return {"loss": total, "policy_loss": policy_loss, "baseline_loss": baseline_loss,
                 "entropy": entropy, "mean_baseline": tf.reduce_mean(values)}
 
+    def losses(self, actions, rewards, weights=None) -> Dict[str, tf.Tensor]:
+        """A3C losses for given ``actions`` ``[B, n]`` (teacher forced) and their ``rewards``."""
+        actions = tf.cast(actions, tf.int32)
+        return self.losses_from(self.rollout(tf.shape(actions)[0], actions=actions), rewards, weights)
+
+    def apply(self, tape: tf.GradientTape, loss: tf.Tensor) -> None:
+        """Applies the gradient of ``loss`` (recorded on ``tape``) to policy and baseline."""
+        variables = self.trainable_variables
+        self.optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+
     def train_step(self, actions, rewards, weights=None, loss_scale: float = 1.0) -> Dict[str, tf.Tensor]:
         """One policy-gradient + baseline update (``loss_scale`` = 1/replicas under a strategy)."""
         with tf.GradientTape() as tape:
             out = self.losses(actions, rewards, weights)
             loss = out["loss"] * loss_scale
-        variables = self.trainable_variables
-        self.optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+        self.apply(tape, loss)
         return out
+
+
+def _logp_entropy(rollout: Rollout):
+    """Per-decision log-probabilities of the rollout's choices and entropies, ``[B, n]`` each."""
+    log_sm = tf.nn.log_softmax(rollout.logits)       # padded / masked categories: ~-1e9, p = 0
+    logp = tf.gather(log_sm, rollout.actions, batch_dims=2)
+    ent = -tf.reduce_sum(tf.exp(log_sm) * log_sm, axis=-1)
+    return logp, ent

@@ -22,6 +22,10 @@ import tensorflow as tf
 from trainer_module.spec import FeatureMES
 from trainer_module.supernet import combine
 
+# Features whose MES covers at most this many items are looked up in their projected
+# tables (one gather; see ``_projected_lookup``); larger ones project per looked-up row.
+PROJECT_WHOLE_TABLES_MAX_ROWS = 8192
+
 
 class MultiSizeEmbedding(tf.keras.layers.Layer):
     """One feature's fixed-size ME: tables ``E_m`` and projections ``P_m``."""
@@ -55,6 +59,8 @@ class MultiSizeEmbedding(tf.keras.layers.Layer):
         if not self.built:
             self.build()
         ids = tf.cast(ids, tf.int32)
+        if len(self.mes.entries) > 1 and self.mes.vocab_size <= PROJECT_WHOLE_TABLES_MAX_ROWS:
+            return combine(self._projected_lookup(ids), ids, self.combiner)
         out, start = None, 0
         for (v, _), table, proj in zip(self.mes.entries, self.tables, self.projections):
             local = ids - start
@@ -65,6 +71,19 @@ class MultiSizeEmbedding(tf.keras.layers.Layer):
             out = part if out is None else out + part
             start += v
         return combine(out, ids, self.combiner)
+
+    def _projected_lookup(self, ids: tf.Tensor) -> tf.Tensor:
+        """Summed bag ``[B, d1]`` from one gather in ``[E_1; E_2 P_2; ...; 0]`` (same values).
+
+        Projecting whole tables costs ``sum v_m d_m d1`` per step, less than one gather,
+        mask and projection per entry when the vocabulary is small; the last row is the
+        zero vector of padding and out-of-vocabulary ids.
+        """
+        parts = [t if p is None else tf.matmul(t, p) for t, p in zip(self.tables, self.projections)]
+        parts.append(tf.zeros([1, self.output_dim], parts[0].dtype))
+        vocab = self.mes.vocab_size
+        rows = tf.where((ids >= 0) & (ids < vocab), ids, vocab)
+        return tf.reduce_sum(tf.gather(tf.concat(parts, axis=0), rows), axis=1)
 
     def table_params(self) -> int:
         """Floats in the tables ``E_m`` (equals the MES cost)."""

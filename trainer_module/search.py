@@ -8,11 +8,13 @@ the TFX component, the benchmark and the tests use. It
 2. then alternates a main-model step on a training batch (choices sampled from
    the controller) with a controller step on a validation batch (A3C on
    ``reward = O - C_L``; per example for retrieval, per group of ``group_size``
-   examples for ranking);
+   examples for ranking); both are one ``tf.function`` whose single controller
+   pass samples the choices of both and is differentiated for the update;
 3. checkpoints model, controller, baseline, optimizers and step (randomness is
    derived from ``(seed, step, replica)``, so a resumed run continues the same
    stream), logs progress to TensorBoard, and
-4. emits the controller's most probable MES, repaired to fit the budget.
+4. emits the best-scoring (on held-back validation batches) of the controller's
+   most probable configuration and ``final_candidates`` samples, within budget.
 
 Every step is one ``strategy.run`` of a ``tf.function``: pass a
 ``MirroredStrategy`` (GPUs) or ``TPUStrategy``; the default strategy runs on CPU.
@@ -61,14 +63,12 @@ class NeuralInputSearch:
                      if config.budget_masking else None)
             self.controller = Controller(space.decision_sizes(), config.controller_units,
                                          config.controller_learning_rate, config.entropy_weight,
-                                         decision_costs=costs,
-                                         cost_prior=config.cost_prior)
+                                         decision_costs=costs)
             self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
             self._build_model()
         # No tensor-dependent Python control flow in the steps: skip AutoGraph's slow conversion.
-        self._main_fns = {u: tf.function(lambda x, y, u=u: self._main_step(x, y, u), autograph=False)
-                          for u in (True, False)}
-        self._controller_fn = tf.function(self._controller_step, autograph=False)
+        self._warmup_fn = tf.function(self._warmup_step, autograph=False)
+        self._search_fn = tf.function(self._search_step, autograph=False)
         self._score_fn = tf.function(self._score_step, autograph=False)
 
     # --- shapes ----------------------------------------------------------------
@@ -107,19 +107,21 @@ class NeuralInputSearch:
             return tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(labels, out))
         return self.model.sampled_softmax_loss(out, labels, seed)
 
-    def _main_step(self, features, labels, uniform: bool):
+    def _train_main(self, x, y, actions):
+        """One supernet update on a training batch under the choices ``actions``; the loss."""
+        levels = self._per_example(self.levels(actions), tf.shape(y)[0])
+        with tf.GradientTape() as tape:
+            loss = self._main_loss(x, y, levels, self._seed(1))
+            scaled = loss / self.strategy.num_replicas_in_sync
+        variables = self.model.trainable_variables
+        self.optimizer.apply_gradients(zip(tape.gradient(scaled, variables), variables))
+        return loss
+
+    def _warmup_step(self, features, labels):
+        """Warm-up: a supernet step under uniformly random choices (controller frozen)."""
         def replica_fn(x, y):
-            batch = tf.shape(y)[0]
-            n = self._num_choices(batch)
-            seed = self._seed(0)
-            actions = self.controller.uniform(n, seed) if uniform else self.controller.sample(n, seed)
-            levels = self._per_example(self.levels(actions), batch)
-            with tf.GradientTape() as tape:
-                loss = self._main_loss(x, y, levels, self._seed(1))
-                scaled = loss / self.strategy.num_replicas_in_sync
-            variables = self.model.trainable_variables
-            self.optimizer.apply_gradients(zip(tape.gradient(scaled, variables), variables))
-            return loss
+            return self._train_main(x, y, self.controller.uniform(self._num_choices(tf.shape(y)[0]),
+                                                                  self._seed(0)))
         loss = self.strategy.run(replica_fn, args=(features, labels))
         return self.strategy.reduce(tf.distribute.ReduceOp.MEAN, loss, axis=None)
 
@@ -136,19 +138,31 @@ class NeuralInputSearch:
                                    negatives)
         return sampled_recall_at_1(true, neg), labels >= 0
 
-    def _controller_step(self, features, labels):
-        def replica_fn(x, y):
-            batch = tf.shape(y)[0]
+    def _search_step(self, features, labels, val_features, val_labels):
+        """One search step (paper 3.3.3): a supernet step, then a controller step.
+
+        One controller pass samples the configurations of both: the first rows train the
+        supernet on the training batch, the rest are scored on the validation batch after
+        that update and get the A3C update. The pass is recorded for the controller's
+        gradient, so it is not repeated teacher-forced.
+        """
+        def replica_fn(x, y, xv, yv):
+            n_main, batch = self._num_choices(tf.shape(y)[0]), tf.shape(yv)[0]
             n = self._num_choices(batch)
-            actions = self.controller.sample(n, self._seed(2))
-            levels = self.levels(actions)
-            objective, valid = self._objective(x, y, self._per_example(levels, batch), n)
-            cost_loss = self.cost_model.cost_loss(levels)
-            reward = objective - cost_loss
-            self.controller.train_step(actions, reward, valid, 1.0 / self.strategy.num_replicas_in_sync)
-            return tf.stack([tf.reduce_mean(reward), tf.reduce_mean(objective),
+            with tf.GradientTape() as tape:
+                rollout = self.controller.rollout(n_main + n, self._seed(2))
+                with tape.stop_recording():
+                    main_loss = self._train_main(x, y, rollout.actions[:n_main])
+                    levels = self.levels(rollout.actions[n_main:])
+                    objective, valid = self._objective(xv, yv, self._per_example(levels, batch), n)
+                    cost_loss = self.cost_model.cost_loss(levels)
+                    reward = objective - cost_loss
+                losses = self.controller.losses_from(rollout.rows(n_main), reward, valid)
+                scaled = losses["loss"] / self.strategy.num_replicas_in_sync
+            self.controller.apply(tape, scaled)
+            return tf.stack([main_loss, tf.reduce_mean(reward), tf.reduce_mean(objective),
                              tf.reduce_mean(self.cost_model.cost_ratio(levels))])
-        stats = self.strategy.run(replica_fn, args=(features, labels))
+        stats = self.strategy.run(replica_fn, args=(features, labels, val_features, val_labels))
         return self.strategy.reduce(tf.distribute.ReduceOp.MEAN, stats, axis=None)
 
     def _score_step(self, features, labels, actions):
@@ -186,10 +200,13 @@ class NeuralInputSearch:
         while step < total:
             warm = step < cfg.warmup_steps
             x, y = next(train_it)
-            main_loss = self._main_fns[warm](x, y)  # a tensor: read only when logged (no sync per step)
-            if not warm:
+            if warm:  # tensors: read only when logged (no host sync per step)
+                main_loss = self._warmup_fn(x, y)
+            else:
                 xv, yv = next(val_it)
-                acc.append(self._controller_fn(xv, yv))
+                stats = self._search_fn(x, y, xv, yv)
+                main_loss = stats[0]
+                acc.append(stats[1:])
             self.step.assign_add(1)
             step += 1
             if step % cfg.log_every == 0 or step == total:

@@ -34,8 +34,6 @@ class SearchConfig:
       log_every: steps between progress rows / TensorBoard points.
       checkpoint_every: steps between checkpoints.
       seed: seed of every random choice of the search.
-      cost_prior: experimental, off by default: initial policy logits ``-lam * cost`` so
-        each decision starts at about its share of the budget (see BENCHMARKS.md).
       final_candidates: configurations sampled from the final controller (plus its greedy
         choice) that are scored on validation data; the best one is emitted (ENAS-style
         selection; 0 emits the most probable configuration).
@@ -61,7 +59,6 @@ class SearchConfig:
     checkpoint_every: int = 100
     seed: int = 0
     budget_masking: bool = True
-    cost_prior: bool = False
     final_candidates: int = 32
     final_eval_batches: int = 4
 

@@ -1,6 +1,5 @@
 """The controller + baseline solve a bandit whose reward is given directly."""
 import numpy as np
-import pytest
 import tensorflow as tf
 
 from trainer_module.controller import Controller
@@ -70,12 +69,21 @@ def test_budget_masked_controller_learns_best_feasible_configuration():
     np.testing.assert_array_equal(ctl.greedy(), [1, 1])
 
 
-def test_cost_prior_starts_each_decision_near_its_share_of_the_budget():
-    from trainer_module.controller import cost_prior_logits
-    costs = [[0.0, 0.5, 1.0, 2.0]] * 4  # uniform choices would cost 3.5 budgets
-    logits = cost_prior_logits(costs, 4)
-    p = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
-    assert np.sum(p * np.array(costs)) == pytest.approx(1.0, rel=1e-3)
-    assert (np.diff(logits, axis=1) < 0).all()  # dearer categories start less likely
-    cheap = cost_prior_logits([[0.0, 0.1]], 2)  # already within budget: uniform start
-    np.testing.assert_array_equal(cheap, 0.0)
+def test_sampled_rollout_gives_the_teacher_forced_losses_and_gradients():
+    # The search step differentiates the sampling pass itself; it must equal the classic
+    # sample-then-teacher-force update.
+    ctl = Controller([3, 4, 2], decision_costs=[[0.0, 0.3, 0.6], [0.0, 0.2, 0.4, 0.8], [0.0, 0.5]])
+    rewards = tf.constant(np.linspace(0.0, 1.0, 16), tf.float32)
+    with tf.GradientTape() as tape:
+        rollout = ctl.rollout(20, tf.constant([5, 6], tf.int64))
+        fused = ctl.losses_from(rollout.rows(4), rewards)
+    with tf.GradientTape() as tape2:
+        forced = ctl.losses(rollout.actions[4:], rewards)
+    for key in ("loss", "policy_loss", "baseline_loss", "entropy"):
+        np.testing.assert_allclose(fused[key].numpy(), forced[key].numpy(), rtol=1e-5, atol=1e-6)
+    grads = tape.gradient(fused["loss"], ctl.trainable_variables)
+    grads2 = tape2.gradient(forced["loss"], ctl.trainable_variables)
+    assert sum(float(tf.reduce_sum(tf.abs(g))) for g in grads) > 0
+    for g, g2 in zip(grads, grads2):
+        np.testing.assert_allclose(tf.convert_to_tensor(g).numpy(), tf.convert_to_tensor(g2).numpy(),
+                                   rtol=1e-4, atol=1e-6)
