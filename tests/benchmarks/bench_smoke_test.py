@@ -7,7 +7,7 @@ import pytest
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
 from benchmarks import data as bdata  # noqa: E402
-from benchmarks import document, methods, report  # noqa: E402
+from benchmarks import document, methods, report, step_profile  # noqa: E402
 from benchmarks.run import Settings  # noqa: E402
 
 
@@ -90,3 +90,10 @@ def test_merge_replaces_the_rerun_task_and_records_both_runs(tmp_path):
     assert merged["runs"][0].startswith("a, b: 10.0 min") and merged["runs"][1].startswith("re-run of b: 2.0 min")
     with open(paths[0]) as f:
         assert json.load(f) == merged
+
+
+def test_step_profile_times_every_piece(tiny):
+    out = step_profile.profile(tiny, 0.1, "ME", repeats=2)
+    assert out["decisions"] > len(tiny.vocab_sizes) and out["controller_batch"] == 2000
+    for key in ("warmup_step_ms", "search_step_ms", "controller_pass_and_update_ms", "reward_ms"):
+        assert out[key] > 0
