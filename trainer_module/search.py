@@ -56,12 +56,16 @@ class NeuralInputSearch:
         self.cost_model = CostModel(space, cost_terms)
         self._se_tables = {f.name: tf.constant(f.se_level_table()) for f in space.features}
         self._slices = space.decision_slices()
+        # Controller decision j is the space's decision order[j] (config.decision_order).
+        order = np.asarray(space.controller_order(config.decision_order))
+        self._order, self._inverse = order, np.argsort(order)
         with self.strategy.scope():
             self.model = build_supernet(space, dataset, num_labels, config.hidden_units)
             self.optimizer = tf.keras.optimizers.Adam(config.learning_rate)
-            costs = ([[c / space.budget for c in d] for d in space.decision_costs()]
+            costs = ([[c / space.budget for c in space.decision_costs()[k]] for k in order]
                      if config.budget_masking else None)
-            self.controller = Controller(space.decision_sizes(), config.controller_units,
+            self.controller = Controller([space.decision_sizes()[k] for k in order],
+                                         config.controller_units,
                                          config.controller_learning_rate, config.entropy_weight,
                                          decision_costs=costs)
             self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
@@ -75,6 +79,15 @@ class NeuralInputSearch:
     def _build_model(self):
         feats = {f.name: tf.zeros([1, f.max_len], tf.int64) for f in self.dataset.features}
         self.model.forward(feats, self.levels(tf.zeros([1, len(self.space.decision_sizes())], tf.int32)))
+
+    def _to_space(self, actions):
+        """Controller-order actions ``[N, n]`` (tensor or array) in the space's order."""
+        if isinstance(actions, np.ndarray):
+            return actions[..., self._inverse]
+        return tf.gather(actions, self._inverse, axis=-1)
+
+    def _to_controller(self, actions: np.ndarray) -> np.ndarray:
+        return np.asarray(actions)[..., self._order]
 
     def levels(self, actions: tf.Tensor) -> Dict[str, tf.Tensor]:
         """Per-feature level vectors ``[N, T]`` from controller actions ``[N, n_decisions]``."""
@@ -120,8 +133,8 @@ class NeuralInputSearch:
     def _warmup_step(self, features, labels):
         """Warm-up: a supernet step under uniformly random choices (controller frozen)."""
         def replica_fn(x, y):
-            return self._train_main(x, y, self.controller.uniform(self._num_choices(tf.shape(y)[0]),
-                                                                  self._seed(0)))
+            return self._train_main(x, y, self._to_space(self.controller.uniform(
+                self._num_choices(tf.shape(y)[0]), self._seed(0))))
         loss = self.strategy.run(replica_fn, args=(features, labels))
         return self.strategy.reduce(tf.distribute.ReduceOp.MEAN, loss, axis=None)
 
@@ -152,8 +165,9 @@ class NeuralInputSearch:
             with tf.GradientTape() as tape:
                 rollout = self.controller.rollout(n_main + n, self._seed(2))
                 with tape.stop_recording():
-                    main_loss = self._train_main(x, y, rollout.actions[:n_main])
-                    levels = self.levels(rollout.actions[n_main:])
+                    actions = self._to_space(rollout.actions)
+                    main_loss = self._train_main(x, y, actions[:n_main])
+                    levels = self.levels(actions[n_main:])
                     objective, valid = self._objective(xv, yv, self._per_example(levels, batch), n)
                     cost_loss = self.cost_model.cost_loss(levels)
                     reward = objective - cost_loss
@@ -246,7 +260,7 @@ class NeuralInputSearch:
         main_loss = float(main_loss)
         reward, objective, ratio = (np.mean([a.numpy() for a in acc], axis=0).tolist()
                                     if acc else [None] * 3)
-        spec = self.space.to_spec(self.controller.greedy())
+        spec = self.space.to_spec(self._to_space(self.controller.greedy()))
         row = {"step": step, "phase": "warmup" if warm else "search", "main_loss": main_loss,
                "mean_reward": reward, "mean_objective": objective, "mean_cost_ratio": ratio,
                "most_probable_cost_ratio": spec.cost() / self.space.budget,
@@ -273,14 +287,16 @@ class NeuralInputSearch:
         spread out has an unstable argmax, while the sampled configurations it favours are
         measured directly.
         """
-        greedy = self.controller.greedy()
-        samples = self.controller.sample(512, tf.constant([self.config.seed, -1], tf.int64)).numpy()
-        score = lambda a: self.controller.log_prob(tf.constant(a, tf.int32)).numpy()
+        greedy = self._to_space(self.controller.greedy())
+        samples = self._to_space(
+            self.controller.sample(512, tf.constant([self.config.seed, -1], tf.int64)).numpy())
+        score = lambda a: self.controller.log_prob(tf.constant(self._to_controller(a), tf.int32)).numpy()
         actions, info = budget_lib.select_within_budget(self.space, greedy, score, samples)
         if val_batches and self.config.final_candidates:
             actions, info["final_selection"] = self._best_measured(
                 actions, samples[:self.config.final_candidates], val_batches)
-        probs = self.controller.probabilities(actions)
+        probs = self.controller.probabilities(self._to_controller(actions))
+        probs = [probs[j] for j in self._inverse]  # the space's decision order
         by_feature = {f.name: [p.tolist() for p in probs[sl]]
                       for f, sl in zip(self.space.features, self._slices)}
         info.update(steps=int(self.step.numpy()), task=self.config.task,

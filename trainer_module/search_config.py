@@ -42,6 +42,8 @@ class SearchConfig:
         decision's categories that would overshoot the remaining budget get probability 0),
         so the memory part of the cost loss is always 0; False samples freely and relies on
         the paper's cost loss alone.
+      decision_order: "feature" (the controller decides feature after feature) or "chunk"
+        (ME: chunk t of every feature before any chunk t + 1; see BENCHMARKS.md findings).
     """
 
     task: str = "ranking"
@@ -59,6 +61,7 @@ class SearchConfig:
     checkpoint_every: int = 100
     seed: int = 0
     budget_masking: bool = True
+    decision_order: str = "feature"
     final_candidates: int = 32
     final_eval_batches: int = 4
 
@@ -70,6 +73,8 @@ class SearchConfig:
                      "checkpoint_every"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.decision_order not in ("feature", "chunk"):
+            raise ValueError(f"decision_order must be 'feature' or 'chunk', got {self.decision_order!r}")
         for name in ("warmup_steps", "search_steps", "final_candidates", "final_eval_batches"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")

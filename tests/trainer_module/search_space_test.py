@@ -115,3 +115,14 @@ def test_decision_costs_add_up_to_the_configuration_cost():
         for _ in range(200):
             acts = [int(rng.integers(n)) for n in space.decision_sizes()]
             assert sum(c[a] for c, a in zip(costs, acts)) == space.cost(acts)
+
+
+def test_chunk_order_decides_every_features_first_chunks_first():
+    space = SearchSpace.from_vocab_sizes({"a": 100, "b": 50}, 2000, mode="ME",
+                                         overrides={"a": {"num_dim_chunks": 3}, "b": {"num_dim_chunks": 2}})
+    assert space.controller_order("feature") == [0, 1, 2, 3, 4]
+    assert space.controller_order("chunk") == [0, 3, 1, 4, 2]
+    se = SearchSpace.from_vocab_sizes({"a": 100, "b": 50}, 2000, mode="SE")
+    assert se.controller_order("chunk") == se.controller_order("feature") == [0, 1]
+    with pytest.raises(ValueError, match="'random'"):
+        space.controller_order("random")

@@ -101,3 +101,21 @@ def test_search_config_json_round_trip_and_validation():
         SearchConfig.from_json('{"warmup": 3}')
     with pytest.raises(ValueError, match="group_size"):
         SearchConfig(group_size=0)
+
+
+def test_chunk_decision_order_maps_controller_choices_back_to_the_space():
+    space, cfg = small_search("ME", decision_order="chunk")
+    order = space.controller_order("chunk")
+    assert order != sorted(order)  # a real permutation for this space
+    search = NeuralInputSearch(space, pdata.DATASET, cfg)
+    assert search.controller.decision_sizes == [space.decision_sizes()[k] for k in order]
+    acts = np.array([[np.random.default_rng(k).integers(n) for k, n in enumerate(space.decision_sizes())]])
+    np.testing.assert_array_equal(search._to_space(search._to_controller(acts)), acts)
+    res = search.run(pdata.dataset(pdata.ranking_arrays(4000, 0), 64),
+                     pdata.dataset(pdata.ranking_arrays(2000, 1), 200))
+    assert res.spec.cost() <= space.budget
+    assert all(r["most_probable_cost_ratio"] <= 1.0 for r in res.history)
+    for f, sl in zip(space.features, space.decision_slices()):
+        probs = res.probabilities[f.name]
+        assert [len(p) for p in probs] == space.decision_sizes()[sl]
+        assert all(abs(sum(p) - 1.0) < 1e-4 for p in probs)
