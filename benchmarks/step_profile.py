@@ -59,7 +59,7 @@ def profile(data: TaskData, fraction: float, mode: str, repeats: int = 100) -> D
 
     @tf.function(autograph=False)
     def reward():
-        levels = search.levels(ctl.uniform(n, tf.constant([0, 2], tf.int64)))
+        levels = search.levels(search._to_space(ctl.uniform(n, tf.constant([0, 2], tf.int64))))
         return search._objective(xv, yv, search._per_example(levels, val_batch), n)[0]
 
     return {"decisions": len(space.decision_sizes()), "controller_batch": val_batch,

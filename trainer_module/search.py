@@ -90,7 +90,7 @@ class NeuralInputSearch:
         return np.asarray(actions)[..., self._order]
 
     def levels(self, actions: tf.Tensor) -> Dict[str, tf.Tensor]:
-        """Per-feature level vectors ``[N, T]`` from controller actions ``[N, n_decisions]``."""
+        """Per-feature level vectors ``[N, T]`` from actions ``[N, n_decisions]`` in the space's order."""
         out = {}
         for f, sl in zip(self.space.features, self._slices):
             a = actions[:, sl]
