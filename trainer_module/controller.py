@@ -54,7 +54,6 @@ class SequenceNetwork(tf.keras.Model):
         self.decision_sizes = [int(n) for n in decision_sizes]
         self.units, self.head = int(units), head
         n, widest = len(self.decision_sizes), max(self.decision_sizes)
-        self.widest = widest
         out = widest if head == "policy" else 1
         small = lambda: tf.keras.initializers.RandomUniform(-0.01, 0.01)  # noqa: E731
         # All decisions' parameters are stacked (a handful of variables instead of two per

@@ -82,6 +82,8 @@ class NeuralInputSearch:
 
     def _to_space(self, actions):
         """Controller-order actions ``[N, n]`` (tensor or array) in the space's order."""
+        if self.config.decision_order == "feature":  # the identity: no op on the step's path
+            return actions
         if isinstance(actions, np.ndarray):
             return actions[..., self._inverse]
         return tf.gather(actions, self._inverse, axis=-1)
