@@ -36,6 +36,13 @@ def _protocol(s, total_s: float, quick: bool) -> List[str]:
         f"{list(s.grid_dims)}, every feature keeps its most frequent items that fit the budget "
         "(`baselines.uniform_se_spec`, water-filling); every point trained per seed, the best "
         "mean validation metric is the baseline. Its wall time is the whole grid for one seed.",
+        f"- **{report.PER_FEATURE}** (`methods.per_feature_se`): what a person does next, "
+        "from the grid's best, one pass over the features: one width step wider (else narrower) "
+        f"in {list(m.TUNE_DIMS)}, the others fixed, vocabularies water-filled "
+        "(`baselines.per_feature_se_spec`); a move is kept when seed "
+        f"{s.seeds[0]}'s validation metric improves; the result is trained per seed. Wall "
+        "time = the grid's + the tuning runs'. A stronger reference than the grid; the "
+        "relative differences stay against the grid.",
         f"- **Power-law MD**: `d_i = lambda * n_i^-{m.ALPHA}` (DLRM md_solver rule), lambda "
         "so that sum n_i d_i = budget, floored and clamped to [1, 32]; vocabularies cut only when "
         "width 1 still overshoots. The projection to a common width is the tower's first dense "

@@ -105,6 +105,12 @@ def bench_budget(data: bdata.TaskData, frac: float, s: Settings, perf: Dict) -> 
     best_spec, best_runs = max(grid, key=lambda g: sum(r.val for r in g[1]))
     out = [_record(data, budget, frac, "Uniform SE grid", best_runs, grid_s,
                    f"{len(grid)} runs/seed; best d={best_spec.metadata['dim']}", _mes(best_spec))]
+    tuned, run0, tune_runs, tune_s = m.per_feature_se(data, budget, best_spec, best_runs[0].val,
+                                                      s.seeds[0], s.max_epochs)
+    tuned_runs = best_runs if run0 is None else (
+        [run0] + [m.train_eval(data, tuned, seed, s.max_epochs) for seed in s.seeds[1:]])
+    out.append(_record(data, budget, frac, report.PER_FEATURE, tuned_runs, grid_s + tune_s,
+                       f"grid + {tune_runs} runs", _mes(tuned)))
     pl_spec = m.power_law_spec(data.vocab_sizes, budget)
     pl_runs = train(pl_spec)
     out.append(_record(data, budget, frac, "Power-law MD", pl_runs,
@@ -122,7 +128,7 @@ def bench_budget(data: bdata.TaskData, frac: float, s: Settings, perf: Dict) -> 
         retrain_s = sum(r.train_s for r in runs) / n
         rec = _record(data, budget, frac, label, runs, search.search_s + retrain_s,
                       f"search {search.search_s:.0f} + retrain {retrain_s:.0f}", _mes(search.spec))
-        rec.update(search_s=search.search_s, search_steps=search.steps,
+        rec.update(search_s=search.search_s, search_tail_s=search.tail_s, search_steps=search.steps,
                    supernet_examples_per_s=search.supernet_examples_per_s,
                    history=search.history[-3:], grid_s=grid_s)
         out.append(rec)

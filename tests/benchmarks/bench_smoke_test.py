@@ -40,6 +40,21 @@ def test_specs_stay_within_budget(tiny):
         assert dims[small] >= dims[big]
 
 
+def test_per_feature_tuning_keeps_only_improving_moves(tiny):
+    budget = int(0.1 * tiny.full_floats())
+    start = methods.grid_specs(tiny.vocab_sizes, budget, dims=(4,))[0]
+    spec, run, runs, secs = methods.per_feature_se(tiny, budget, start, start_val=-1.0, seed=0,
+                                                   max_epochs=1)
+    # Any trained move beats a start value of -1: the first feature's wider width is kept.
+    assert run is not None and runs >= 1 and secs > 0 and spec.cost() <= budget
+    first = next(iter(tiny.vocab_sizes))
+    assert spec.metadata["dims"][first] == 8 and run.spec is spec
+    same, none, runs, _ = methods.per_feature_se(tiny, budget, start, start_val=2.0, seed=0,
+                                                 max_epochs=1)
+    assert same is start and none is None          # no validation metric beats 2.0
+    assert runs == 2 * len(tiny.vocab_sizes)       # every feature tried wider and narrower
+
+
 def test_methods_and_report_end_to_end(tiny, tmp_path):
     budget = int(0.1 * tiny.full_floats())
     records = []

@@ -4,7 +4,7 @@ import pytest
 import tensorflow as tf
 
 import planted_data as pdata
-from trainer_module.baselines import explicit_se_spec, uniform_se_spec
+from trainer_module.baselines import explicit_se_spec, per_feature_se_spec, uniform_se_spec
 from trainer_module.models import build_model, embedding_table_params
 from trainer_module.spec import ModelSpec
 
@@ -57,6 +57,24 @@ def test_uniform_baseline_fills_budget_evenly():
     assert narrow.features["b"].entries == ((100, 8),)           # small feature fully covered
     assert narrow.features["a"].entries == ((400, 8),)           # the rest goes to the big one
     assert narrow.cost() <= 4000
+
+
+def test_per_feature_baseline_water_fills_at_each_width():
+    vocab = {"a": 1000, "b": 100, "c": 3}
+    spec = per_feature_se_spec(vocab, budget=3000, dims={"a": 2, "b": 8, "c": 0})
+    assert spec.features["c"].removed                            # width 0 removes the feature
+    assert spec.features["b"].entries == ((100, 8),)             # 800 floats cover all of b
+    assert spec.features["a"].entries == ((1000, 2),)            # 2,000 of the 2,200 left
+    tight = per_feature_se_spec(vocab, budget=1000, dims={"a": 4, "b": 2, "c": 16})
+    assert tight.features["c"].entries == ((3, 16),)
+    assert tight.features["b"].entries == ((100, 2),)
+    assert tight.features["a"].entries == ((188, 4),)            # what the others leave: 752 floats
+    assert tight.cost() <= 1000 and tight.metadata["dims"] == {"a": 4, "b": 2, "c": 16}
+    for d in (1, 3, 8):  # the same fill as the uniform baseline at equal widths
+        assert per_feature_se_spec(vocab, 2500, {n: d for n in vocab}).features == \
+            uniform_se_spec(vocab, 2500, dim=d).features
+    with pytest.raises(ValueError, match=r"missing for feature\(s\) \['c'\]"):
+        per_feature_se_spec(vocab, 1000, {"a": 1, "b": 1})
 
 
 def test_explicit_baseline_validates_sizes():
