@@ -201,11 +201,13 @@ def main(argv=None) -> None:
             perf["full_se_examples_per_s"] = full_size_throughput(data)
             perfs[name] = perf
             tasks[name]["wall_s"] = time.perf_counter() - t0
-    total_s = time.perf_counter() - start
-    raw = {"machine": machine, "settings": dataclasses.asdict(s), "tasks": tasks,
-           "perf": perfs, "records": records, "total_s": total_s}
-    with open(os.path.splitext(args.output)[0] + ".json", "w", encoding="utf-8") as f:
-        json.dump(raw, f, indent=1, default=str)
+            # After every task: a stopped run keeps the finished tasks (render them with
+            # --render, or re-run the rest with --tasks and --merge).
+            raw = {"machine": machine, "settings": dataclasses.asdict(s), "tasks": tasks,
+                   "perf": perfs, "records": records, "total_s": time.perf_counter() - start}
+            with open(os.path.splitext(args.output)[0] + ".json", "w", encoding="utf-8") as f:
+                json.dump(raw, f, indent=1, default=str)
+    total_s = raw["total_s"]
     write_report(raw, s, args, plot_path)
     print(f"[bench] wrote {args.output} and {plot_path} in {total_s:.0f}s", flush=True)
 
