@@ -42,10 +42,9 @@ class SearchConfig:
         decision's categories that would overshoot the remaining budget get probability 0),
         so the memory part of the cost loss is always 0; False samples freely and relies on
         the paper's cost loss alone.
-      decision_order: "chunk" (ME: the controller decides chunk t of every feature before any
-        chunk t + 1, so every feature's narrow first chunks are chosen before any wide one and a
-        tight budget is not spent by whichever feature comes first) or "feature" (all of a
-        feature's decisions, then the next feature's). Same in SE mode (one decision per feature).
+      decision_order: "feature" (all of a feature's decisions, then the next feature's) or
+        "chunk" (ME: chunk t of every feature before any chunk t + 1, so a tight budget is not
+        spent by whichever feature comes first; see BENCHMARKS.md findings). Same in SE mode.
     """
 
     task: str = "ranking"
@@ -63,7 +62,7 @@ class SearchConfig:
     checkpoint_every: int = 100
     seed: int = 0
     budget_masking: bool = True
-    decision_order: str = "chunk"
+    decision_order: str = "feature"
     final_candidates: int = 32
     final_eval_batches: int = 4
 
