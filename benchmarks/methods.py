@@ -6,7 +6,8 @@
    trained from scratch; the best on the validation split is the baseline.
    ``per_feature_se``: the hand tuning continued feature by feature from the grid's
    best (one pass; each feature one width step wider, else narrower, the others fixed,
-   vocabularies water-filled; a move is kept when the validation metric improves).
+   vocabularies water-filled; candidates screened by one-epoch runs, a move kept when the
+   validation metric improves; the pick is retrained with the full recipe).
 2. ``power_law``: DLRM's ``md_solver`` rule (Ginart et al.): ``d_i ~ n_i^-alpha``
    (alpha 0.3) scaled so ``sum n_i d_i`` = budget, widths rounded down and clamped
    to ``[1, MAX_DIM]``; if clamping to 1 still overshoots, the vocabularies are
@@ -43,6 +44,7 @@ BATCH_SIZE = 256
 MAX_EPOCHS = 2
 GRID_DIMS = (1, 2, 4, 8, 16)
 TUNE_DIMS = (1, 2, 4, 8, 16, 32)  # per-feature hand tuning: one step = the next width here
+SCREEN_EPOCHS = 1  # per-feature hand tuning screens candidates with one-epoch runs
 # Ablation: the search as the paper specifies it (four equal dim chunks, unmasked sampling
 # driven by the cost loss alone, the first release's controller settings).
 PAPER_SPACE = {"num_dim_chunks": 4}
@@ -157,18 +159,21 @@ def grid_se(data: TaskData, budget: int, seed: int, dims: Sequence[int] = GRID_D
     return best, runs, time.perf_counter() - start
 
 
-def per_feature_se(data: TaskData, budget: int, start: ModelSpec, start_val: float, seed: int,
-                   max_epochs: int = MAX_EPOCHS, dims: Sequence[int] = TUNE_DIMS):
-    """Feature-by-feature hand tuning from the grid's best ``start`` (validation ``start_val``).
+def per_feature_se(data: TaskData, budget: int, start: ModelSpec, seed: int,
+                   screen_epochs: int = SCREEN_EPOCHS, dims: Sequence[int] = TUNE_DIMS):
+    """Feature-by-feature hand tuning from the grid's best ``start``, screened by short runs.
 
     One pass over the features in order: the feature one width step wider (from ``dims``),
     else one narrower, the others fixed and the vocabularies water-filled within
-    ``budget``; a move is kept when the validation metric of its ``seed`` run beats the
-    best so far. Returns (spec, its run or None if no move was kept, runs trained, seconds).
+    ``budget``. Every candidate (and ``start``, as the reference) is trained for
+    ``screen_epochs`` with ``seed``; a move is kept when its validation metric beats the
+    best so far. The caller retrains the pick with the full recipe. Returns (spec,
+    screening runs trained, seconds).
     """
     t0 = time.perf_counter()
     widths = {n: int(start.metadata["dim"]) for n in data.vocab_sizes}
-    best_spec, best_run, best_val, runs = start, None, start_val, 0
+    best_spec, best_val = start, train_eval(data, start, seed, screen_epochs).val
+    runs = 1
     for name in data.vocab_sizes:
         i = dims.index(widths[name]) if widths[name] in dims else None
         for j in ([] if i is None else [i + 1, i - 1]):
@@ -176,12 +181,12 @@ def per_feature_se(data: TaskData, budget: int, start: ModelSpec, start_val: flo
                 continue
             cand = dict(widths, **{name: dims[j]})
             spec = per_feature_se_spec(data.vocab_sizes, budget, cand)
-            run = train_eval(data, spec, seed, max_epochs)
+            val = train_eval(data, spec, seed, screen_epochs).val
             runs += 1
-            if run.val > best_val:
-                widths, best_spec, best_run, best_val = cand, spec, run, run.val
+            if val > best_val:
+                widths, best_spec, best_val = cand, spec, val
                 break
-    return best_spec, best_run, runs, time.perf_counter() - t0
+    return best_spec, runs, time.perf_counter() - t0
 
 
 # ----------------------------------------------------------------- 2. power-law mixed dims

@@ -1,4 +1,5 @@
 """Smoke test of the benchmark harness on tiny synthetic data (not the benchmark itself)."""
+import dataclasses
 import os
 import sys
 
@@ -40,19 +41,29 @@ def test_specs_stay_within_budget(tiny):
         assert dims[small] >= dims[big]
 
 
-def test_per_feature_tuning_keeps_only_improving_moves(tiny):
+def test_per_feature_tuning_keeps_only_improving_moves(tiny, monkeypatch):
     budget = int(0.1 * tiny.full_floats())
     start = methods.grid_specs(tiny.vocab_sizes, budget, dims=(4,))[0]
-    spec, run, runs, secs = methods.per_feature_se(tiny, budget, start, start_val=-1.0, seed=0,
-                                                   max_epochs=1)
-    # Any trained move beats a start value of -1: the first feature's wider width is kept.
-    assert run is not None and runs >= 1 and secs > 0 and spec.cost() <= budget
+    real, epochs = methods.train_eval, []
+
+    def screened(data, spec, seed, max_epochs=methods.MAX_EPOCHS, steps_per_epoch=None):
+        epochs.append(max_epochs)
+        run = real(data, spec, seed, max_epochs, steps_per_epoch=2)
+        # The reference (start) scores lowest, so the first move tried is kept.
+        return dataclasses.replace(run, val=-1.0 if spec is start else run.val)
+
+    monkeypatch.setattr(methods, "train_eval", screened)
+    spec, runs, secs = methods.per_feature_se(tiny, budget, start, seed=0)
+    assert runs >= 2 and secs > 0 and spec.cost() <= budget and set(epochs) == {1}
     first = next(iter(tiny.vocab_sizes))
-    assert spec.metadata["dims"][first] == 8 and run.spec is spec
-    same, none, runs, _ = methods.per_feature_se(tiny, budget, start, start_val=2.0, seed=0,
-                                                 max_epochs=1)
-    assert same is start and none is None          # no validation metric beats 2.0
-    assert runs == 2 * len(tiny.vocab_sizes)       # every feature tried wider and narrower
+    assert spec.metadata["dims"][first] == 8   # one width step wider than the grid's 4
+    epochs.clear()
+    monkeypatch.setattr(methods, "train_eval", lambda data, spec, seed, max_epochs, **kw: (
+        dataclasses.replace(real(data, spec, seed, max_epochs, steps_per_epoch=2),
+                            val=2.0 if spec is start else 0.0)))
+    same, runs, _ = methods.per_feature_se(tiny, budget, start, seed=0)
+    assert same is start                            # no candidate beats the reference
+    assert runs == 1 + 2 * len(tiny.vocab_sizes)    # reference + each feature wider and narrower
 
 
 def test_methods_and_report_end_to_end(tiny, tmp_path):
