@@ -40,7 +40,7 @@ def _protocol(s, total_s: float, quick: bool) -> List[str]:
         "from the grid's best, one pass over the features: one width step wider (else narrower) "
         f"in {list(m.TUNE_DIMS)}, the others fixed, vocabularies water-filled "
         "(`baselines.per_feature_se_spec`); candidates (and the grid's best, as reference) "
-        f"are screened by {min(m.SCREEN_EPOCHS, s.max_epochs)}-epoch runs of seed {s.seeds[0]}, "
+        f"are screened by {s.screen_epochs}-epoch runs of seed {s.seeds[0]}, "
         "a move is kept when the validation metric improves; the pick is retrained per seed "
         "with the full recipe. Wall time = the grid's + the screening runs' + one retrain. "
         "A stronger reference than the grid; the "

@@ -43,6 +43,11 @@ class Settings:
     ablation_tasks: Tuple[str, ...] = ("ml100k_ranking",)
     quick: bool = False
 
+    @property
+    def screen_epochs(self) -> int:
+        """Epochs of the per-feature tuning's screening runs (never more than a full run's)."""
+        return min(m.SCREEN_EPOCHS, self.max_epochs)
+
 
 QUICK = Settings(seeds=(0,), fractions=(0.08,), tasks=("ml100k_ranking", "synthetic_ranking"),
                  synthetic_examples=15_000, grid_dims=(1, 4, 16), max_epochs=1,
@@ -106,9 +111,11 @@ def bench_budget(data: bdata.TaskData, frac: float, s: Settings, perf: Dict) -> 
     out = [_record(data, budget, frac, "Uniform SE grid", best_runs, grid_s,
                    f"{len(grid)} runs/seed; best d={best_spec.metadata['dim']}", _mes(best_spec))]
     tuned, tune_runs, tune_s = m.per_feature_se(data, budget, best_spec, s.seeds[0],
-                                                min(m.SCREEN_EPOCHS, s.max_epochs))
-    tuned_runs = best_runs if tuned is best_spec else train(tuned)
-    retrain_s = 0.0 if tuned is best_spec else sum(r.train_s for r in tuned_runs) / n
+                                                s.screen_epochs)
+    tuned_runs, retrain_s = best_runs, 0.0  # no move kept: the grid's runs stand
+    if tuned is not best_spec:
+        tuned_runs = train(tuned)
+        retrain_s = sum(r.train_s for r in tuned_runs) / n
     out.append(_record(data, budget, frac, report.PER_FEATURE, tuned_runs,
                        grid_s + tune_s + retrain_s,
                        f"grid + {tune_runs} screening runs + retrain", _mes(tuned)))
