@@ -15,6 +15,12 @@ Policy and baseline run in lockstep inside one ``tf.scan`` (``rollout``), so a
 search step samples, scores and differentiates in a single pass over the
 decisions instead of one pass to sample and two teacher-forced passes to train.
 
+With ``shuffle_groups`` (the number of decisions of each feature) every sampled
+configuration decides the features in its own random order, so no feature is
+always decided last, after the others have spent a tight budget; the decisions
+of one feature stay together. Greedy choices and log-probabilities of given
+configurations use the index order.
+
 Example::
 
     ctl = Controller([21, 21], learning_rate=5e-3)
@@ -48,7 +54,7 @@ class SequenceNetwork(tf.keras.Model):
 
     def __init__(self, decision_sizes: Sequence[int], units: int = 64, head: str = "policy",
                  logit_bound: float = 2.5, decision_costs: Optional[Sequence[Sequence[float]]] = None,
-                 **kw):
+                 any_order: bool = False, reserves: Optional[Sequence[float]] = None, **kw):
         super().__init__(**kw)
         self.logit_bound = float(logit_bound)
         self.decision_sizes = [int(n) for n in decision_sizes]
@@ -65,8 +71,9 @@ class SequenceNetwork(tf.keras.Model):
                                              [0.0] * self.units + [1.0] * self.units
                                              + [0.0] * 2 * self.units))  # forget-gate bias 1
         self.start = self.add_weight(name="start", shape=(1, self.units), initializer=small())
-        self.choice_embeddings = self.add_weight(  # decision i's choice feeds step i + 1
-            name="choice_embeddings", shape=(max(n - 1, 1), widest, self.units),
+        # Decision i's choice feeds the next step; in a fixed order the last one feeds nothing.
+        self.choice_embeddings = self.add_weight(
+            name="choice_embeddings", shape=(n if any_order else max(n - 1, 1), widest, self.units),
             initializer=tf.keras.initializers.RandomUniform(-0.05, 0.05))
         self.head_kernel = self.add_weight(name=f"{head}_kernel", shape=(n, self.units, out),
                                            initializer=small())
@@ -81,6 +88,11 @@ class SequenceNetwork(tf.keras.Model):
                              f"{self.decision_sizes}, got {[len(c) for c in costs]}")
         self.costs = tf.constant([list(map(float, c)) + [0.0] * (widest - len(c)) for c in costs],
                                  tf.float32)
+        # Budget reserve: decision i releases reserves[i] budgets held for its feature (its first
+        # decision); until then no other decision may spend into the held share.
+        self.reserves = tf.constant([float(r) for r in (reserves or [0.0] * n)], tf.float32)
+        if self.reserves.shape[0] != n:
+            raise ValueError(f"reserves must have one entry per decision ({n}), got {len(reserves)}")
         self.spent_embedding = self.add_weight(name="spent_embedding", shape=(self.units,),
                                                initializer=small())
 
@@ -89,31 +101,51 @@ class SequenceNetwork(tf.keras.Model):
         zeros = tf.zeros([batch, self.units])
         return tf.tile(self.start, [batch, 1]), zeros, zeros
 
-    def advance(self, x, h, c, i, spent):
+    def advance(self, x, h, c, i, spent, held=None):
         """One LSTM step (plain ops: Keras call overhead dominates at this size), then decision
         i's padded logits ``[B, widest]`` or value ``[B, 1]``.
 
-        Logits are tanh-bounded; invalid categories, and with budget masking the ones that
-        would take the running cost ``spent`` ``[B]`` over the budget, get -1e9.
+        ``i`` is a scalar (every row makes the same decision) or ``[B]`` (each row its own,
+        in a per-row decision order). Logits are tanh-bounded; invalid categories, and with
+        budget masking the ones that would take the running cost ``spent`` ``[B]`` over the
+        budget, get -1e9; so do non-free ones that would spend into ``held`` ``[B]``, the
+        budget reserved for features not decided yet (a free category is always allowed).
         """
         gates = tf.matmul(tf.concat([x, h], axis=1), self.lstm_kernel) + self.lstm_bias
         gi, gf, gg, go = tf.split(gates, 4, axis=1)
         c = tf.sigmoid(gf) * c + tf.sigmoid(gi) * tf.tanh(gg)
         h = tf.sigmoid(go) * tf.tanh(c)
-        z = tf.matmul(h, tf.gather(self.head_kernel, i)) + tf.gather(self.head_bias, i)
+        if i.shape.rank == 0:
+            z = tf.matmul(h, tf.gather(self.head_kernel, i))
+        else:
+            z = tf.einsum("bu,buo->bo", h, tf.gather(self.head_kernel, i))
+        z = z + tf.gather(self.head_bias, i)
         if self.head == "policy":
             if self.logit_bound > 0:
                 z = self.logit_bound * tf.tanh(z / self.logit_bound)
             z = z + tf.gather(self._invalid, i)
             if self.masked:
-                over = spent[:, None] + tf.gather(self.costs, i)[None, :] > 1.0 + 1e-6
+                cost = tf.gather(self.costs, i)
+                over = spent[:, None] + cost > 1.0 + 1e-6
+                if held is not None:
+                    over = over | ((cost > 0) & (spent[:, None] + held[:, None] + cost > 1.0 + 1e-6))
                 z = tf.where(over, -1e9, z)
         return h, c, z
 
+    def choice_cost(self, i, choice):
+        """Budget share ``[B]`` of ``choice`` ``[B]`` at decision ``i`` (scalar or ``[B]``)."""
+        width = tf.shape(self.costs)[1]
+        return tf.gather(tf.reshape(self.costs, [-1]), i * width + choice)
+
     def next_input(self, i, choice, spent):
-        """The input of decision i + 1: an embedding of choice i plus the budget used so far."""
-        emb = tf.gather(self.choice_embeddings, tf.minimum(i, tf.shape(self.choice_embeddings)[0] - 1))
-        return tf.gather(emb, choice) + spent[:, None] * self.spent_embedding
+        """The input of the next decision: an embedding of choice i plus the budget used so far."""
+        last = tf.shape(self.choice_embeddings)[0] - 1
+        emb = tf.gather(self.choice_embeddings, tf.minimum(i, last))
+        if i.shape.rank == 0:
+            picked = tf.gather(emb, choice)
+        else:
+            picked = tf.gather(emb, choice, batch_dims=1)
+        return picked + spent[:, None] * self.spent_embedding
 
     def step_outputs(self, actions: tf.Tensor) -> List[tf.Tensor]:
         """Per-decision outputs with the given choices fed back (teacher forcing).
@@ -134,25 +166,35 @@ class SequenceNetwork(tf.keras.Model):
 
 
 def unroll(lead: SequenceNetwork, follower: Optional[SequenceNetwork], batch, actions=None,
-           seed=None, greedy=False) -> Rollout:
+           seed=None, greedy=False, order=None) -> Rollout:
     """Runs ``lead`` (and ``follower`` in lockstep, fed the same choices) over all decisions
     in one ``tf.scan`` (a single loop body to trace).
 
     With ``actions`` the given choices are fed back (teacher forcing); otherwise each choice
-    is sampled from ``lead``'s logits (or their argmax with ``greedy``). ``logits`` of the
-    result are ``lead``'s outputs, ``values`` the follower's (zeros without one).
+    is sampled from ``lead``'s logits (or their argmax with ``greedy``). ``order`` (int
+    ``[B, n]``, each row a permutation of the decisions) makes row b take decision
+    ``order[b, j]`` at step j; without it every row decides in index order. ``logits`` of the
+    result are ``lead``'s outputs, ``values`` the follower's (zeros without one); actions,
+    logits and values are always indexed by decision, whatever order they were made in.
     """
     n, width = len(lead.decision_sizes), lead.head_kernel.shape[-1]
-    fed = tf.zeros([n, batch], tf.int32) if actions is None else tf.transpose(tf.cast(actions, tf.int32))
+    fed = tf.zeros([batch, n], tf.int32) if actions is None else tf.cast(actions, tf.int32)
+    if order is None:
+        index = tf.range(n)                                    # [n]: scalar decision per step
+    else:
+        order = tf.cast(order, tf.int32)
+        index = tf.transpose(order)                            # [n, B]: decision of each row
+        fed = tf.gather(fed, order, batch_dims=1)              # choices in the rows' order
     seed = tf.zeros([2], tf.int64) if seed is None else tf.cast(seed, tf.int64)
     nets = [lead] + ([follower] if follower is not None else [])
 
     def step(carry, elems):
-        states, spent, _, _, _ = carry
-        i, given = elems
+        states, spent, reserve, _, _, _ = carry
+        j, i, given = elems
+        reserve = reserve - tf.gather(lead.reserves, i)     # decision i's feature is decided now
         new_states, outs = [], []
         for net, (x, h, c) in zip(nets, states):
-            h, c, z = net.advance(x, h, c, i, spent)
+            h, c, z = net.advance(x, h, c, i, spent, reserve)
             new_states.append((h, c))
             outs.append(z)
         if actions is not None:
@@ -160,18 +202,37 @@ def unroll(lead: SequenceNetwork, follower: Optional[SequenceNetwork], batch, ac
         elif greedy:
             choice = tf.argmax(outs[0], axis=-1, output_type=tf.int32)
         else:
-            step_seed = tf.random.experimental.stateless_fold_in(seed, tf.cast(i, tf.int64))
+            step_seed = tf.random.experimental.stateless_fold_in(seed, tf.cast(j, tf.int64))
             choice = tf.cast(tf.random.stateless_categorical(outs[0], 1, step_seed)[:, 0], tf.int32)
-        spent = spent + tf.gather(tf.gather(lead.costs, i), choice)
+        spent = spent + lead.choice_cost(i, choice)
         states = tuple((net.next_input(i, choice, spent), h, c)
                        for net, (h, c) in zip(nets, new_states))
         value = outs[1][:, 0] if follower is not None else tf.zeros([batch])
-        return states, spent, outs[0], value, choice
+        return states, spent, reserve, outs[0], value, choice
 
-    init = (tuple(net.initial(batch) for net in nets), tf.zeros([batch]), tf.zeros([batch, width]),
+    init = (tuple(net.initial(batch) for net in nets), tf.zeros([batch]),
+            tf.fill([batch], tf.reduce_sum(lead.reserves)), tf.zeros([batch, width]),
             tf.zeros([batch]), tf.zeros([batch], tf.int32))
-    _, _, logits, values, choices = tf.scan(step, (tf.range(n), fed), initializer=init)
-    return Rollout(tf.transpose(choices), tf.transpose(logits, [1, 0, 2]), tf.transpose(values))
+    _, _, _, logits, values, choices = tf.scan(step, (tf.range(n), index, tf.transpose(fed)),
+                                            initializer=init)
+    out = Rollout(tf.transpose(choices), tf.transpose(logits, [1, 0, 2]), tf.transpose(values))
+    if order is None:
+        return out
+    back = tf.argsort(order, axis=1)                           # step at which each decision was made
+    return Rollout(*(tf.gather(t, back, batch_dims=1) for t in out))
+
+
+def random_orders(group_sizes: Sequence[int], batch, seed: tf.Tensor) -> tf.Tensor:
+    """Per-row decision orders ``[B, n]``: the groups (a feature's consecutive decisions) in a
+    fresh random order per row, each group's decisions kept together and in index order."""
+    sizes = [int(k) for k in group_sizes]
+    starts = np.cumsum([0] + sizes[:-1])
+    longest = max(sizes)
+    table = tf.constant([[int(s) + t if t < k else -1 for t in range(longest)]
+                         for s, k in zip(starts, sizes)], tf.int32)          # [G, longest]
+    keys = tf.random.stateless_uniform([batch, len(sizes)], seed)
+    rows = tf.reshape(tf.gather(table, tf.argsort(keys, axis=1)), [batch, -1])
+    return tf.reshape(tf.boolean_mask(rows, rows >= 0), [batch, sum(sizes)])
 
 
 class Controller(tf.Module):
@@ -180,13 +241,22 @@ class Controller(tf.Module):
     def __init__(self, decision_sizes: Sequence[int], units: int = 64,
                  learning_rate: float = 1e-3, entropy_weight: float = 1e-2,
                  baseline_weight: float = 1.0, decision_costs: Optional[Sequence[Sequence[float]]] = None,
+                 shuffle_groups: Optional[Sequence[int]] = None, reserves: Optional[Sequence[float]] = None,
                  name: Optional[str] = None):
         super().__init__(name=name)
         self.decision_sizes = [int(n) for n in decision_sizes]
-        self.policy = SequenceNetwork(self.decision_sizes, units, "policy",
-                                      decision_costs=decision_costs, name="policy")
-        self.baseline = SequenceNetwork(self.decision_sizes, units, "value",
-                                        decision_costs=decision_costs, name="baseline")
+        # Sampled configurations decide these groups of consecutive decisions (features) in a
+        # fresh random order per row; greedy, log_prob and teacher forcing use index order.
+        self.shuffle_groups = None if shuffle_groups is None else [int(k) for k in shuffle_groups]
+        if self.shuffle_groups is not None and (sum(self.shuffle_groups) != len(self.decision_sizes)
+                                                or min(self.shuffle_groups) < 1):
+            raise ValueError(f"shuffle_groups {self.shuffle_groups} must be positive and sum to the "
+                             f"{len(self.decision_sizes)} decisions")
+        any_order = self.shuffle_groups is not None
+        self.policy = SequenceNetwork(self.decision_sizes, units, "policy", decision_costs=decision_costs,
+                                      any_order=any_order, reserves=reserves, name="policy")
+        self.baseline = SequenceNetwork(self.decision_sizes, units, "value", decision_costs=decision_costs,
+                                        any_order=any_order, name="baseline")
         self.optimizer = tf.keras.optimizers.Adam(learning_rate)
         self.entropy_weight = float(entropy_weight)
         self.baseline_weight = float(baseline_weight)
@@ -200,13 +270,22 @@ class Controller(tf.Module):
     def trainable_variables(self):
         return self.policy.trainable_variables + self.baseline.trainable_variables
 
+    def _order(self, batch, seed: Optional[tf.Tensor]) -> Optional[tf.Tensor]:
+        """Per-row decision orders of a sampled batch (None: index order)."""
+        if self.shuffle_groups is None or seed is None:
+            return None
+        salted = tf.random.experimental.stateless_fold_in(tf.cast(seed, tf.int64), -7)
+        return random_orders(self.shuffle_groups, batch, salted)
+
     def rollout(self, batch, seed: Optional[tf.Tensor] = None,
                 actions: Optional[tf.Tensor] = None) -> Rollout:
         """Samples ``batch`` configurations (or feeds ``actions``) through policy and baseline."""
-        return unroll(self.policy, self.baseline, batch, actions=actions, seed=seed)
+        order = self._order(batch, seed) if actions is None else None
+        return unroll(self.policy, self.baseline, batch, actions=actions, seed=seed, order=order)
 
     def sample(self, batch: int, seed: tf.Tensor) -> tf.Tensor:
-        return self.policy.sample(batch, seed)
+        """``batch`` sampled configurations ``[B, n]`` (in random group orders when shuffled)."""
+        return unroll(self.policy, None, batch, seed=seed, order=self._order(batch, seed)).actions
 
     def uniform(self, batch: int, seed: tf.Tensor) -> tf.Tensor:
         """Uniformly random choices (warm-up: every block gets trained)."""

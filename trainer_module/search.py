@@ -56,8 +56,11 @@ class NeuralInputSearch:
         self.cost_model = CostModel(space, cost_terms)
         self._se_tables = {f.name: tf.constant(f.se_level_table()) for f in space.features}
         self._slices = space.decision_slices()
-        # Controller decision j is the space's decision order[j] (config.decision_order).
-        order = np.asarray(space.controller_order(config.decision_order))
+        # Controller decision j is the space's decision order[j] (config.decision_order); in
+        # "random" order the controller keeps the feature order and shuffles features per sample.
+        shuffled = config.decision_order == "random"
+        order = np.asarray(space.controller_order("feature" if shuffled else config.decision_order))
+        groups = [sl.stop - sl.start for sl in self._slices] if shuffled else None
         self._order, self._inverse = order, np.argsort(order)
         self._identity_order = bool(np.all(order == np.arange(len(order))))
         with self.strategy.scope():
@@ -68,13 +71,23 @@ class NeuralInputSearch:
             self.controller = Controller([space.decision_sizes()[k] for k in order],
                                          config.controller_units,
                                          config.controller_learning_rate, config.entropy_weight,
-                                         decision_costs=costs)
+                                         decision_costs=costs, shuffle_groups=groups,
+                                         reserves=self._reserves(order) if config.budget_masking else None)
             self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
             self._build_model()
         # No tensor-dependent Python control flow in the steps: skip AutoGraph's slow conversion.
         self._warmup_fn = tf.function(self._warmup_step, autograph=False)
         self._search_fn = tf.function(self._search_step, autograph=False)
         self._score_fn = tf.function(self._score_step, autograph=False)
+
+    def _reserves(self, order) -> list:
+        """Budget share each controller decision releases: ``budget_reserve`` x the feature's
+        cheapest non-empty choice, at the feature's first decision (all held at most half the
+        budget together)."""
+        share = {sl.start: self.config.budget_reserve * f.min_nonempty_cost() / self.space.budget
+                 for f, sl in zip(self.space.features, self._slices)}
+        scale = min(1.0, 0.5 / max(sum(share.values()), 1e-12))
+        return [share.get(int(k), 0.0) * scale for k in order]
 
     # --- shapes ----------------------------------------------------------------
     def _build_model(self):

@@ -13,6 +13,8 @@ from typing import Any, Dict, List, Tuple
 
 from trainer_module.spec import ModelSpec
 
+DECISION_ORDERS = ("feature", "chunk", "random")
+
 
 @dataclasses.dataclass(frozen=True)
 class SearchConfig:
@@ -42,9 +44,16 @@ class SearchConfig:
         decision's categories that would overshoot the remaining budget get probability 0),
         so the memory part of the cost loss is always 0; False samples freely and relies on
         the paper's cost loss alone.
-      decision_order: "feature" (all of a feature's decisions, then the next feature's) or
-        "chunk" (ME: chunk t of every feature before any chunk t + 1, so a tight budget is not
-        spent by whichever feature comes first; see BENCHMARKS.md findings). Same in SE mode.
+      decision_order: "feature" (all of a feature's decisions, then the next feature's),
+        "chunk" (ME: chunk t of every feature before any chunk t + 1) or "random" (every
+        sampled configuration decides the features in its own random order, a feature's
+        decisions together; greedy choices use the feature order). Under budget masking a
+        fixed order lets the first features spend a tight budget before the last are decided
+        (see BENCHMARKS.md findings).
+      budget_reserve: with budget masking, every feature not decided yet holds this many
+        times its cheapest non-empty choice (one row block x the narrowest chunk) of the
+        budget, which the features decided before it cannot spend (at most half the budget
+        is held in all); 0 holds nothing.
     """
 
     task: str = "ranking"
@@ -63,6 +72,7 @@ class SearchConfig:
     seed: int = 0
     budget_masking: bool = True
     decision_order: str = "feature"
+    budget_reserve: float = 0.0
     final_candidates: int = 32
     final_eval_batches: int = 4
 
@@ -74,9 +84,11 @@ class SearchConfig:
                      "checkpoint_every"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.decision_order not in ("feature", "chunk"):
-            raise ValueError(f"decision_order must be 'feature' or 'chunk', got {self.decision_order!r}")
-        for name in ("warmup_steps", "search_steps", "final_candidates", "final_eval_batches"):
+        if self.decision_order not in DECISION_ORDERS:
+            raise ValueError(f"decision_order must be one of {DECISION_ORDERS}, "
+                             f"got {self.decision_order!r}")
+        for name in ("warmup_steps", "search_steps", "final_candidates", "final_eval_batches",
+                     "budget_reserve"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
 

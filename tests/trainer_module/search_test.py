@@ -101,6 +101,10 @@ def test_search_config_json_round_trip_and_validation():
         SearchConfig.from_json('{"warmup": 3}')
     with pytest.raises(ValueError, match="group_size"):
         SearchConfig(group_size=0)
+    with pytest.raises(ValueError, match="decision_order must be one of"):
+        SearchConfig(decision_order="backwards")
+    with pytest.raises(ValueError, match="budget_reserve"):
+        SearchConfig(budget_reserve=-1.0)
 
 
 def test_chunk_decision_order_maps_controller_choices_back_to_the_space():
@@ -119,3 +123,35 @@ def test_chunk_decision_order_maps_controller_choices_back_to_the_space():
         probs = res.probabilities[f.name]
         assert [len(p) for p in probs] == space.decision_sizes()[sl]
         assert all(abs(sum(p) - 1.0) < 1e-4 for p in probs)
+
+
+@pytest.mark.parametrize("order", ["random", "chunk"])
+def test_budget_reserve_is_released_at_each_features_first_controller_decision(order):
+    space, cfg = small_search("ME", decision_order=order, budget_reserve=1.0)
+    search = NeuralInputSearch(space, pdata.DATASET, cfg)
+    reserves = search.controller.policy.reserves.numpy()
+    firsts = {sl.start: f for f, sl in zip(space.features, space.decision_slices())}
+    for j, k in enumerate(search._order):
+        want = firsts[k].min_nonempty_cost() / space.budget if k in firsts else 0.0
+        assert reserves[j] == pytest.approx(want)
+    # Held in all at most half the budget.
+    tight = SearchSpace.from_vocab_sizes(pdata.VOCAB, budget=500, mode="ME")
+    held = NeuralInputSearch(tight, pdata.DATASET, cfg).controller.policy.reserves.numpy()
+    assert held.sum() == pytest.approx(0.5)
+
+
+def test_random_decision_order_search_emits_a_within_budget_mes_in_the_spaces_order(tmp_path):
+    space, cfg = small_search("ME", decision_order="random")
+    search = NeuralInputSearch(space, pdata.DATASET, cfg)
+    assert search.controller.shuffle_groups == [6, 6, 6]      # features shuffled, chunks together
+    assert search.controller.decision_sizes == space.decision_sizes()
+    res = search.run(pdata.dataset(pdata.ranking_arrays(4000, 0), 64),
+                     pdata.dataset(pdata.ranking_arrays(2000, 1), 200), checkpoint_dir=str(tmp_path))
+    assert res.spec.cost() <= space.budget
+    assert all(r["most_probable_cost_ratio"] <= 1.0 for r in res.history)
+    for f, sl in zip(space.features, space.decision_slices()):
+        assert [len(p) for p in res.probabilities[f.name]] == space.decision_sizes()[sl]
+    # A resumed shuffled search restores its controller (its choice embeddings have one more row).
+    again = NeuralInputSearch(space, pdata.DATASET, cfg)
+    again.restore(str(tmp_path))
+    assert int(again.step.numpy()) == cfg.warmup_steps + cfg.search_steps
