@@ -93,6 +93,7 @@ class SequenceNetwork(tf.keras.Model):
         self.reserves = tf.constant([float(r) for r in (reserves or [0.0] * n)], tf.float32)
         if self.reserves.shape[0] != n:
             raise ValueError(f"reserves must have one entry per decision ({n}), got {len(reserves)}")
+        self.has_reserves = bool(reserves) and any(float(r) > 0 for r in reserves)
         self.spent_embedding = self.add_weight(name="spent_embedding", shape=(self.units,),
                                                initializer=small())
 
@@ -191,10 +192,12 @@ def unroll(lead: SequenceNetwork, follower: Optional[SequenceNetwork], batch, ac
     def step(carry, elems):
         states, spent, reserve, _, _, _ = carry
         j, i, given = elems
-        reserve = reserve - tf.gather(lead.reserves, i)     # decision i's feature is decided now
+        held = None
+        if lead.has_reserves:  # static: without reserves the step has no extra ops
+            reserve = held = reserve - tf.gather(lead.reserves, i)  # i's feature is decided now
         new_states, outs = [], []
         for net, (x, h, c) in zip(nets, states):
-            h, c, z = net.advance(x, h, c, i, spent, reserve)
+            h, c, z = net.advance(x, h, c, i, spent, held)
             new_states.append((h, c))
             outs.append(z)
         if actions is not None:
