@@ -53,7 +53,10 @@ def _protocol(s, total_s: float, quick: bool) -> List[str]:
         f"{s.seeds[0]} and the library's default `SearchConfig`"
         + (f" overridden by {s.search_overrides} (quick mode only)" if s.search_overrides else "")
         + "; the emitted MES is retrained per seed with the recipe above. Wall time = search + "
-        "one retrain.",
+        "one retrain."
+        + (f" **{report.RANDOM_ORDER}**: the same NIS-ME search with "
+           "`SearchConfig(decision_order=\"random\")` (every sampled configuration decides the "
+           "features in its own random order; opt-in)." if s.random_order_row else ""),
         "- Relative difference: (mean - baseline mean) / baseline mean, as in the paper's tables.",
         "", "Reproduce: `make bench` (full) or `make bench-quick` (smoke run, a few minutes; "
         "numbers not representative). Raw records: the `.json` next to this file.", ""]

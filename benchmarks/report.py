@@ -13,7 +13,9 @@ from typing import Dict, List, Mapping, Sequence
 
 ABLATION = "NIS-ME as in the paper (ablation: 4 equal chunks, unmasked)"
 PER_FEATURE = "Per-feature SE (grid + hand tuning per feature)"
-METHODS = ("Uniform SE grid", PER_FEATURE, "Power-law MD", "NIS-SE", "NIS-ME", ABLATION)
+RANDOM_ORDER = "NIS-ME, random feature order"
+METHODS = ("Uniform SE grid", PER_FEATURE, "Power-law MD", "NIS-SE", "NIS-ME", RANDOM_ORDER,
+           ABLATION)
 
 
 def mean_std(values: Sequence[float]) -> tuple:

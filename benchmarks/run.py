@@ -41,6 +41,7 @@ class Settings:
     max_epochs: int = m.MAX_EPOCHS
     search_overrides: Dict = dataclasses.field(default_factory=dict)
     ablation_tasks: Tuple[str, ...] = ("ml100k_ranking",)
+    random_order_row: bool = True   # NIS-ME with SearchConfig(decision_order="random") too
     quick: bool = False
 
     @property
@@ -52,7 +53,7 @@ class Settings:
 QUICK = Settings(seeds=(0,), fractions=(0.08,), tasks=("ml100k_ranking", "synthetic_ranking"),
                  synthetic_examples=15_000, grid_dims=(1, 4, 16), max_epochs=1,
                  search_overrides={"warmup_steps": 40, "search_steps": 60}, ablation_tasks=(),
-                 quick=True)
+                 random_order_row=False, quick=True)
 
 
 def machine_info() -> Dict[str, str]:
@@ -125,6 +126,8 @@ def bench_budget(data: bdata.TaskData, frac: float, s: Settings, perf: Dict) -> 
                        sum(r.train_s for r in pl_runs) / n, "1 run", _mes(pl_spec)))
     middle = frac == s.fractions[len(s.fractions) // 2]
     variants = [("SE", None, {}, "NIS-SE"), ("ME", None, {}, "NIS-ME")]
+    if s.random_order_row:
+        variants.append(("ME", None, {"decision_order": "random"}, report.RANDOM_ORDER))
     if middle and data.name in s.ablation_tasks:
         variants.append(("ME", m.PAPER_SPACE, m.PAPER_SEARCH, report.ABLATION))
     specs = {}
@@ -265,6 +268,7 @@ def render(json_path: str, args) -> None:
     with open(json_path, encoding="utf-8") as f:
         raw = json.load(f)
     fields = {k: tuple(v) if isinstance(v, list) else v for k, v in raw["settings"].items()}
+    fields.setdefault("random_order_row", False)  # runs from before the row existed
     write_report(raw, Settings(**fields), args, _plot_path(args))
 
 
