@@ -11,9 +11,10 @@ choices made so far. Training follows A3C: the advantage ``reward - baseline``
 weights the log-probabilities, an entropy bonus keeps exploring, and the
 baseline regresses on the reward.
 
-Policy and baseline run in lockstep inside one ``tf.scan`` (``rollout``), so a
-search step samples, scores and differentiates in a single pass over the
-decisions instead of one pass to sample and two teacher-forced passes to train.
+Policy and baseline run in lockstep inside one ``tf.scan`` (``rollout``; the
+networks and the scan live in ``sequence_network``), so a search step samples,
+scores and differentiates in a single pass over the decisions instead of one
+pass to sample and two teacher-forced passes to train.
 
 With ``shuffle_groups`` (the number of decisions of each feature) every sampled
 configuration decides the features in its own random order, so no feature is
@@ -30,212 +31,12 @@ Example::
 """
 from __future__ import annotations
 
-from typing import Dict, List, NamedTuple, Optional, Sequence
+from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 import tensorflow as tf
 
-
-class Rollout(NamedTuple):
-    """One pass over all decisions: choices ``[B, n]``, padded logits ``[B, n, widest]``,
-    baseline values ``[B, n]`` (zeros when the pass ran without the baseline)."""
-
-    actions: tf.Tensor
-    logits: tf.Tensor
-    values: tf.Tensor
-
-    def rows(self, start: int) -> "Rollout":
-        """The rollout of rows ``start:`` (the others' gradients are then zero)."""
-        return Rollout(self.actions[start:], self.logits[start:], self.values[start:])
-
-
-class SequenceNetwork(tf.keras.Model):
-    """LSTM over decisions; ``head="policy"`` gives logits, ``head="value"`` a scalar per step."""
-
-    def __init__(self, decision_sizes: Sequence[int], units: int = 64, head: str = "policy",
-                 logit_bound: float = 2.5, decision_costs: Optional[Sequence[Sequence[float]]] = None,
-                 any_order: bool = False, reserves: Optional[Sequence[float]] = None, **kw):
-        super().__init__(**kw)
-        self.logit_bound = float(logit_bound)
-        self.decision_sizes = [int(n) for n in decision_sizes]
-        self.units, self.head = int(units), head
-        n, widest = len(self.decision_sizes), max(self.decision_sizes)
-        out = widest if head == "policy" else 1
-        small = lambda: tf.keras.initializers.RandomUniform(-0.01, 0.01)  # noqa: E731
-        # All decisions' parameters are stacked (a handful of variables instead of two per
-        # decision): tracing and optimizer updates stay cheap with hundreds of decisions.
-        self.lstm_kernel = self.add_weight(name="lstm_kernel", shape=(2 * self.units, 4 * self.units),
-                                           initializer="glorot_uniform")
-        self.lstm_bias = self.add_weight(name="lstm_bias", shape=(4 * self.units,),
-                                         initializer=tf.keras.initializers.Constant(
-                                             [0.0] * self.units + [1.0] * self.units
-                                             + [0.0] * 2 * self.units))  # forget-gate bias 1
-        self.start = self.add_weight(name="start", shape=(1, self.units), initializer=small())
-        # Decision i's choice feeds the next step; in a fixed order the last one feeds nothing.
-        self.choice_embeddings = self.add_weight(
-            name="choice_embeddings", shape=(n if any_order else max(n - 1, 1), widest, self.units),
-            initializer=tf.keras.initializers.RandomUniform(-0.05, 0.05))
-        self.head_kernel = self.add_weight(name=f"{head}_kernel", shape=(n, self.units, out),
-                                           initializer=small())
-        self.head_bias = self.add_weight(name=f"{head}_bias", shape=(n, out), initializer="zeros")
-        self._invalid = tf.constant([[0.0] * k + [-1e9] * (widest - k) for k in self.decision_sizes])
-        # Budget masking: decision i's category k costs decision_costs[i][k] budgets; a category
-        # that would take the running total over 1 budget gets probability 0.
-        self.masked = decision_costs is not None
-        costs = decision_costs or [[0.0] * k for k in self.decision_sizes]
-        if [len(c) for c in costs] != self.decision_sizes:
-            raise ValueError(f"decision_costs must have one entry per category: sizes "
-                             f"{self.decision_sizes}, got {[len(c) for c in costs]}")
-        self.costs = tf.constant([list(map(float, c)) + [0.0] * (widest - len(c)) for c in costs],
-                                 tf.float32)
-        # Budget reserve: decision i releases reserves[i] budgets held for its feature (its first
-        # decision); until then no other decision may spend into the held share.
-        self.reserves = tf.constant([float(r) for r in (reserves or [0.0] * n)], tf.float32)
-        if self.reserves.shape[0] != n:
-            raise ValueError(f"reserves must have one entry per decision ({n}), got {len(reserves)}")
-        self.has_reserves = bool(reserves) and any(float(r) > 0 for r in reserves)
-        self.spent_embedding = self.add_weight(name="spent_embedding", shape=(self.units,),
-                                               initializer=small())
-
-    def initial(self, batch):
-        """Input and LSTM state before the first decision."""
-        zeros = tf.zeros([batch, self.units])
-        return tf.tile(self.start, [batch, 1]), zeros, zeros
-
-    def advance(self, x, h, c, i, spent, held=None):
-        """One LSTM step (plain ops: Keras call overhead dominates at this size), then decision
-        i's padded logits ``[B, widest]`` or value ``[B, 1]``.
-
-        ``i`` is a scalar (every row makes the same decision) or ``[B]`` (each row its own,
-        in a per-row decision order). Logits are tanh-bounded; invalid categories, and with
-        budget masking the ones that would take the running cost ``spent`` ``[B]`` over the
-        budget, get -1e9; so do non-free ones that would spend into ``held`` ``[B]``, the
-        budget reserved for features not decided yet (a free category is always allowed).
-        """
-        gates = tf.matmul(tf.concat([x, h], axis=1), self.lstm_kernel) + self.lstm_bias
-        gi, gf, gg, go = tf.split(gates, 4, axis=1)
-        c = tf.sigmoid(gf) * c + tf.sigmoid(gi) * tf.tanh(gg)
-        h = tf.sigmoid(go) * tf.tanh(c)
-        if i.shape.rank == 0:
-            z = tf.matmul(h, tf.gather(self.head_kernel, i))
-        else:
-            z = tf.einsum("bu,buo->bo", h, tf.gather(self.head_kernel, i))
-        z = z + tf.gather(self.head_bias, i)
-        if self.head == "policy":
-            if self.logit_bound > 0:
-                z = self.logit_bound * tf.tanh(z / self.logit_bound)
-            z = z + tf.gather(self._invalid, i)
-            if self.masked:
-                cost = tf.gather(self.costs, i)
-                over = spent[:, None] + cost > 1.0 + 1e-6
-                if held is not None:
-                    over = over | ((cost > 0) & (spent[:, None] + held[:, None] + cost > 1.0 + 1e-6))
-                z = tf.where(over, -1e9, z)
-        return h, c, z
-
-    def choice_cost(self, i, choice):
-        """Budget share ``[B]`` of ``choice`` ``[B]`` at decision ``i`` (scalar or ``[B]``)."""
-        width = tf.shape(self.costs)[1]
-        return tf.gather(tf.reshape(self.costs, [-1]), i * width + choice)
-
-    def next_input(self, i, choice, spent):
-        """The input of the next decision: an embedding of choice i plus the budget used so far."""
-        last = tf.shape(self.choice_embeddings)[0] - 1
-        emb = tf.gather(self.choice_embeddings, tf.minimum(i, last))
-        if i.shape.rank == 0:
-            picked = tf.gather(emb, choice)
-        else:
-            picked = tf.gather(emb, choice, batch_dims=1)
-        return picked + spent[:, None] * self.spent_embedding
-
-    def step_outputs(self, actions: tf.Tensor) -> List[tf.Tensor]:
-        """Per-decision outputs with the given choices fed back (teacher forcing).
-
-        Args:
-          actions: int ``[B, n_decisions]``.
-        Returns:
-          list of ``[B, n_i]`` logits (policy) or ``[B, 1]`` values (value head).
-        """
-        outs = tf.unstack(unroll(self, None, tf.shape(actions)[0], actions=actions).logits, axis=1)
-        if self.head != "policy":
-            return [o[:, :1] for o in outs]
-        return [o[:, :k] for o, k in zip(outs, self.decision_sizes)]
-
-    def sample(self, batch: int, seed: tf.Tensor, greedy: bool = False) -> tf.Tensor:
-        """Samples (or, with ``greedy``, takes the argmax of) every decision in turn: ``[B, n]``."""
-        return unroll(self, None, batch, seed=seed, greedy=greedy).actions
-
-
-def unroll(lead: SequenceNetwork, follower: Optional[SequenceNetwork], batch, actions=None,
-           seed=None, greedy=False, order=None) -> Rollout:
-    """Runs ``lead`` (and ``follower`` in lockstep, fed the same choices) over all decisions
-    in one ``tf.scan`` (a single loop body to trace).
-
-    With ``actions`` the given choices are fed back (teacher forcing); otherwise each choice
-    is sampled from ``lead``'s logits (or their argmax with ``greedy``). ``order`` (int
-    ``[B, n]``, each row a permutation of the decisions) makes row b take decision
-    ``order[b, j]`` at step j; without it every row decides in index order. ``logits`` of the
-    result are ``lead``'s outputs, ``values`` the follower's (zeros without one); actions,
-    logits and values are always indexed by decision, whatever order they were made in.
-    """
-    n, width = len(lead.decision_sizes), lead.head_kernel.shape[-1]
-    fed = tf.zeros([batch, n], tf.int32) if actions is None else tf.cast(actions, tf.int32)
-    if order is None:
-        index = tf.range(n)                                    # [n]: scalar decision per step
-    else:
-        order = tf.cast(order, tf.int32)
-        index = tf.transpose(order)                            # [n, B]: decision of each row
-        fed = tf.gather(fed, order, batch_dims=1)              # choices in the rows' order
-    seed = tf.zeros([2], tf.int64) if seed is None else tf.cast(seed, tf.int64)
-    nets = [lead] + ([follower] if follower is not None else [])
-
-    def step(carry, elems):
-        states, spent, reserve, _, _, _ = carry
-        j, i, given = elems
-        held = None
-        if lead.has_reserves:  # static: without reserves the step has no extra ops
-            reserve = held = reserve - tf.gather(lead.reserves, i)  # i's feature is decided now
-        new_states, outs = [], []
-        for net, (x, h, c) in zip(nets, states):
-            h, c, z = net.advance(x, h, c, i, spent, held)
-            new_states.append((h, c))
-            outs.append(z)
-        if actions is not None:
-            choice = given
-        elif greedy:
-            choice = tf.argmax(outs[0], axis=-1, output_type=tf.int32)
-        else:
-            step_seed = tf.random.experimental.stateless_fold_in(seed, tf.cast(j, tf.int64))
-            choice = tf.cast(tf.random.stateless_categorical(outs[0], 1, step_seed)[:, 0], tf.int32)
-        spent = spent + lead.choice_cost(i, choice)
-        states = tuple((net.next_input(i, choice, spent), h, c)
-                       for net, (h, c) in zip(nets, new_states))
-        value = outs[1][:, 0] if follower is not None else tf.zeros([batch])
-        return states, spent, reserve, outs[0], value, choice
-
-    init = (tuple(net.initial(batch) for net in nets), tf.zeros([batch]),
-            tf.fill([batch], tf.reduce_sum(lead.reserves)), tf.zeros([batch, width]),
-            tf.zeros([batch]), tf.zeros([batch], tf.int32))
-    _, _, _, logits, values, choices = tf.scan(step, (tf.range(n), index, tf.transpose(fed)),
-                                            initializer=init)
-    out = Rollout(tf.transpose(choices), tf.transpose(logits, [1, 0, 2]), tf.transpose(values))
-    if order is None:
-        return out
-    back = tf.argsort(order, axis=1)                           # step at which each decision was made
-    return Rollout(*(tf.gather(t, back, batch_dims=1) for t in out))
-
-
-def random_orders(group_sizes: Sequence[int], batch, seed: tf.Tensor) -> tf.Tensor:
-    """Per-row decision orders ``[B, n]``: the groups (a feature's consecutive decisions) in a
-    fresh random order per row, each group's decisions kept together and in index order."""
-    sizes = [int(k) for k in group_sizes]
-    starts = np.cumsum([0] + sizes[:-1])
-    longest = max(sizes)
-    table = tf.constant([[int(s) + t if t < k else -1 for t in range(longest)]
-                         for s, k in zip(starts, sizes)], tf.int32)          # [G, longest]
-    keys = tf.random.stateless_uniform([batch, len(sizes)], seed)
-    rows = tf.reshape(tf.gather(table, tf.argsort(keys, axis=1)), [batch, -1])
-    return tf.reshape(tf.boolean_mask(rows, rows >= 0), [batch, sum(sizes)])
+from trainer_module.sequence_network import Rollout, SequenceNetwork, random_orders, unroll
 
 
 class Controller(tf.Module):
