@@ -74,24 +74,6 @@ def grouped_auc(labels: tf.Tensor, scores: tf.Tensor) -> Tuple[tf.Tensor, tf.Ten
     return auc, valid
 
 
-def paired_rewards(reward: tf.Tensor, weights: tf.Tensor) -> tf.Tensor:
-    """Rewards of configurations scored in pairs on the same examples, made relative.
-
-    ``reward`` and ``weights`` are ``[2n]``: rows i and i + n were scored on the same
-    validation group (ranking) or example (retrieval). Row i gets
-    ``(r_i - r_partner) / 2 + mean(r)``, so what the examples themselves contribute
-    (an easy group gives both a high AUC) cancels and only the difference the
-    configurations make stays. The partner was sampled independently of row i's
-    choices, so the policy gradient stays unbiased (halved, which Adam absorbs).
-    The weighted mean keeps the rewards' scale for the learned baseline.
-    """
-    w = tf.cast(weights, tf.float32)
-    mean = tf.reduce_sum(reward * w) / tf.maximum(tf.reduce_sum(w), 1.0)
-    first, second = tf.split(reward, 2)
-    partner = tf.concat([second, first], axis=0)
-    return 0.5 * (reward - partner) + mean
-
-
 class CostModel:
     """Memory cost of sampled choices and the cost loss ``max(C / budget - 1, 0) + extras``."""
 

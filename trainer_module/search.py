@@ -33,8 +33,8 @@ from trainer_module import budget as budget_lib
 from trainer_module.controller import Controller
 from trainer_module.features import DatasetConfig
 from trainer_module.models import build_supernet
-from trainer_module.rewards import CostModel, CostTerm, grouped_auc, paired_rewards, \
-    sample_negatives, sampled_logits, sampled_recall_at_1
+from trainer_module.rewards import CostModel, CostTerm, grouped_auc, sample_negatives, \
+    sampled_logits, sampled_recall_at_1
 from trainer_module.search_config import SearchConfig, SearchResult
 from trainer_module.search_space import SearchSpace
 
@@ -175,27 +175,19 @@ class NeuralInputSearch:
         that update and get the A3C update. The pass is recorded for the controller's
         gradient, so it is not repeated teacher-forced.
         """
-        copies = 2 if self.config.paired_rewards else 1
-
         def replica_fn(x, y, xv, yv):
             n_main, batch = self._num_choices(tf.shape(y)[0]), tf.shape(yv)[0]
             n = self._num_choices(batch)
-            if copies > 1:  # the validation batch again, for the partner configurations
-                xv, yv = tf.nest.map_structure(lambda t: tf.concat([t] * copies, 0), (xv, yv))
             with tf.GradientTape() as tape:
-                rollout = self.controller.rollout(n_main + copies * n, self._seed(2))
+                rollout = self.controller.rollout(n_main + n, self._seed(2))
                 with tape.stop_recording():
                     actions = self._to_space(rollout.actions)
                     main_loss = self._train_main(x, y, actions[:n_main])
                     levels = self.levels(actions[n_main:])
-                    parts = [self._per_example({k: v[i * n:(i + 1) * n] for k, v in levels.items()},
-                                               batch) for i in range(copies)]
-                    per_example = {k: tf.concat([p[k] for p in parts], 0) for k in levels}
-                    objective, valid = self._objective(xv, yv, per_example, copies * n)
+                    objective, valid = self._objective(xv, yv, self._per_example(levels, batch), n)
                     cost_loss = self.cost_model.cost_loss(levels)
                     reward = objective - cost_loss
-                    signal = paired_rewards(reward, valid) if copies > 1 else reward
-                losses = self.controller.losses_from(rollout.rows(n_main), signal, valid)
+                losses = self.controller.losses_from(rollout.rows(n_main), reward, valid)
                 scaled = losses["loss"] / self.strategy.num_replicas_in_sync
             self.controller.apply(tape, scaled)
             return tf.stack([main_loss, tf.reduce_mean(reward), tf.reduce_mean(objective),

@@ -54,10 +54,6 @@ class SearchConfig:
         times its cheapest non-empty choice (one row block x the narrowest chunk) of the
         budget, which the features decided before it cannot spend (at most half the budget
         is held in all); 0 holds nothing.
-      paired_rewards: score every validation group (ranking) or example (retrieval) under
-        two sampled configurations and reward each relative to its partner
-        (``rewards.paired_rewards``), so the examples' own difficulty cancels out of the
-        policy gradient; the controller samples twice as many configurations per step.
     """
 
     task: str = "ranking"
@@ -77,7 +73,6 @@ class SearchConfig:
     budget_masking: bool = True
     decision_order: str = "feature"
     budget_reserve: float = 0.0
-    paired_rewards: bool = False
     final_candidates: int = 32
     final_eval_batches: int = 4
 

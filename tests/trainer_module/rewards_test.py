@@ -4,8 +4,8 @@ import pytest
 import tensorflow as tf
 from sklearn.metrics import roc_auc_score
 
-from trainer_module.rewards import CostModel, grouped_auc, paired_rewards, sample_negatives, \
-    sampled_logits, sampled_recall_at_1
+from trainer_module.rewards import CostModel, grouped_auc, sample_negatives, sampled_logits, \
+    sampled_recall_at_1
 from trainer_module.search_space import SearchSpace
 
 
@@ -49,22 +49,3 @@ def test_cost_model_matches_space_and_penalises_only_excess():
     loss = cm.cost_loss(levels).numpy()
     assert loss[0] == pytest.approx(max(costs[0] / 10_000 - 1, 0) + 0.01)
     assert loss[1] == pytest.approx(0.0)
-
-
-def test_paired_rewards_cancel_what_the_shared_examples_contribute():
-    effect = np.array([0.02, -0.01, 0.0, 0.03], np.float32)           # what each configuration does
-    partner_effect = np.array([0.0, 0.01, -0.02, 0.03], np.float32)
-    offsets = np.array([0.30, -0.20, 0.10, 0.0], np.float32)          # easy / hard example groups
-    raw = np.concatenate([offsets + effect, offsets + partner_effect])
-    w = np.ones(8, np.float32)
-    out = paired_rewards(tf.constant(raw), tf.constant(w)).numpy()
-    mean = raw.mean()
-    np.testing.assert_allclose(out[:4], 0.5 * (effect - partner_effect) + mean, atol=1e-6)
-    np.testing.assert_allclose(out[4:], 0.5 * (partner_effect - effect) + mean, atol=1e-6)
-    # invalid rows (weight 0) do not move the mean the rewards are centred on
-    w[3] = w[7] = 0.0
-    raw_bad = raw.copy()
-    raw_bad[3] = raw_bad[7] = 100.0
-    out = paired_rewards(tf.constant(raw_bad), tf.constant(w)).numpy()
-    np.testing.assert_allclose(out[0], 0.5 * (effect[0] - partner_effect[0]) + raw[w > 0].mean(),
-                               atol=1e-6)

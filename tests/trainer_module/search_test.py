@@ -7,8 +7,6 @@ import pytest
 import tensorflow as tf
 
 import planted_data as pdata
-import trainer_module.search as search_module
-from trainer_module.rewards import paired_rewards
 from trainer_module.search import NeuralInputSearch, SearchConfig, run_search
 from trainer_module.search_space import SearchSpace
 
@@ -157,30 +155,3 @@ def test_random_decision_order_search_emits_a_within_budget_mes_in_the_spaces_or
     again = NeuralInputSearch(space, pdata.DATASET, cfg)
     again.restore(str(tmp_path))
     assert int(again.step.numpy()) == cfg.warmup_steps + cfg.search_steps
-
-
-@pytest.mark.parametrize("task", ["ranking", "retrieval"])
-def test_paired_reward_search_scores_twice_the_configurations_and_stays_within_budget(task, monkeypatch):
-    seen = []
-
-    def spy(reward, weights):  # traced once per step function: record the scored rows
-        seen.append(reward.shape[0])
-        return paired_rewards(reward, weights)
-
-    monkeypatch.setattr(search_module, "paired_rewards", spy)
-    if task == "ranking":
-        space, cfg = small_search("ME", paired_rewards=True)
-        train = pdata.dataset(pdata.ranking_arrays(4000, 0), 64)
-        val = pdata.dataset(pdata.ranking_arrays(2000, 1), 200)
-        res = run_search(space, pdata.DATASET, train, val, cfg)
-    else:
-        space = SearchSpace.from_vocab_sizes({"signal": 2000, "noise": 2000, "bag": 40}, budget=20_000)
-        cfg = SearchConfig(task="retrieval", warmup_steps=3, search_steps=6, log_every=3,
-                           num_negatives=100, paired_rewards=True)
-        train = pdata.dataset(pdata.retrieval_arrays(4000, 0), 128)
-        val = pdata.dataset(pdata.retrieval_arrays(2000, 1), 128)
-        res = run_search(space, pdata.RETRIEVAL_DATASET, train, val, cfg, num_labels=300)
-    pairs = 2 * (200 // cfg.group_size) if task == "ranking" else 2 * 128  # groups or examples
-    assert seen and all(n == pairs for n in seen)
-    assert res.spec.cost() <= space.budget
-    assert 0.0 <= res.history[-1]["mean_objective"] <= 1.0
