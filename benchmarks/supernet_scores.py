@@ -84,8 +84,7 @@ def score(search: NeuralInputSearch, mes: Dict[str, list], batches) -> Optional[
         if levels is None:
             return None
         actions += levels
-    a = tf.constant(actions, tf.int32)
-    values = [float(search._score_fn(x, y, a).numpy()) * 100 for x, y in batches]
+    values = [v * 100 for v in search.scores(actions, batches)]
     return {"cost": search.space.cost(actions), "objective_x100": float(np.mean(values)),
             "stderr": float(np.std(values) / np.sqrt(len(values)))}
 

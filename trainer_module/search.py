@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Callable, Dict, Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -262,11 +262,15 @@ class NeuralInputSearch:
                      int(self.step.numpy()))
         return manager, _load_history(checkpoint_dir)
 
+    def scores(self, actions: Sequence[int], val_batches) -> List[float]:
+        """The reward objective of configuration ``actions`` (space order) on each validation batch."""
+        a = tf.constant(np.asarray(actions), tf.int32)
+        return [float(self._score_fn(x, y, a).numpy()) for x, y in val_batches]
+
     def _best_measured(self, first, samples, val_batches):
         """The candidate with the best mean objective on ``val_batches`` (``first`` wins ties)."""
         candidates = budget_lib.unique_feasible(self.space, [first] + list(samples))
-        scores = [float(np.mean([self._score_fn(x, y, tf.constant(c)).numpy() for x, y in val_batches]))
-                  for c in candidates]
+        scores = [float(np.mean(self.scores(c, val_batches))) for c in candidates]
         best = int(np.argmax(scores))
         return candidates[best], {"candidates": len(candidates), "examples_per_candidate":
                                   sum(sum(_batch_len(y)) for _, y in val_batches),
