@@ -15,10 +15,9 @@ Example::
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
 import tempfile
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional
 
 import numpy as np
 import tensorflow as tf
@@ -27,60 +26,14 @@ from benchmarks import methods as m
 from benchmarks import run
 from benchmarks.data import tf_dataset
 from trainer_module.search import NeuralInputSearch
-from trainer_module.search_space import FeatureSearchSpace, SearchSpace
-
-
-def _block_widths(feature: FeatureSearchSpace, entries: Sequence[Sequence[int]]) -> Optional[List[int]]:
-    """Width of every row block under ``entries``; None unless entries end on block boundaries."""
-    widths, i, left = [], 0, [int(r) for r, _ in entries]
-    for size in feature.block_vocab:
-        if i == len(entries):
-            widths.append(0)
-            continue
-        if left[i] < size:
-            return None
-        widths.append(int(entries[i][1]))
-        left[i] -= size
-        i += left[i] == 0
-    return widths if i == len(entries) else None
-
-
-def mes_to_levels(feature: FeatureSearchSpace, entries: Sequence[Sequence[int]]) -> Optional[List[int]]:
-    """An ME level vector of ``feature`` that realises ``entries`` ((rows, width), ...); None if
-    the MES is not on this space's grid (e.g. an SE width that is no sum of its dim chunks).
-
-    Chunk t is active in row blocks 1..level_t, so the active chunk sets shrink block by
-    block: they are chosen from the last block up, each a superset of the next one's.
-    """
-    widths = _block_widths(feature, entries)
-    if widths is None:
-        return None
-    dims, n = feature.dim_chunks, feature.num_col_blocks
-
-    def extend(s: int, active: frozenset) -> Optional[List[frozenset]]:
-        if s < 0:
-            return []
-        need = widths[s] - sum(dims[t] for t in active)
-        free = [t for t in range(n) if t not in active]
-        for k in range(len(free) + 1):
-            for extra in itertools.combinations(free, k):
-                if sum(dims[t] for t in extra) == need:
-                    rest = extend(s - 1, active | frozenset(extra))
-                    if rest is not None:
-                        return rest + [active | frozenset(extra)]
-        return None
-
-    sets = extend(len(widths) - 1, frozenset())
-    if sets is None:
-        return None
-    return [max((s + 1 for s, a in enumerate(sets) if t in a), default=0) for t in range(n)]
+from trainer_module.search_space import SearchSpace
 
 
 def score(search: NeuralInputSearch, mes: Dict[str, list], batches) -> Optional[Dict]:
     """Mean reward objective (x100) and its standard error of ``mes`` on ``batches``."""
     actions: List[int] = []
     for f in search.space.features:
-        levels = mes_to_levels(f, mes[f.name])
+        levels = f.mes_to_levels(mes[f.name])
         if levels is None:
             return None
         actions += levels

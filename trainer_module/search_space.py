@@ -28,6 +28,7 @@ Example::
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
@@ -191,6 +192,40 @@ class FeatureSearchSpace:
             else:
                 entries.append([rows, width])
         return FeatureMES(entries)
+
+    def mes_to_levels(self, entries: Sequence[Sequence[int]]) -> Optional[List[int]]:
+        """A level vector that realises ``entries`` ((rows, width), ...), the inverse of
+        ``levels_to_mes``; None when the MES is not on this grid (rows that end inside a row
+        block, or a width that no nested choice of dim chunks sums to).
+
+        Chunk t is active in row blocks 1..level_t, so the active chunk sets shrink block by
+        block: they are chosen from the last block up, each a superset of the next one's.
+        """
+        cv, widths, start = list(self.cum_vocab), [0] * self.num_row_blocks, 0
+        for rows, width in entries:
+            end = start + int(rows)
+            if end not in cv:
+                return None
+            widths[cv.index(start):cv.index(end)] = [int(width)] * (cv.index(end) - cv.index(start))
+            start = end
+        dims = self.dim_chunks
+
+        def nested(s: int, active: frozenset) -> Optional[List[frozenset]]:
+            if s < 0:
+                return []
+            free = [t for t in range(len(dims)) if t not in active]
+            for k in range(len(free) + 1):
+                for extra in itertools.combinations(free, k):
+                    if sum(dims[t] for t in active | set(extra)) == widths[s]:
+                        rest = nested(s - 1, active | frozenset(extra))
+                        if rest is not None:
+                            return rest + [active | frozenset(extra)]
+            return None
+
+        sets = nested(self.num_row_blocks - 1, frozenset())
+        if sets is None:
+            return None
+        return [max((s + 1 for s, a in enumerate(sets) if t in a), default=0) for t in range(len(dims))]
 
     def min_nonempty_cost(self) -> int:
         """Cheapest choice that keeps the feature: one row block x one dim chunk."""

@@ -1,4 +1,5 @@
 """Tests of Embedding Blocks and choice costs against the paper's Figure 2."""
+import numpy as np
 import pytest
 
 from trainer_module.search_space import FeatureSearchSpace, SearchSpace, default_dim, \
@@ -126,3 +127,19 @@ def test_chunk_order_decides_every_features_first_chunks_first():
     assert se.controller_order("chunk") == se.controller_order("feature") == [0, 1]
     with pytest.raises(ValueError, match="'random'"):
         space.controller_order("random")
+
+
+def test_mes_to_levels_inverts_levels_to_mes_and_rejects_off_grid_mess():
+    feature = SearchSpace.from_vocab_sizes({"item": 1000}, budget=5000).feature("item")
+    rng = np.random.default_rng(0)
+    for _ in range(30):
+        levels = rng.integers(0, feature.num_row_blocks + 1, feature.num_col_blocks).tolist()
+        mes = [list(e) for e in feature.levels_to_mes(levels).entries]
+        found = feature.mes_to_levels(mes)
+        assert found is not None
+        assert [list(e) for e in feature.levels_to_mes(found).entries] == mes
+        assert feature.level_cost(found) == feature.level_cost(levels)
+    assert feature.mes_to_levels([]) == [0] * feature.num_col_blocks
+    first_block = feature.block_vocab[0]
+    assert feature.mes_to_levels([[first_block, 33]]) is None        # wider than the 32 floats
+    assert feature.mes_to_levels([[first_block + 1, 1]]) is None     # not a row-block boundary
