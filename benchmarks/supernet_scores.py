@@ -49,14 +49,17 @@ def main(argv=None) -> None:
     p.add_argument("--order", default="feature", help="SearchConfig.decision_order of the search")
     p.add_argument("--bench", default="BENCHMARKS.json", help="raw records whose MESs are scored")
     p.add_argument("--batches", type=int, default=40)
+    p.add_argument("--option", action="append", default=[], metavar="NAME=JSON",
+                   help="another SearchConfig override, e.g. prior_fill=0.75 (repeatable)")
     args = p.parse_args(argv)
+    overrides = {k: json.loads(v) for k, v in (o.split("=", 1) for o in args.option)}
     with open(args.bench, encoding="utf-8") as f:
         records = [r for r in json.load(f)["records"]
                    if r["task"] == args.task and abs(r["fraction"] - args.fraction) < 1e-9]
     with tempfile.TemporaryDirectory(prefix="nis_scores_") as tmp:
         data = run.load_task(args.task, run.Settings(), tmp)
         space = SearchSpace.from_vocab_sizes(data.vocab_sizes, int(args.fraction * data.full_floats()))
-        cfg = m.search_config(data.task, 0, decision_order=args.order)
+        cfg = m.search_config(data.task, 0, **{"decision_order": args.order, **overrides})
         batch = cfg.controller_batch_size(m.BATCH_SIZE)
         tf.keras.utils.set_random_seed(0)
         search = NeuralInputSearch(space, data.dataset, cfg, data.num_labels)
@@ -66,7 +69,8 @@ def main(argv=None) -> None:
         mess = {"emitted by this search": {n: [list(e) for e in f.entries]
                                            for n, f in emitted.features.items()}}
         mess.update({r["method"]: r["mes"] for r in records})
-        print(f"{args.task} budget {space.budget:,} ({args.order} order), {args.batches} batches")
+        print(f"{args.task} budget {space.budget:,} ({args.order} order{overrides or ''}), "
+              f"{args.batches} batches")
         for name, mes in mess.items():
             s = score(search, mes, batches)
             print(f"  {name}: " + ("not on the ME grid" if s is None else
