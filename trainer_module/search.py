@@ -59,7 +59,7 @@ class NeuralInputSearch:
         self._slices = space.decision_slices()
         # Controller decision j is the space's decision order[j] (config.decision_order); in
         # "random" order the controller keeps the feature order and shuffles features per sample.
-        shuffled = config.decision_order == "random"
+        shuffled = config.decision_order in ("random", "mixed")
         order = np.asarray(space.controller_order("feature" if shuffled else config.decision_order))
         groups = [sl.stop - sl.start for sl in self._slices] if shuffled else None
         self._order, self._inverse = order, np.argsort(order)
@@ -74,7 +74,8 @@ class NeuralInputSearch:
                                          config.controller_learning_rate, config.entropy_weight,
                                          decision_costs=costs, shuffle_groups=groups,
                                          reserves=self._reserves(order) if config.budget_masking else None,
-                                         prior=self._prior(order))
+                                         prior=self._prior(order),
+                                         index_order_share=0.5 if config.decision_order == "mixed" else 0.0)
             self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
             self._build_model()
         # No tensor-dependent Python control flow in the steps: skip AutoGraph's slow conversion.

@@ -13,7 +13,7 @@ from typing import Any, Dict, List, Tuple
 
 from trainer_module.spec import ModelSpec
 
-DECISION_ORDERS = ("feature", "chunk", "random")
+DECISION_ORDERS = ("feature", "chunk", "random", "mixed")
 
 
 @dataclasses.dataclass(frozen=True)
