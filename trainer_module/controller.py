@@ -46,7 +46,6 @@ class Controller(tf.Module):
                  learning_rate: float = 1e-3, entropy_weight: float = 1e-2,
                  baseline_weight: float = 1.0, decision_costs: Optional[Sequence[Sequence[float]]] = None,
                  shuffle_groups: Optional[Sequence[int]] = None, reserves: Optional[Sequence[float]] = None,
-                 prior: Optional[Sequence[Sequence[float]]] = None, index_order_share: float = 0.0,
                  name: Optional[str] = None):
         super().__init__(name=name)
         self.decision_sizes = [int(n) for n in decision_sizes]
@@ -57,12 +56,9 @@ class Controller(tf.Module):
                                                 or min(self.shuffle_groups) < 1):
             raise ValueError(f"shuffle_groups {self.shuffle_groups} must be positive and sum to the "
                              f"{len(self.decision_sizes)} decisions")
-        # With shuffle_groups, this share of every sampled batch (rows spread evenly) keeps index order.
-        self.index_order_share = float(index_order_share)
         any_order = self.shuffle_groups is not None
         self.policy = SequenceNetwork(self.decision_sizes, units, "policy", decision_costs=decision_costs,
-                                      any_order=any_order, reserves=reserves, prior=prior,
-                                      name="policy")
+                                      any_order=any_order, reserves=reserves, name="policy")
         self.baseline = SequenceNetwork(self.decision_sizes, units, "value", decision_costs=decision_costs,
                                         any_order=any_order, name="baseline")
         self.optimizer = tf.keras.optimizers.Adam(learning_rate)
@@ -83,12 +79,7 @@ class Controller(tf.Module):
         if self.shuffle_groups is None or seed is None:
             return None
         salted = tf.random.experimental.stateless_fold_in(tf.cast(seed, tf.int64), -7)
-        orders = random_orders(self.shuffle_groups, batch, salted)
-        if not self.index_order_share:
-            return orders
-        b = tf.cast(tf.range(batch), tf.float32)
-        keep = tf.floor((b + 1) * self.index_order_share) > tf.floor(b * self.index_order_share)
-        return tf.where(keep[:, None], tf.range(len(self.decision_sizes))[None, :], orders)
+        return random_orders(self.shuffle_groups, batch, salted)
 
     def rollout(self, batch, seed: Optional[tf.Tensor] = None,
                 actions: Optional[tf.Tensor] = None) -> Rollout:

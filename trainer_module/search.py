@@ -30,7 +30,6 @@ import tensorflow as tf
 from absl import logging
 
 from trainer_module import budget as budget_lib
-from trainer_module import policy_prior
 from trainer_module.controller import Controller
 from trainer_module.features import DatasetConfig
 from trainer_module.models import build_supernet
@@ -59,7 +58,7 @@ class NeuralInputSearch:
         self._slices = space.decision_slices()
         # Controller decision j is the space's decision order[j] (config.decision_order); in
         # "random" order the controller keeps the feature order and shuffles features per sample.
-        shuffled = config.decision_order in ("random", "mixed")
+        shuffled = config.decision_order == "random"
         order = np.asarray(space.controller_order("feature" if shuffled else config.decision_order))
         groups = [sl.stop - sl.start for sl in self._slices] if shuffled else None
         self._order, self._inverse = order, np.argsort(order)
@@ -73,9 +72,7 @@ class NeuralInputSearch:
                                          config.controller_units,
                                          config.controller_learning_rate, config.entropy_weight,
                                          decision_costs=costs, shuffle_groups=groups,
-                                         reserves=self._reserves(order) if config.budget_masking else None,
-                                         prior=self._prior(order),
-                                         index_order_share=0.5 if config.decision_order == "mixed" else 0.0)
+                                         reserves=self._reserves(order) if config.budget_masking else None)
             self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
             self._build_model()
         # No tensor-dependent Python control flow in the steps: skip AutoGraph's slow conversion.
@@ -91,16 +88,6 @@ class NeuralInputSearch:
                  for f, sl in zip(self.space.features, self._slices)}
         scale = min(1.0, 0.5 / max(sum(share.values()), 1e-12))
         return [share.get(int(k), 0.0) * scale for k in order]
-
-    def _prior(self, order) -> Optional[list]:
-        """Initial policy biases per controller decision (``prior_fill`` > 0), else None."""
-        if not self.config.prior_fill:
-            return None
-        costs = self.space.decision_costs()
-        per_feature = [[[c / self.space.budget for c in costs[k]] for k in range(sl.start, sl.stop)]
-                       for sl in self._slices]
-        flat = [d for f in policy_prior.cost_prior_bias(per_feature, self.config.prior_fill) for d in f]
-        return [flat[k] for k in order]
 
     # --- shapes ----------------------------------------------------------------
     def _build_model(self):

@@ -13,7 +13,7 @@ from typing import Any, Dict, List, Tuple
 
 from trainer_module.spec import ModelSpec
 
-DECISION_ORDERS = ("feature", "chunk", "random", "mixed")
+DECISION_ORDERS = ("feature", "chunk", "random")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,10 +54,6 @@ class SearchConfig:
         times its cheapest non-empty choice (one row block x the narrowest chunk) of the
         budget, which the features decided before it cannot spend (at most half the budget
         is held in all); 0 holds nothing.
-      prior_fill: the controller's initial policy expects to spend this many budgets,
-        shared out so that no feature expects more than the others' common cap (cheap
-        choices made likely by trainable biases, ``policy_prior``); 0: a near-uniform
-        initial policy, under which a tight budget is spent by the features decided first.
     """
 
     task: str = "ranking"
@@ -77,7 +73,6 @@ class SearchConfig:
     budget_masking: bool = True
     decision_order: str = "feature"
     budget_reserve: float = 0.0
-    prior_fill: float = 0.0
     final_candidates: int = 32
     final_eval_batches: int = 4
 
@@ -93,7 +88,7 @@ class SearchConfig:
             raise ValueError(f"decision_order must be one of {DECISION_ORDERS}, "
                              f"got {self.decision_order!r}")
         for name in ("warmup_steps", "search_steps", "final_candidates", "final_eval_batches",
-                     "budget_reserve", "prior_fill"):
+                     "budget_reserve"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
 

@@ -40,8 +40,7 @@ class SequenceNetwork(tf.keras.Model):
 
     def __init__(self, decision_sizes: Sequence[int], units: int = 64, head: str = "policy",
                  logit_bound: float = 2.5, decision_costs: Optional[Sequence[Sequence[float]]] = None,
-                 any_order: bool = False, reserves: Optional[Sequence[float]] = None,
-                 prior: Optional[Sequence[Sequence[float]]] = None, **kw):
+                 any_order: bool = False, reserves: Optional[Sequence[float]] = None, **kw):
         super().__init__(**kw)
         self.logit_bound = float(logit_bound)
         self.decision_sizes = [int(n) for n in decision_sizes]
@@ -65,16 +64,6 @@ class SequenceNetwork(tf.keras.Model):
         self.head_kernel = self.add_weight(name=f"{head}_kernel", shape=(n, self.units, out),
                                            initializer=small())
         self.head_bias = self.add_weight(name=f"{head}_bias", shape=(n, out), initializer="zeros")
-        # Initial policy prior (policy_prior.cost_prior_bias): per-category biases added after the
-        # logit bound, trainable; without one there is no such variable and the start is ~uniform.
-        self.prior = None
-        if prior is not None:
-            if [len(p) for p in prior] != self.decision_sizes:
-                raise ValueError(f"prior must have one entry per category: sizes "
-                                 f"{self.decision_sizes}, got {[len(p) for p in prior]}")
-            padded = [list(map(float, p)) + [0.0] * (widest - len(p)) for p in prior]
-            self.prior = self.add_weight(name="prior_bias", shape=(n, widest),
-                                         initializer=tf.keras.initializers.Constant(padded))
         self._invalid = tf.constant([[0.0] * k + [-1e9] * (widest - k) for k in self.decision_sizes])
         # Budget masking: decision i's category k costs decision_costs[i][k] budgets; a category
         # that would take the running total over 1 budget gets probability 0.
@@ -121,8 +110,6 @@ class SequenceNetwork(tf.keras.Model):
         if self.head == "policy":
             if self.logit_bound > 0:
                 z = self.logit_bound * tf.tanh(z / self.logit_bound)
-            if self.prior is not None:
-                z = z + tf.gather(self.prior, i)
             z = z + tf.gather(self._invalid, i)
             if self.masked:
                 cost = tf.gather(self.costs, i)
