@@ -50,7 +50,7 @@ def main(argv=None) -> None:
     p.add_argument("--bench", default="BENCHMARKS.json", help="raw records whose MESs are scored")
     p.add_argument("--batches", type=int, default=40)
     p.add_argument("--option", action="append", default=[], metavar="NAME=JSON",
-                   help="another SearchConfig override, e.g. prior_fill=0.75 (repeatable)")
+                   help="another SearchConfig override, e.g. entropy_weight=0 (repeatable)")
     args = p.parse_args(argv)
     overrides = {k: json.loads(v) for k, v in (o.split("=", 1) for o in args.option)}
     with open(args.bench, encoding="utf-8") as f:
