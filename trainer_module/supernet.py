@@ -10,7 +10,7 @@ paper's sum over selected blocks,
     e_k = sum_{t : s_k <= level_t} E[s_k, t][k - Vbar_{s_k-1}] Pbar_t,
 
 into one gather, one mask and one matmul for the whole batch: choices vary per
-example through a ``[B, T]`` level tensor (see search_space.py), with no Python
+example through a ``[B, T]`` level tensor (see feature_space.py), with no Python
 branch per example. For a bag of ids (multi-valued features) the masked rows are
 summed *before* projecting (MBOW; the projection is linear and shared), and
 ids ``< 0`` (padding/OOV) or past the chosen vocabulary give zero vectors.
@@ -27,7 +27,7 @@ from typing import Optional, Sequence
 import numpy as np
 import tensorflow as tf
 
-from trainer_module.search_space import DEFAULT_VOCAB_FRACTIONS, FeatureSearchSpace
+from trainer_module.feature_space import DEFAULT_VOCAB_FRACTIONS, FeatureSearchSpace
 
 
 def bag_mask(ids: tf.Tensor) -> tf.Tensor:
