@@ -21,8 +21,6 @@ Every step is one ``strategy.run`` of a ``tf.function``: pass a
 """
 from __future__ import annotations
 
-import json
-import os
 from typing import Callable, Dict, List, Optional, Sequence
 
 import numpy as np
@@ -30,6 +28,7 @@ import tensorflow as tf
 from absl import logging
 
 from trainer_module import budget as budget_lib
+from trainer_module import search_progress as progress
 from trainer_module.controller import Controller
 from trainer_module.features import DatasetConfig
 from trainer_module.models import build_supernet
@@ -245,7 +244,7 @@ class NeuralInputSearch:
                 acc = []
             if manager and (step % cfg.checkpoint_every == 0 or step == total):
                 manager.save(checkpoint_number=step)
-                _save_history(checkpoint_dir, history)
+                progress.save_history(checkpoint_dir, history)
             if on_step:
                 on_step(step)
         return self.result(history, final_batches)
@@ -260,7 +259,7 @@ class NeuralInputSearch:
         ckpt.restore(manager.latest_checkpoint)
         logging.info("NIS search resumed from %s at step %d", manager.latest_checkpoint,
                      int(self.step.numpy()))
-        return manager, _load_history(checkpoint_dir)
+        return manager, progress.load_history(checkpoint_dir)
 
     def scores(self, actions: Sequence[int], val_batches) -> List[float]:
         """The reward objective of configuration ``actions`` (space order) on each validation batch."""
@@ -278,24 +277,10 @@ class NeuralInputSearch:
                                   "chosen": "most probable" if best == 0 else f"sample {best}"}
 
     def _log(self, step, warm, main_loss, acc, writer) -> Dict:
-        main_loss = float(main_loss)
-        reward, objective, ratio = (np.mean([a.numpy() for a in acc], axis=0).tolist()
-                                    if acc else [None] * 3)
+        stats = np.mean([a.numpy() for a in acc], axis=0).tolist() if acc else None
         spec = self.space.to_spec(self._to_space(self.controller.greedy()))
-        row = {"step": step, "phase": "warmup" if warm else "search", "main_loss": main_loss,
-               "mean_reward": reward, "mean_objective": objective, "mean_cost_ratio": ratio,
-               "most_probable_cost_ratio": spec.cost() / self.space.budget,
-               "mes": {n: [list(e) for e in f.entries] for n, f in spec.features.items()}}
-        logging.info("NIS step %d [%s] loss=%.4f reward=%s cost/budget=%s MES=%s", step, row["phase"],
-                     main_loss, reward, ratio, row["mes"])
-        if writer:
-            with writer.as_default(step=step):
-                tf.summary.scalar("search/main_loss", main_loss)
-                for key in ("mean_reward", "mean_objective", "mean_cost_ratio", "most_probable_cost_ratio"):
-                    if row[key] is not None:
-                        tf.summary.scalar(f"search/{key}", row[key])
-                tf.summary.text("search/most_probable_mes", json.dumps(row["mes"]))
-            writer.flush()
+        row = progress.progress_row(step, warm, float(main_loss), stats, spec)
+        progress.report(row, writer)
         return row
 
     def result(self, history=(), val_batches=()) -> SearchResult:
@@ -339,23 +324,6 @@ def _batch_len(labels):
     """Examples in a (possibly per-replica) label batch."""
     values = getattr(labels, "values", (labels,))
     return [int(tf.shape(v)[0]) for v in values]
-
-
-def _history_path(checkpoint_dir):
-    return os.path.join(checkpoint_dir, "history.json")
-
-
-def _save_history(checkpoint_dir, history):
-    with tf.io.gfile.GFile(_history_path(checkpoint_dir), "w") as f:
-        f.write(json.dumps(history))
-
-
-def _load_history(checkpoint_dir):
-    path = _history_path(checkpoint_dir)
-    if not tf.io.gfile.exists(path):
-        return []
-    with tf.io.gfile.GFile(path) as f:
-        return json.loads(f.read())
 
 
 def run_search(space: SearchSpace, dataset: DatasetConfig, train_ds: tf.data.Dataset,
