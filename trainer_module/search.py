@@ -29,6 +29,7 @@ from absl import logging
 
 from trainer_module import budget as budget_lib
 from trainer_module import search_progress as progress
+from trainer_module import selection
 from trainer_module.controller import Controller
 from trainer_module.features import DatasetConfig
 from trainer_module.models import build_supernet
@@ -267,14 +268,14 @@ class NeuralInputSearch:
         return [float(self._score_fn(x, y, a).numpy()) for x, y in val_batches]
 
     def _best_measured(self, first, samples, val_batches):
-        """The candidate with the best mean objective on ``val_batches`` (``first`` wins ties)."""
+        """The candidate the supernet scores best on ``val_batches`` (``selection.race``)."""
         candidates = budget_lib.unique_feasible(self.space, [first] + list(samples))
-        scores = [float(np.mean(self.scores(c, val_batches))) for c in candidates]
-        best = int(np.argmax(scores))
-        return candidates[best], {"candidates": len(candidates), "examples_per_candidate":
-                                  sum(sum(_batch_len(y)) for _, y in val_batches),
-                                  "most_probable_objective": scores[0], "chosen_objective": scores[best],
-                                  "chosen": "most probable" if best == 0 else f"sample {best}"}
+        val_batches = list(val_batches)
+        best, info = selection.race(candidates, self.scores, val_batches)
+        examples = [sum(_batch_len(y)) for _, y in val_batches]
+        info.update(examples_per_candidate=sum(examples),
+                    screening_examples=sum(examples[:info["screening_batches"]]))
+        return candidates[best], info
 
     def _log(self, step, warm, main_loss, acc, writer) -> Dict:
         stats = np.mean([a.numpy() for a in acc], axis=0).tolist() if acc else None
@@ -289,13 +290,14 @@ class NeuralInputSearch:
         Without ``val_batches`` (or with ``final_candidates=0``) this is the controller's most
         probable feasible configuration. With them, that configuration and
         ``final_candidates`` samples of the controller are scored by the supernet on the
-        batches and the best is emitted (ENAS' final selection): a policy that is still
-        spread out has an unstable argmax, while the sampled configurations it favours are
-        measured directly.
+        batches and the best is emitted (ENAS' final selection, screened by
+        ``selection.race``): a policy that is still spread out has an unstable argmax, while
+        the sampled configurations it favours are measured directly.
         """
         greedy = self._to_space(self.controller.greedy())
         samples = self._to_space(
-            self.controller.sample(512, tf.constant([self.config.seed, -1], tf.int64)).numpy())
+            self.controller.sample(max(512, self.config.final_candidates),
+                                   tf.constant([self.config.seed, -1], tf.int64)).numpy())
         score = lambda a: self.controller.log_prob(tf.constant(self._to_controller(a), tf.int32)).numpy()
         actions, info = budget_lib.select_within_budget(self.space, greedy, score, samples)
         if val_batches and self.config.final_candidates:

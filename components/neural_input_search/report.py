@@ -89,9 +89,12 @@ def _summary_section(spec: ModelSpec, task: Optional[str]) -> Section:
                           f"{detail}.")
     final = spec.metadata.get("final_selection")
     if isinstance(final, dict) and "chosen_objective" in final:
+        screened = (f"screened by the supernet on {final['screening_examples']:,} validation "
+                    f"examples each, and the best {final.get('finalists')} scored on "
+                    if "screening_examples" in final else "scored by the supernet on ")
         paragraphs.append(
             f"**Final selection:** {final.get('candidates')} feasible configurations (the most "
-            f"probable one and controller samples) were scored by the supernet on "
+            f"probable one and controller samples) were {screened}"
             f"{final.get('examples_per_candidate', 0):,} validation examples each; the "
             f"{final.get('chosen')} scored {final['chosen_objective']:.4f} (most probable: "
             f"{final.get('most_probable_objective', float('nan')):.4f}).")

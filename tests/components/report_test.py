@@ -42,6 +42,13 @@ def test_final_selection_note():
     md = report.render_markdown(spec, res, SPACE)
     assert "**Final selection:** 33 feasible configurations" in md
     assert "8,000 validation examples" in md and "sample 4 scored 0.7712 (most probable: 0.7650)" in md
+    meta["final_selection"].update(candidates=257, finalists=33, screening_examples=4000,
+                                   examples_per_candidate=16000)
+    spec = ModelSpec(budget=res.spec.budget, mode="ME", features=res.spec.features, metadata=meta)
+    md = report.render_markdown(spec, res, SPACE)
+    assert ("257 feasible configurations (the most probable one and controller samples) were "
+            "screened by the supernet on 4,000 validation examples each, and the best 33 scored "
+            "on 16,000 validation examples each") in md
 
 
 def test_fallback_note_and_bare_spec():

@@ -25,7 +25,8 @@ def test_short_search_starves_noise_and_feeds_the_predictive_feature(tmp_path):
     assert not signal.removed
     assert noise.cost() < signal.cost() / 2, spec.to_json()
     final = spec.metadata["final_selection"]  # best of the measured candidates was emitted
-    assert final["candidates"] > 1 and final["examples_per_candidate"] == 4 * 1000
+    assert final["candidates"] > 1 and final["examples_per_candidate"] == 8 * 1000
+    assert final["screening_examples"] == 2 * 1000 and 1 <= final["finalists"] <= final["candidates"]
     assert final["chosen_objective"] >= final["most_probable_objective"]
     # the controller learned: mean reward in the last logged window beats the first search window
     search_rows = [r for r in res.history if r["phase"] == "search"]
