@@ -49,7 +49,7 @@ SCREEN_EPOCHS = 1  # per-feature hand tuning screens candidates with one-epoch r
 # driven by the cost loss alone, the first release's controller settings).
 PAPER_SPACE = {"num_dim_chunks": 4}
 PAPER_SEARCH = {"budget_masking": False, "search_steps": 600, "controller_learning_rate": 1e-3,
-                "groups_per_step": 3, "final_candidates": 0, "refine_rounds": 0}
+                "groups_per_step": 3, "final_candidates": 0}
 MAX_DIM = 32
 ALPHA = 0.3
 

@@ -28,7 +28,6 @@ import tensorflow as tf
 from absl import logging
 
 from trainer_module import budget as budget_lib
-from trainer_module import local_search
 from trainer_module import search_progress as progress
 from trainer_module import selection
 from trainer_module.controller import Controller
@@ -222,7 +221,7 @@ class NeuralInputSearch:
         # The first batches of val_ds, drawn before the loop, so a resumed run scores the final
         # candidates on the same batches. The pass runs to its end: an iterator left idle for
         # the whole search took 15-20 s to release afterwards (ML-100K, prefetching val_ds).
-        n_final = cfg.final_eval_batches if (cfg.final_candidates or cfg.refine_rounds) else 0
+        n_final = cfg.final_eval_batches if cfg.final_candidates else 0
         final_batches = list(self.strategy.experimental_distribute_dataset(val_ds.take(n_final)))
         train_it = iter(self.strategy.experimental_distribute_dataset(train_ds))
         val_it = iter(self.strategy.experimental_distribute_dataset(val_ds))
@@ -288,14 +287,12 @@ class NeuralInputSearch:
     def result(self, history=(), val_batches=()) -> SearchResult:
         """The emitted MES (always within budget), plus history and final probabilities.
 
-        Without ``val_batches`` (or with ``final_candidates=0`` and ``refine_rounds=0``) this
-        is the controller's most probable feasible configuration. With them, that configuration and
+        Without ``val_batches`` (or with ``final_candidates=0``) this is the controller's most
+        probable feasible configuration. With them, that configuration and
         ``final_candidates`` samples of the controller are scored by the supernet on the
         batches and the best is emitted (ENAS' final selection, screened by
         ``selection.race``): a policy that is still spread out has an unstable argmax, while
-        the sampled configurations it favours are measured directly. Then ``refine_rounds``
-        rounds of budget moves (``local_search.climb``) on the same batches try neighbours of
-        the pick that the controller does not sample.
+        the sampled configurations it favours are measured directly.
         """
         greedy = self._to_space(self.controller.greedy())
         samples = self._to_space(
@@ -306,10 +303,6 @@ class NeuralInputSearch:
         if val_batches and self.config.final_candidates:
             actions, info["final_selection"] = self._best_measured(
                 actions, samples[:self.config.final_candidates], val_batches)
-        if len(val_batches) >= 2 and self.config.refine_rounds and self.config.refine_moves:
-            actions, info["refinement"] = local_search.climb(
-                self.space, actions, self.scores, list(val_batches), self.config.refine_rounds,
-                self.config.refine_moves, np.random.default_rng(self.config.seed))
         probs = self.controller.probabilities(self._to_controller(actions))
         probs = [probs[j] for j in self._inverse]  # the space's decision order
         by_feature = {f.name: [p.tolist() for p in probs[sl]]

@@ -43,11 +43,6 @@ class SearchConfig:
         in random order (BENCHMARKS.md findings).
       final_eval_batches: validation batches the finalists are scored on; all candidates are
         screened on the first quarter of them, the best eighth go on (``selection.race``).
-      refine_rounds: rounds of budget moves after the final selection
-        (``local_search.climb``): each races ``refine_moves`` neighbours of the pick (one
-        decision lowered, another raised, within the budget) against it on the same
-        validation batches and keeps a neighbour that beats it; 0 emits the selection's pick.
-      refine_moves: neighbours proposed per refinement round.
       budget_masking: the controller samples only configurations within the budget (each
         decision's categories that would overshoot the remaining budget get probability 0),
         so the memory part of the cost loss is always 0; False samples freely and relies on
@@ -83,8 +78,6 @@ class SearchConfig:
     budget_reserve: float = 0.0
     final_candidates: int = 256
     final_eval_batches: int = 8
-    refine_rounds: int = 4
-    refine_moves: int = 32
 
     def __post_init__(self):
         object.__setattr__(self, "hidden_units", tuple(int(u) for u in self.hidden_units))
@@ -98,7 +91,7 @@ class SearchConfig:
             raise ValueError(f"decision_order must be one of {DECISION_ORDERS}, "
                              f"got {self.decision_order!r}")
         for name in ("warmup_steps", "search_steps", "final_candidates", "final_eval_batches",
-                     "budget_reserve", "refine_rounds", "refine_moves"):
+                     "budget_reserve"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
 

@@ -98,15 +98,6 @@ def _summary_section(spec: ModelSpec, task: Optional[str]) -> Section:
             f"{final.get('examples_per_candidate', 0):,} validation examples each; the "
             f"{final.get('chosen')} scored {final['chosen_objective']:.4f} (most probable: "
             f"{final.get('most_probable_objective', float('nan')):.4f}).")
-    refined = spec.metadata.get("refinement")
-    if isinstance(refined, dict) and refined.get("objectives"):
-        objs = refined["objectives"]
-        paragraphs.append(
-            f"**Refinement:** {refined.get('accepted', 0)} budget move(s) kept in at most "
-            f"{refined.get('rounds')} rounds of {refined.get('moves_per_round')} (one decision "
-            f"lowered, another raised), judged by the supernet on the validation batches the "
-            f"screening did not use: objective {objs[0]:.4f} -> {objs[-1]:.4f}, cost "
-            f"{refined.get('start_cost', 0):,} -> {refined.get('end_cost', 0):,} floats.")
     return Section("Summary", paragraphs)
 
 

@@ -49,14 +49,6 @@ def test_final_selection_note():
     assert ("257 feasible configurations (the most probable one and controller samples) were "
             "screened by the supernet on 4,000 validation examples each, and the best 33 scored "
             "on 16,000 validation examples each") in md
-    assert "Refinement" not in md
-    meta["refinement"] = {"rounds": 4, "moves_per_round": 32, "accepted": 2,
-                          "objectives": [0.7712, 0.7750, 0.7801], "start_cost": 9000,
-                          "end_cost": 8990}
-    spec = ModelSpec(budget=res.spec.budget, mode="ME", features=res.spec.features, metadata=meta)
-    md = report.render_markdown(spec, res, SPACE)
-    assert "**Refinement:** 2 budget move(s) kept in at most 4 rounds of 32" in md
-    assert "objective 0.7712 -> 0.7801, cost 9,000 -> 8,990 floats" in md
 
 
 def test_fallback_note_and_bare_spec():

@@ -28,9 +28,6 @@ def test_short_search_starves_noise_and_feeds_the_predictive_feature(tmp_path):
     assert final["candidates"] > 1 and final["examples_per_candidate"] == 8 * 1000
     assert final["screening_examples"] == 2 * 1000 and 1 <= final["finalists"] <= final["candidates"]
     assert final["chosen_objective"] >= final["most_probable_objective"]
-    refined = spec.metadata["refinement"]  # budget moves after the selection, never over budget
-    assert refined["objectives"] == sorted(refined["objectives"]) and refined["scoring_calls"] > 0
-    assert refined["end_cost"] == spec.cost() <= 12_000
     # the controller learned: mean reward in the last logged window beats the first search window
     search_rows = [r for r in res.history if r["phase"] == "search"]
     assert search_rows[-1]["mean_reward"] > search_rows[0]["mean_reward"]
