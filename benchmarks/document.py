@@ -74,7 +74,8 @@ def markdown(records: List[Dict], perfs: Dict, tasks: Dict, machine: Dict, s, to
              "", "## Machine", "",
              f"- {machine['nproc']} cores, CPU only (no accelerator): {machine['cpu']}; "
              f"RAM {machine['ram']}; load average at start {machine['load_average_at_start']} "
-             "(the machine was shared with other jobs, so timings are noisy).",
+             "(a virtual machine: its host's other load is not visible and runs land on "
+             "different CPU models, so compare wall times within one run).",
              f"- Python {machine['python']}, TensorFlow {machine['tensorflow']}.", ""]
     lines += _protocol(s, total_s, quick)
     if os.path.exists(FINDINGS) and not quick:
