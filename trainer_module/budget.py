@@ -90,6 +90,30 @@ def unique_feasible(space: SearchSpace, candidates: Sequence[Sequence[int]]) -> 
     return out
 
 
+def random_feasible(space: SearchSpace, n: int, seed: int) -> np.ndarray:
+    """``n`` random configurations within budget ``[n, n_decisions]`` (space order).
+
+    Each one decides the features in its own random order, every decision uniformly
+    among the categories that still fit the remaining budget (a configuration's cost is
+    the sum of its decisions' costs; category 0 of every decision is free), so no feature
+    is favoured by its place in the declaration. The final selection scores these beside
+    the controller's samples: a supernet trained on everything during warm-up can rate a
+    configuration the policy gradient never reached.
+    """
+    rng = np.random.default_rng(seed)
+    costs = space.decision_costs()
+    slices = space.decision_slices()
+    out = np.zeros([n, len(costs)], np.int32)
+    for row in out:
+        left = space.budget
+        for f in rng.permutation(len(slices)):
+            for i in range(slices[f].start, slices[f].stop):
+                fits = [c for c, cost in enumerate(costs[i]) if cost <= left]
+                row[i] = fits[rng.integers(len(fits))]
+                left -= costs[i][row[i]]
+    return out
+
+
 def checked(spec: ModelSpec) -> ModelSpec:
     """Returns ``spec`` if it is within its budget; raises otherwise (never emit an over-budget MES)."""
     if spec.cost() > spec.budget:

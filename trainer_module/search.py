@@ -14,7 +14,8 @@ the TFX component, the benchmark and the tests use. It
    derived from ``(seed, step, replica)``, so a resumed run continues the same
    stream), logs progress to TensorBoard, and
 4. emits the best-scoring (on held-back validation batches) of the controller's
-   most probable configuration and ``final_candidates`` samples, within budget.
+   most probable configuration, ``final_candidates`` samples and
+   ``final_random_candidates`` random within-budget configurations.
 
 Every step is one ``strategy.run`` of a ``tf.function``: pass a
 ``MirroredStrategy`` (GPUs) or ``TPUStrategy``; the default strategy runs on CPU.
@@ -267,11 +268,18 @@ class NeuralInputSearch:
         a = tf.constant(np.asarray(actions), tf.int32)
         return [float(self._score_fn(x, y, a).numpy()) for x, y in val_batches]
 
-    def _best_measured(self, first, samples, val_batches):
-        """The candidate the supernet scores best on ``val_batches`` (``selection.race``)."""
+    def _best_measured(self, first, samples, random_samples, val_batches):
+        """The candidate the supernet scores best on ``val_batches`` (``selection.race``)
+        among ``first``, the controller's ``samples`` and ``random_samples``."""
         candidates = budget_lib.unique_feasible(self.space, [first] + list(samples))
+        from_controller = len(candidates)
+        seen = {tuple(c) for c in candidates}
+        candidates += [c for c in budget_lib.unique_feasible(self.space, random_samples)
+                       if tuple(c) not in seen]
         val_batches = list(val_batches)
         best, info = selection.race(candidates, self.scores, val_batches)
+        info.update(random_candidates=len(candidates) - from_controller,
+                    chosen_from="controller" if best < from_controller else "random")
         examples = [sum(_batch_len(y)) for _, y in val_batches]
         info.update(examples_per_candidate=sum(examples),
                     screening_examples=sum(examples[:info["screening_batches"]]))
@@ -290,7 +298,8 @@ class NeuralInputSearch:
         Without ``val_batches`` (or with ``final_candidates=0``) this is the controller's most
         probable feasible configuration. With them, that configuration and
         ``final_candidates`` samples of the controller are scored by the supernet on the
-        batches and the best is emitted (ENAS' final selection, screened by
+        batches, beside ``final_random_candidates`` random within-budget configurations
+        (``budget.random_feasible``), and the best is emitted (ENAS' final selection, screened by
         ``selection.race``): a policy that is still spread out has an unstable argmax, while
         the sampled configurations it favours are measured directly.
         """
@@ -301,8 +310,10 @@ class NeuralInputSearch:
         score = lambda a: self.controller.log_prob(tf.constant(self._to_controller(a), tf.int32)).numpy()
         actions, info = budget_lib.select_within_budget(self.space, greedy, score, samples)
         if val_batches and self.config.final_candidates:
+            rand = budget_lib.random_feasible(self.space, self.config.final_random_candidates,
+                                              self.config.seed)
             actions, info["final_selection"] = self._best_measured(
-                actions, samples[:self.config.final_candidates], val_batches)
+                actions, samples[:self.config.final_candidates], rand, val_batches)
         probs = self.controller.probabilities(self._to_controller(actions))
         probs = [probs[j] for j in self._inverse]  # the space's decision order
         by_feature = {f.name: [p.tolist() for p in probs[sl]]

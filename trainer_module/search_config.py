@@ -41,6 +41,13 @@ class SearchConfig:
         selection; 0 emits the most probable configuration). 256 (with 8 batches) instead
         of 32 (with 4) raised ML-100K ranking AUC at 2% by 0.4 pt in feature order and 1.0 pt
         in random order (BENCHMARKS.md findings).
+      final_random_candidates: random within-budget configurations (``budget.random_feasible``:
+        features in a random order, each decision uniform among the categories that fit)
+        scored beside the controller's samples in the final selection (0: none). On ML-100K
+        retrieval at 2% the feature-order controller starves ``history``, while its own
+        supernet rates configurations that feed it higher: 256 of them raised Recall@1 x100 of
+        the same trained search from 0.31 to 0.58; ranking picks were unchanged
+        (BENCHMARKS.md findings).
       final_eval_batches: validation batches the finalists are scored on; all candidates are
         screened on the first quarter of them, the best eighth go on (``selection.race``).
       budget_masking: the controller samples only configurations within the budget (each
@@ -78,6 +85,7 @@ class SearchConfig:
     budget_reserve: float = 0.0
     final_candidates: int = 256
     final_eval_batches: int = 8
+    final_random_candidates: int = 256
 
     def __post_init__(self):
         object.__setattr__(self, "hidden_units", tuple(int(u) for u in self.hidden_units))
@@ -91,7 +99,7 @@ class SearchConfig:
             raise ValueError(f"decision_order must be one of {DECISION_ORDERS}, "
                              f"got {self.decision_order!r}")
         for name in ("warmup_steps", "search_steps", "final_candidates", "final_eval_batches",
-                     "budget_reserve"):
+                     "final_random_candidates", "budget_reserve"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
 

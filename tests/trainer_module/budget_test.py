@@ -54,3 +54,31 @@ def test_unique_feasible_keeps_order_and_drops_duplicates_and_overruns():
     over, fits, empty = [30], [2], [0]  # 1000x32 is over; 100x2 and removal fit
     out = budget_lib.unique_feasible(space, [fits, over, empty, fits])
     assert [list(c) for c in out] == [fits, empty]
+
+
+@settings(max_examples=20, deadline=None)
+@given(vocabs=st.lists(st.integers(1, 5000), min_size=1, max_size=4),
+       budget_frac=st.floats(0.0, 1.5), mode=st.sampled_from(["SE", "ME"]), seed=st.integers(0, 99))
+def test_random_feasible_configurations_fit_the_budget(vocabs, budget_frac, mode, seed):
+    sizes = {f"f{i}": v for i, v in enumerate(vocabs)}
+    full = sum(v * 32 * int(np.ceil(v ** 0.35 / 32)) for v in vocabs)
+    space = SearchSpace.from_vocab_sizes(sizes, budget=max(1, int(full * budget_frac)), mode=mode)
+    actions = budget_lib.random_feasible(space, 16, seed)
+    assert actions.shape == (16, len(space.decision_sizes()))
+    assert all(space.cost(a) <= space.budget for a in actions)
+    assert (actions < np.array(space.decision_sizes())).all() and (actions >= 0).all()
+    np.testing.assert_array_equal(actions, budget_lib.random_feasible(space, 16, seed))
+
+
+def test_random_feasible_favours_no_feature_by_its_declared_place():
+    # Two identical features under a budget that fits about one of them: in a fixed order the
+    # first would take the budget; in random orders each leads (and keeps rows) about as often.
+    space = SearchSpace.from_vocab_sizes({"a": 2000, "b": 2000}, budget=20_000, mode="ME")
+    actions = budget_lib.random_feasible(space, 2000, seed=0)
+    costs = {f.name: [] for f in space.features}
+    for a in actions:
+        for f, sl in zip(space.features, space.decision_slices()):
+            costs[f.name].append(f.level_cost(f.levels(list(a[sl]), "ME")))
+    mean_a, mean_b = np.mean(costs["a"]), np.mean(costs["b"])
+    assert mean_a > 0.15 * space.budget and mean_b > 0.15 * space.budget
+    assert abs(mean_a - mean_b) < 0.1 * (mean_a + mean_b)

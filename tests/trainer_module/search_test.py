@@ -156,3 +156,15 @@ def test_random_decision_order_search_emits_a_within_budget_mes_in_the_spaces_or
     again = NeuralInputSearch(space, pdata.DATASET, cfg)
     again.restore(str(tmp_path))
     assert int(again.step.numpy()) == cfg.warmup_steps + cfg.search_steps
+
+
+def test_final_selection_scores_random_candidates_beside_the_controllers():
+    space, cfg = small_search("ME", final_random_candidates=64, final_eval_batches=4)
+    res = run_search(space, pdata.DATASET, pdata.dataset(pdata.ranking_arrays(4000, 0), 64),
+                     pdata.dataset(pdata.ranking_arrays(2000, 1), 200), cfg)
+    final = res.spec.metadata["final_selection"]
+    assert 0 < final["random_candidates"] <= 64
+    assert final["candidates"] > final["random_candidates"]   # the controller's are there too
+    assert final["chosen_from"] in ("controller", "random")
+    assert final["chosen_objective"] >= final["most_probable_objective"]
+    assert res.spec.cost() <= space.budget
