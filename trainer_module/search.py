@@ -271,11 +271,10 @@ class NeuralInputSearch:
     def _best_measured(self, first, samples, random_samples, val_batches):
         """The candidate the supernet scores best on ``val_batches`` (``selection.race``)
         among ``first``, the controller's ``samples`` and ``random_samples``."""
-        candidates = budget_lib.unique_feasible(self.space, [first] + list(samples))
-        from_controller = len(candidates)
-        seen = {tuple(c) for c in candidates}
-        candidates += [c for c in budget_lib.unique_feasible(self.space, random_samples)
-                       if tuple(c) not in seen]
+        controller = [first] + list(samples)
+        from_controller = len(budget_lib.unique_feasible(self.space, controller))
+        # unique_feasible keeps the order: the first from_controller are the controller's.
+        candidates = budget_lib.unique_feasible(self.space, controller + list(random_samples))
         val_batches = list(val_batches)
         best, info = selection.race(candidates, self.scores, val_batches)
         info.update(random_candidates=len(candidates) - from_controller,

@@ -43,7 +43,8 @@ class SearchConfig:
         in random order (BENCHMARKS.md findings).
       final_random_candidates: random within-budget configurations (``budget.random_feasible``:
         features in a random order, each decision uniform among the categories that fit)
-        scored beside the controller's samples in the final selection (0: none). On ML-100K
+        scored beside the controller's samples in the final selection (0: none; only when
+        ``final_candidates`` > 0, which turns the final selection on). On ML-100K
         retrieval at 2% the feature-order controller starves ``history``, while its own
         supernet rates configurations that feed it higher: 256 of them raised Recall@1 x100 of
         the same trained search from 0.31 to 0.58; ranking picks were unchanged

@@ -20,13 +20,18 @@ def independent_scorer(space, seed):
     return score, np.array([int(np.argmax(lp)) for lp in logps])
 
 
+def space_of(vocabs, budget_frac, mode):
+    """Features f0, f1, ... of the given vocabularies; the budget a fraction of their full size."""
+    sizes = {f"f{i}": v for i, v in enumerate(vocabs)}
+    full = sum(v * 32 * int(np.ceil(v ** 0.35 / 32)) for v in vocabs)
+    return sizes, SearchSpace.from_vocab_sizes(sizes, budget=max(1, int(full * budget_frac)), mode=mode)
+
+
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(vocabs=st.lists(st.integers(1, 5000), min_size=1, max_size=4),
        budget_frac=st.floats(0.0, 1.5), mode=st.sampled_from(["SE", "ME"]), seed=st.integers(0, 99))
 def test_emitted_mes_within_budget_and_equal_to_built_tables(vocabs, budget_frac, mode, seed):
-    sizes = {f"f{i}": v for i, v in enumerate(vocabs)}
-    full = sum(v * 32 * int(np.ceil(v ** 0.35 / 32)) for v in vocabs)
-    space = SearchSpace.from_vocab_sizes(sizes, budget=max(1, int(full * budget_frac)), mode=mode)
+    sizes, space = space_of(vocabs, budget_frac, mode)
     score, greedy = independent_scorer(space, seed)
     actions, info = budget_lib.select_within_budget(space, greedy, score)
     spec = budget_lib.checked(space.to_spec(actions, metadata=info))
@@ -60,9 +65,7 @@ def test_unique_feasible_keeps_order_and_drops_duplicates_and_overruns():
 @given(vocabs=st.lists(st.integers(1, 5000), min_size=1, max_size=4),
        budget_frac=st.floats(0.0, 1.5), mode=st.sampled_from(["SE", "ME"]), seed=st.integers(0, 99))
 def test_random_feasible_configurations_fit_the_budget(vocabs, budget_frac, mode, seed):
-    sizes = {f"f{i}": v for i, v in enumerate(vocabs)}
-    full = sum(v * 32 * int(np.ceil(v ** 0.35 / 32)) for v in vocabs)
-    space = SearchSpace.from_vocab_sizes(sizes, budget=max(1, int(full * budget_frac)), mode=mode)
+    _, space = space_of(vocabs, budget_frac, mode)
     actions = budget_lib.random_feasible(space, 16, seed)
     assert actions.shape == (16, len(space.decision_sizes()))
     assert all(space.cost(a) <= space.budget for a in actions)
