@@ -137,8 +137,10 @@ def bench_budget(data: bdata.TaskData, frac: float, s: Settings, perf: Dict) -> 
         specs[label] = search.spec
         runs = train(search.spec)
         retrain_s = sum(r.train_s for r in runs) / n
+        picked = search.spec.metadata.get("final_selection", {}).get("chosen_from")
         rec = _record(data, budget, frac, label, runs, search.search_s + retrain_s,
-                      f"search {search.search_s:.0f} + retrain {retrain_s:.0f}", _mes(search.spec))
+                      f"search {search.search_s:.0f} + retrain {retrain_s:.0f}"
+                      + (f"; {picked} pick" if picked else ""), _mes(search.spec))
         rec.update(search_s=search.search_s, search_tail_s=search.tail_s, search_steps=search.steps,
                    supernet_examples_per_s=search.supernet_examples_per_s,
                    history=search.history[-3:], grid_s=grid_s)
