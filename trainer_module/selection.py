@@ -1,7 +1,8 @@
-"""ENAS-style final selection: which of the controller's candidates the search emits.
+"""ENAS-style final selection: which candidate configuration the search emits.
 
-The search scores the controller's most probable configuration and its samples on
-held-back validation batches with its trained supernet and emits the best one.
+The search scores the controller's most probable configuration, its samples and
+random within-budget configurations on held-back validation batches with its
+trained supernet and emits the best one.
 Scoring every candidate on every batch grows with candidates x batches, so
 ``race`` screens them first (successive halving, one round): all candidates on the
 first quarter of the batches, then only the best eighth (at least ``min_finalists``,
