@@ -57,6 +57,16 @@ def sampled_recall_at_1(true_logit: tf.Tensor, neg_logits: tf.Tensor) -> tf.Tens
     return tf.cast(true_logit > tf.reduce_max(neg_logits, axis=-1), tf.float32)
 
 
+def group_means(values: tf.Tensor, valid: tf.Tensor, group: int, n) -> Tuple[tf.Tensor, tf.Tensor]:
+    """Means ``[n]`` of ``values`` ``[B]`` over consecutive groups of ``group`` examples,
+    counting only ``valid`` ones; a group without a valid example is invalid."""
+    segment = tf.range(tf.shape(values)[0]) // group
+    w = tf.cast(valid, values.dtype)
+    total = tf.math.unsorted_segment_sum(values * w, segment, n)
+    count = tf.math.unsorted_segment_sum(w, segment, n)
+    return total / tf.maximum(count, 1.0), count > 0
+
+
 def grouped_auc(labels: tf.Tensor, scores: tf.Tensor) -> Tuple[tf.Tensor, tf.Tensor]:
     """ROC-AUC of each row of ``[G, a]`` labels/scores; ties count one half.
 
@@ -100,3 +110,4 @@ class CostModel:
         for term in self.extra_terms:
             loss = loss + tf.cast(term(levels), tf.float32)
         return loss
+

@@ -7,9 +7,10 @@ the TFX component, the benchmark and the tests use. It
    uniformly random choices with the controller frozen;
 2. then alternates a main-model step on a training batch (choices sampled from
    the controller) with a controller step on a validation batch (A3C on
-   ``reward = O - C_L``; per example for retrieval, per group of ``group_size``
-   examples for ranking); both are one ``tf.function`` whose single controller
-   pass samples the choices of both and is differentiated for the update;
+   ``reward = O - C_L``; per group of ``group_size`` examples for ranking, per
+   example, or per group of ``retrieval_group_size``, for retrieval); both are
+   one ``tf.function`` whose single controller pass samples the choices of both
+   and is differentiated for the update;
 3. checkpoints model, controller, baseline, optimizers and step (randomness is
    derived from ``(seed, step, replica)``, so a resumed run continues the same
    stream), logs progress to TensorBoard, and
@@ -34,8 +35,8 @@ from trainer_module import selection
 from trainer_module.controller import Controller
 from trainer_module.features import DatasetConfig
 from trainer_module.models import build_supernet
-from trainer_module.rewards import CostModel, CostTerm, grouped_auc, sample_negatives, \
-    sampled_logits, sampled_recall_at_1
+from trainer_module.rewards import CostModel, CostTerm, group_means, grouped_auc, \
+    sample_negatives, sampled_logits, sampled_recall_at_1
 from trainer_module.search_config import SearchConfig, SearchResult
 from trainer_module.search_space import SearchSpace
 
@@ -55,6 +56,8 @@ class NeuralInputSearch:
         self.num_labels = num_labels
         self.strategy = strategy or tf.distribute.get_strategy()
         self.cost_model = CostModel(space, cost_terms)
+        # Examples that share one sampled configuration (and one reward).
+        self._group = config.group_size if config.task == "ranking" else config.retrieval_group_size
         self._se_tables = {f.name: tf.constant(f.se_level_table()) for f in space.features}
         self._slices = space.decision_slices()
         # Controller decision j is the space's decision order[j] (config.decision_order); in
@@ -115,14 +118,12 @@ class NeuralInputSearch:
         return out
 
     def _num_choices(self, batch):
-        if self.config.task == "retrieval":
-            return batch
-        return (batch + self.config.group_size - 1) // self.config.group_size
+        return (batch + self._group - 1) // self._group
 
     def _per_example(self, levels, batch):
-        if self.config.task == "retrieval":
+        if self._group == 1:
             return levels
-        return {k: tf.repeat(v, self.config.group_size, axis=0)[:batch] for k, v in levels.items()}
+        return {k: tf.repeat(v, self._group, axis=0)[:batch] for k, v in levels.items()}
 
     def _seed(self, salt: int) -> tf.Tensor:
         replica = tf.distribute.get_replica_context().replica_id_in_sync_group
@@ -166,7 +167,10 @@ class NeuralInputSearch:
                                         self.num_labels, self._seed(3))
         true, neg = sampled_logits(out, labels, self.model.label_weights, self.model.label_bias,
                                    negatives)
-        return sampled_recall_at_1(true, neg), labels >= 0
+        recall, valid = sampled_recall_at_1(true, neg), labels >= 0
+        if self._group == 1:
+            return recall, valid
+        return group_means(recall, valid, self._group, n)
 
     def _search_step(self, features, labels, val_features, val_labels):
         """One search step (paper 3.3.3): a supernet step, then a controller step.

@@ -4,7 +4,7 @@ import pytest
 import tensorflow as tf
 from sklearn.metrics import roc_auc_score
 
-from trainer_module.rewards import CostModel, grouped_auc, sample_negatives, sampled_logits, \
+from trainer_module.rewards import CostModel, group_means, grouped_auc, sample_negatives, sampled_logits, \
     sampled_recall_at_1
 from trainer_module.search_space import SearchSpace
 
@@ -28,6 +28,18 @@ def test_sampled_recall_counts_only_strict_wins_and_skips_accidental_hits():
     true, neg = sampled_logits(hidden, tf.constant([0, 3]), weights, bias, negatives)
     # example 0: label 0 is also negative 0 (masked), beats 1.0 -> hit; example 1: 0.5 < 3.0 -> miss
     assert sampled_recall_at_1(true, neg).numpy().tolist() == [1.0, 0.0]
+
+
+def test_group_means_average_valid_examples_of_consecutive_groups():
+    values = tf.constant([1.0, 0.0, 1.0, 1.0, 0.0, 1.0, 1.0])
+    valid = tf.constant([True, True, False, True, False, False, True])
+    means, ok = group_means(values, valid, 3, 3)
+    # groups [1, 0, (1)], [1, (0), (1)], [1]: masked examples do not count; the last is partial
+    np.testing.assert_allclose(means.numpy(), [0.5, 1.0, 1.0])
+    np.testing.assert_array_equal(ok.numpy(), [True, True, True])
+    means, ok = group_means(values, tf.constant([True] * 3 + [False] * 4), 3, 3)
+    np.testing.assert_allclose(means.numpy(), [2 / 3, 0.0, 0.0])
+    np.testing.assert_array_equal(ok.numpy(), [True, False, False])
 
 
 def test_log_uniform_negatives_in_range_and_head_heavy():

@@ -80,6 +80,25 @@ def test_retrieval_search_runs_with_per_example_choices(tmp_path):
     assert 0.0 <= last["mean_objective"] <= 1.0 and last["mean_cost_ratio"] > 0
 
 
+def test_retrieval_groups_share_one_configuration_per_group_of_examples():
+    space = SearchSpace.from_vocab_sizes({"signal": 2000, "noise": 2000, "bag": 40}, budget=20_000)
+    cfg = SearchConfig(task="retrieval", warmup_steps=3, search_steps=4, log_every=2,
+                       num_negatives=100, retrieval_group_size=4, final_candidates=4,
+                       final_random_candidates=4, final_eval_batches=2)
+    search = NeuralInputSearch(space, pdata.RETRIEVAL_DATASET, cfg, num_labels=300)
+    assert search._num_choices(130) == 33  # the last, partial group gets its own choice
+    actions = search.controller.uniform(33, tf.constant([3, 4], tf.int64))
+    levels = search._per_example(search.levels(actions), 130)
+    for name, per_example in levels.items():  # example i gets choice i // 4
+        expected = np.repeat(search.levels(actions)[name].numpy(), 4, axis=0)[:130]
+        np.testing.assert_array_equal(per_example.numpy(), expected)
+    train = pdata.dataset(pdata.retrieval_arrays(2000, 0), 130)
+    val = pdata.dataset(pdata.retrieval_arrays(1000, 1), 130)
+    res = search.run(train, val)
+    assert res.spec.cost() <= 20_000
+    assert 0.0 <= res.history[-1]["mean_objective"] <= 1.0
+
+
 def test_bad_inputs_fail_before_training():
     space, cfg = small_search()
     with pytest.raises(ValueError, match="cheapest non-empty"):
@@ -102,6 +121,8 @@ def test_search_config_json_round_trip_and_validation():
         SearchConfig.from_json('{"warmup": 3}')
     with pytest.raises(ValueError, match="group_size"):
         SearchConfig(group_size=0)
+    with pytest.raises(ValueError, match="retrieval_group_size must be >= 1"):
+        SearchConfig(task="retrieval", retrieval_group_size=0)
     with pytest.raises(ValueError, match="decision_order must be one of"):
         SearchConfig(decision_order="backwards")
     with pytest.raises(ValueError, match="budget_reserve"):
