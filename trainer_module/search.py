@@ -16,7 +16,8 @@ the TFX component, the benchmark and the tests use. It
    stream), logs progress to TensorBoard, and
 4. emits the best-scoring (on held-back validation batches) of the controller's
    most probable configuration, ``final_candidates`` samples and
-   ``final_random_candidates`` random within-budget configurations.
+   ``final_random_candidates`` random within-budget configurations (with
+   ``fill_budget``, an SE pick is then widened into the unused budget).
 
 Every step is one ``strategy.run`` of a ``tf.function``: pass a
 ``MirroredStrategy`` (GPUs) or ``TPUStrategy``; the default strategy runs on CPU.
@@ -317,6 +318,9 @@ class NeuralInputSearch:
                                               self.config.seed)
             actions, info["final_selection"] = self._best_measured(
                 actions, samples[:self.config.final_candidates], rand, val_batches)
+        if self.config.fill_budget and self.space.mode == "SE":
+            info["unfilled_cost"] = int(self.space.cost(actions))
+            actions = budget_lib.widen_to_budget(self.space, actions)
         probs = self.controller.probabilities(self._to_controller(actions))
         probs = [probs[j] for j in self._inverse]  # the space's decision order
         by_feature = {f.name: [p.tolist() for p in probs[sl]]

@@ -1,5 +1,6 @@
 """Property tests of the budget guarantee: the emitted MES never exceeds the budget."""
 import numpy as np
+import pytest
 import tensorflow as tf
 from hypothesis import HealthCheck, given, settings, strategies as st
 
@@ -85,3 +86,37 @@ def test_random_feasible_favours_no_feature_by_its_declared_place():
     mean_a, mean_b = np.mean(costs["a"]), np.mean(costs["b"])
     assert mean_a > 0.15 * space.budget and mean_b > 0.15 * space.budget
     assert abs(mean_a - mean_b) < 0.1 * (mean_a + mean_b)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(vocabs=st.lists(st.integers(1, 5000), min_size=1, max_size=4),
+       budget_frac=st.floats(0.0, 1.0), seed=st.integers(0, 99))
+def test_widen_to_budget_fits_keeps_vocabularies_and_leaves_no_width_step_that_fits(
+        vocabs, budget_frac, seed):
+    _, space = space_of(vocabs, budget_frac, "SE")
+    start = budget_lib.random_feasible(space, 1, seed)[0]
+    filled = budget_lib.widen_to_budget(space, start)
+    assert space.cost(start) <= space.cost(filled) <= space.budget
+    before, after = space.to_spec(start), space.to_spec(filled)
+    for f, sl in zip(space.features, space.decision_slices()):
+        a, b = before.features[f.name], after.features[f.name]
+        assert a.vocab_size == b.vocab_size  # removed features stay removed
+        assert b.removed or b.output_dim >= a.output_dim
+        c = int(filled[sl.start])
+        widest = c == 0 or (c - 1) % f.num_col_blocks + 1 == f.num_col_blocks
+        if not widest:  # one more width step of any feature would overshoot
+            wider = filled.copy()
+            wider[sl.start] = c + 1
+            assert space.cost(wider) > space.budget
+
+
+def test_widen_to_budget_takes_width_steps_round_robin():
+    space = SearchSpace.from_vocab_sizes({"a": 100, "b": 50}, budget=100 * 8 + 50 * 4, mode="SE")
+    a, b = space.features
+    start = np.array([a.se_category(a.num_row_blocks, 1), b.se_category(b.num_row_blocks, 1)])
+    spec = space.to_spec(budget_lib.widen_to_budget(space, start))
+    # widths 1,1 -> 2,2 -> 4,4 (600 floats) -> a 8 (1000: fits); b 8 would need 1200
+    assert spec.features["a"].entries == ((100, 8),) and spec.features["b"].entries == ((50, 4),)
+    me = SearchSpace.from_vocab_sizes({"a": 100}, budget=1000, mode="ME")
+    with pytest.raises(ValueError, match="needs an SE search space"):
+        budget_lib.widen_to_budget(me, np.zeros(len(me.decision_sizes()), np.int32))

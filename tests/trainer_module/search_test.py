@@ -1,4 +1,5 @@
 """Tests of the search loop: planted data, resume, retrieval, TensorBoard, bad input."""
+import dataclasses
 import glob
 import os
 
@@ -97,6 +98,19 @@ def test_retrieval_groups_share_one_configuration_per_group_of_examples():
     res = search.run(train, val)
     assert res.spec.cost() <= 20_000
     assert 0.0 <= res.history[-1]["mean_objective"] <= 1.0
+
+
+def test_fill_budget_widens_the_emitted_se_configuration():
+    space, cfg = small_search(budget_masking=True)
+    search = NeuralInputSearch(space, pdata.DATASET, cfg)
+    plain = search.result()
+    search.config = dataclasses.replace(cfg, fill_budget=True)
+    filled = search.result()  # the same controller's pick, then widened
+    assert filled.spec.metadata["unfilled_cost"] == plain.spec.cost()
+    assert plain.spec.cost() < filled.spec.cost() <= 20_000  # the pick used 1,360 floats
+    for name, mes in plain.spec.features.items():
+        assert filled.spec.features[name].vocab_size == mes.vocab_size
+    assert "unfilled_cost" not in plain.spec.metadata
 
 
 def test_bad_inputs_fail_before_training():
