@@ -110,4 +110,3 @@ class CostModel:
         for term in self.extra_terms:
             loss = loss + tf.cast(term(levels), tf.float32)
         return loss
-
