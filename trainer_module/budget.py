@@ -132,9 +132,10 @@ def widen_to_budget(space: SearchSpace, actions: Sequence[int]) -> np.ndarray:
         grew = False
         for f, sl in zip(space.features, space.decision_slices()):
             category = int(out[sl.start])
-            if category == 0 or (category - 1) % f.num_col_blocks + 1 == f.num_col_blocks:
+            s, t = f.se_pick(category)
+            if t in (0, f.num_col_blocks):
                 continue  # removed, or already at its widest
-            out[sl.start] = category + 1
+            out[sl.start] = f.se_category(s, t + 1)
             if space.cost(out) <= space.budget:
                 grew = True
             else:

@@ -151,13 +151,17 @@ class FeatureSearchSpace:
                              f"{self.num_row_blocks}x{self.num_col_blocks} grid")
         return (s - 1) * self.num_col_blocks + t
 
+    def se_pick(self, category: int) -> Tuple[int, int]:
+        """``(s, t)`` of SE category ``category`` (the inverse of ``se_category``)."""
+        if category == 0:
+            return 0, 0
+        t_all = self.num_col_blocks
+        return (category - 1) // t_all + 1, (category - 1) % t_all + 1
+
     def se_levels(self, category: int) -> List[int]:
         """Level vector of SE category (``[s]*t + [0]*(T-t)``)."""
-        t_all = self.num_col_blocks
-        if category == 0:
-            return [0] * t_all
-        s, t = (category - 1) // t_all + 1, (category - 1) % t_all + 1
-        return [s] * t + [0] * (t_all - t)
+        s, t = self.se_pick(category)
+        return [s] * t + [0] * (self.num_col_blocks - t)
 
     def se_level_table(self) -> np.ndarray:
         """``[S*T+1, T]`` int table mapping SE categories to level vectors."""

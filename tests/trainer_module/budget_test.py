@@ -102,11 +102,10 @@ def test_widen_to_budget_fits_keeps_vocabularies_and_leaves_no_width_step_that_f
         a, b = before.features[f.name], after.features[f.name]
         assert a.vocab_size == b.vocab_size  # removed features stay removed
         assert b.removed or b.output_dim >= a.output_dim
-        c = int(filled[sl.start])
-        widest = c == 0 or (c - 1) % f.num_col_blocks + 1 == f.num_col_blocks
-        if not widest:  # one more width step of any feature would overshoot
+        s, t = f.se_pick(int(filled[sl.start]))
+        if t not in (0, f.num_col_blocks):  # one more width step of any feature would overshoot
             wider = filled.copy()
-            wider[sl.start] = c + 1
+            wider[sl.start] = f.se_category(s, t + 1)
             assert space.cost(wider) > space.budget
 
 

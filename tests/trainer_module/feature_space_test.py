@@ -37,6 +37,12 @@ def test_se_zero_pick_removes_feature(fig2):
     assert fig2.level_cost([0, 0, 0, 0]) == 0 and fig2.levels_to_mes([0] * 4).removed
 
 
+def test_se_pick_inverts_se_category(fig2):
+    picks = [(s, t) for s in range(1, fig2.num_row_blocks + 1) for t in range(1, fig2.num_col_blocks + 1)]
+    assert [fig2.se_pick(fig2.se_category(s, t)) for s, t in picks] == picks
+    assert fig2.se_pick(0) == (0, 0)
+
+
 def test_paper_default_dim_and_fractions():
     assert default_dim(10 * M) == 32 * 9  # ceil(10M^0.35 / 32) = 9
     f = FeatureSearchSpace("f", vocab_size=1000)

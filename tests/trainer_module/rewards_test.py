@@ -4,8 +4,8 @@ import pytest
 import tensorflow as tf
 from sklearn.metrics import roc_auc_score
 
-from trainer_module.rewards import CostModel, group_means, grouped_auc, sample_negatives, sampled_logits, \
-    sampled_recall_at_1
+from trainer_module.rewards import CostModel, group_means, grouped_auc, sample_negatives, \
+    sampled_logits, sampled_recall_at_1
 from trainer_module.search_space import SearchSpace
 
 
