@@ -25,6 +25,7 @@ metrics (AUC; Recall@1/@5/@10 from the full softmax).
 from __future__ import annotations
 
 import dataclasses
+import os
 import time
 from typing import Dict, List, Optional, Sequence
 
@@ -33,6 +34,7 @@ import tensorflow as tf
 
 from benchmarks.data import TaskData, tf_dataset
 from trainer_module.baselines import per_feature_se_spec, uniform_se_spec
+from trainer_module import training
 from trainer_module.budget import checked
 from trainer_module.models import build_model
 from trainer_module.search import run_search
@@ -41,7 +43,7 @@ from trainer_module.search_space import SearchSpace
 from trainer_module.spec import FeatureMES, ModelSpec
 
 BATCH_SIZE = 256
-MAX_EPOCHS = 2
+MAX_EPOCHS = training.DEFAULT_MAX_EPOCHS
 GRID_DIMS = (1, 2, 4, 8, 16)
 TUNE_DIMS = (1, 2, 4, 8, 16, 32)  # per-feature hand tuning: one step = the next width here
 SCREEN_EPOCHS = 1  # per-feature hand tuning screens candidates with one-epoch runs
@@ -64,10 +66,7 @@ class RunResult:
     train_s: float
     steps: int
     examples_per_s: float
-
-
-def val_metric_name(task: str) -> str:
-    return "val_auc" if task == "ranking" else "val_recall_at_1"
+    best_epoch: int = 0
 
 
 class _Timer(tf.keras.callbacks.Callback):
@@ -112,28 +111,24 @@ def _recall_at_k(model: tf.keras.Model, arrays, ks=(1, 5, 10)) -> Dict[str, floa
 
 def train_eval(data: TaskData, spec: ModelSpec, seed: int, max_epochs: int = MAX_EPOCHS,
                steps_per_epoch: Optional[int] = None) -> RunResult:
-    """Trains ``spec`` from scratch with the shared recipe; returns val/test metrics and timing."""
+    """Trains ``spec`` from scratch with the pipeline's recipe; returns val/test metrics and timing."""
     tf.keras.utils.set_random_seed(seed)
     model = build_model(data.dataset, spec, data.num_labels)
     steps = steps_per_epoch or data.size("train") // BATCH_SIZE
     train = tf_dataset(data.splits["train"], BATCH_SIZE, seed)
     val = tf_dataset(data.splits["eval"], 2048, seed, repeat=False, shuffle=False)
-    monitor = val_metric_name(data.task)
     timer = _Timer(BATCH_SIZE)
-    stop = tf.keras.callbacks.EarlyStopping(monitor, mode="max", patience=1,
-                                            restore_best_weights=True)
     start = time.perf_counter()
-    hist = model.fit(train, epochs=max_epochs, steps_per_epoch=steps, validation_data=val,
-                     callbacks=[timer, stop], verbose=0)
+    fitted = training.fit(model, train, val, data.task, training.TrainRecipe(max_epochs=max_epochs, patience=int(os.environ.get("PATIENCE", training.DEFAULT_PATIENCE))),
+                          steps_per_epoch=steps, callbacks=[timer])
     train_s = time.perf_counter() - start
-    best_val = float(max(hist.history[monitor]))
     if data.task == "ranking":
         test = tf_dataset(data.splits["test"], 2048, seed, repeat=False, shuffle=False)
         metrics = {"auc": float(model.evaluate(test, verbose=0, return_dict=True)["auc"])}
     else:
         metrics = _recall_at_k(model, data.splits["test"])
-    return RunResult(spec, best_val, metrics, train_s, steps * len(hist.history[monitor]),
-                     timer.examples_per_s)
+    return RunResult(spec, fitted.best_value, metrics, train_s, fitted.steps,
+                     timer.examples_per_s, fitted.best_epoch)
 
 
 # ----------------------------------------------------------------- 1. uniform SE grid

@@ -28,6 +28,7 @@ from typing import Any, Dict, List, Optional, Sequence
 
 from trainer_module.features import TASKS, DatasetConfig
 from trainer_module.search_config import SearchConfig
+from trainer_module.training import DEFAULT_MAX_EPOCHS, DEFAULT_PATIENCE
 from trainer_module.spec import MODES
 
 PREPROCESSING_FN = "trainer_module.preprocessing.preprocessing_fn"
@@ -62,7 +63,11 @@ class PipelineConfig:
         NeuralInputSearch execution parameters.
       search_space: optional search-space overrides (e.g. vocab_fractions).
       strategy: tf.distribute strategy of the search and trainers: default | mirrored | tpu.
-      train_steps, eval_steps: MES Trainer steps (TrainArgs/EvalArgs).
+      max_epochs, patience: the Trainers' recipe (``trainer_module.training``): epochs of
+        one pass over the train split until the validation metric has not improved for
+        ``patience`` epochs (at most ``max_epochs``); the best epoch is exported.
+      train_steps: optional cap on a Trainer's total steps (TrainArgs; 0 = no cap).
+      eval_steps: validation batches per epoch (EvalArgs; 0 = the whole eval split).
       train_baseline: also train the hand-sized SE baseline at the same budget.
       baseline_dim: fixed SE width for the baseline (None = uniform dim over full vocabularies).
       blessing_threshold: lower bound of the blessing metric (AUC for ranking,
@@ -101,8 +106,10 @@ class PipelineConfig:
     train_batch_size: int = 256
     search_space: Optional[Dict[str, Any]] = None
     strategy: str = "default"
-    train_steps: int = 1000
-    eval_steps: int = 100
+    max_epochs: int = DEFAULT_MAX_EPOCHS
+    patience: int = DEFAULT_PATIENCE
+    train_steps: int = 0
+    eval_steps: int = 0
     train_baseline: bool = True
     baseline_dim: Optional[int] = None
     blessing_threshold: Optional[float] = 0.5
@@ -125,9 +132,12 @@ class PipelineConfig:
             raise ValueError(f"mode must be one of {MODES}, got {self.mode!r}")
         if self.input_format not in INPUT_FORMATS:
             raise ValueError(f"input_format must be one of {INPUT_FORMATS}, got {self.input_format!r}")
+        if int(self.max_epochs) < 1:
+            raise ValueError(f"max_epochs must be >= 1, got {self.max_epochs!r}")
         if int(self.budget) <= 0:
             raise ValueError(f"budget must be a positive number of floats, got {self.budget!r}")
-        for key in ("warmup_steps", "search_steps", "train_steps", "eval_steps", "train_batch_size"):
+        for key in ("warmup_steps", "search_steps", "train_steps", "eval_steps", "train_batch_size",
+                    "patience"):
             if int(getattr(self, key)) < 0:
                 raise ValueError(f"{key} must be >= 0, got {getattr(self, key)!r}")
         if not self.input_splits:
@@ -210,8 +220,10 @@ _CLI_FIELDS = {
     "--group-size": ("group_size", int, "ranking: examples per AUC reward"),
     "--num-negatives": ("num_negatives", int, "retrieval: sampled negatives"),
     "--batch-size": ("train_batch_size", int, "search batch size"),
-    "--train-steps": ("train_steps", int, "trainer steps"),
-    "--eval-steps": ("eval_steps", int, "trainer eval steps"),
+    "--max-epochs": ("max_epochs", int, "trainer epochs at most (early stopping on validation)"),
+    "--patience": ("patience", int, "trainer epochs without a better validation metric before stopping"),
+    "--train-steps": ("train_steps", int, "cap on a trainer's total steps (0 = none)"),
+    "--eval-steps": ("eval_steps", int, "validation batches per epoch (0 = whole eval split)"),
     "--blessing-threshold": ("blessing_threshold", float, "min AUC / Recall@5 to push"),
     "--output-dir": ("output_dir", str, "root of artifacts, MLMD and pushed models"),
     "--pipeline-root": ("pipeline_root", str, "explicit pipeline root"),

@@ -9,8 +9,15 @@ Trainer for the baseline). ``fn_args.custom_config`` keys:
   even if an MES is wired (also the default when no MES is given); ``budget``
   defaults to the MES's budget; ``baseline_dim`` optional.
 * ``train_batch_size`` / ``eval_batch_size`` (256), ``learning_rate`` (1e-3),
-  ``hidden_units``, ``epochs`` (1), ``strategy`` ('default' | 'mirrored' | 'tpu'),
+  ``hidden_units``, ``strategy`` ('default' | 'mirrored' | 'tpu'),
   ``seed`` (shuffling of the training data).
+* ``max_epochs`` (20) and ``patience`` (2): the training recipe (``training.fit``):
+  epochs of one pass over the train split until the validation metric (AUC /
+  Recall@1 over the whole eval split, or ``EvalArgs.num_steps`` batches) has not
+  improved for ``patience`` epochs; the best epoch's weights are exported.
+  ``TrainArgs.num_steps``, when set, caps the total training steps.
+* ``checkpoint_dir``: per-epoch checkpoints; a re-run with the same directory
+  (a retried or preempted Trainer) resumes after the last finished epoch.
 
 The SavedModel's ``serving_default`` takes serialized raw ``tf.Example``s
 (input ``examples``; the TFT layer runs inside) and returns ``{'probability': [B, 1]}``
@@ -19,7 +26,8 @@ vocabulary). ``transformed_features`` maps raw examples (label included) to the
 transformed dict; TFMA uses it to read the label id (see
 ``components/mes_trainer/eval_config.py``). The MES, its cost and the model's
 parameter counts are logged, written to ``<model_run_dir>/mes_summary.json`` and
-to TensorBoard (``<model_run_dir>/mes``).
+to TensorBoard (``<model_run_dir>/mes``); the recipe's chosen epoch and validation
+curve go to ``<model_run_dir>/training.json``.
 """
 from __future__ import annotations
 
@@ -32,7 +40,7 @@ import tensorflow_transform as tft
 from absl import logging
 from tfx.components.trainer.fn_args_utils import FnArgs
 
-from trainer_module import baselines, models, preprocessing, tfx_io
+from trainer_module import baselines, models, preprocessing, tfx_io, training
 from trainer_module.features import DatasetConfig
 from trainer_module.spec import ModelSpec
 
@@ -120,21 +128,30 @@ def serving_signatures(model: tf.keras.Model, tft_out: tft.TFTransformOutput,
 
 
 def _datasets(fn_args: FnArgs, tft_out, dataset: DatasetConfig, config: Mapping[str, Any]):
+    """Training data as finite epochs (one pass each) and the validation data."""
     train_bs = int(config.get("train_batch_size", DEFAULT_BATCH_SIZE))
     eval_bs = int(config.get("eval_batch_size", train_bs))
-    train = tfx_io.input_fn(fn_args.train_files, tft_out, dataset, train_bs,
+    train = tfx_io.input_fn(fn_args.train_files, tft_out, dataset, train_bs, repeat=False,
                             drop_unknown_labels=False, seed=config.get("seed"))
     val = tfx_io.input_fn(fn_args.eval_files, tft_out, dataset, eval_bs, shuffle=False,
                           repeat=bool(fn_args.eval_steps), drop_unknown_labels=False)
     return train, val
 
 
+def write_training_record(fitted: training.FitResult, model_run_dir: str | None) -> None:
+    """Writes the recipe's result (chosen epoch, validation curve) into the model-run artifact."""
+    if not model_run_dir:
+        return
+    tf.io.gfile.makedirs(model_run_dir)
+    with tf.io.gfile.GFile(os.path.join(model_run_dir, "training.json"), "w") as f:
+        f.write(json.dumps(fitted.to_dict(), indent=2, sort_keys=True))
+
+
 def run_fn(fn_args: FnArgs) -> None:
-    """Builds the fixed-size model of the MES, trains it from scratch and exports it."""
+    """Builds the fixed-size model of the MES, trains it with the recipe and exports the best epoch."""
     config = dict(fn_args.custom_config or {})
     dataset = preprocessing.dataset_from_custom_config(config)
-    if not fn_args.train_steps:
-        raise ValueError("set train_args.num_steps: the training dataset repeats forever")
+    recipe = training.TrainRecipe.from_config(config, fn_args.train_steps)
     tft_out = tft.TFTransformOutput(fn_args.transform_graph_path)
     spec = resolve_spec(config, preprocessing.vocab_sizes_from_transform_output(tft_out, dataset))
     num_labels = preprocessing.num_labels(tft_out, dataset)
@@ -144,11 +161,12 @@ def run_fn(fn_args: FnArgs) -> None:
                                                                  models.DEFAULT_HIDDEN_UNITS)),
                                    learning_rate=float(config.get("learning_rate", 1e-3)))
     train_ds, val_ds = _datasets(fn_args, tft_out, dataset, config)
-    epochs = int(config.get("epochs", 1))
-    model.fit(train_ds, epochs=epochs, steps_per_epoch=max(1, fn_args.train_steps // epochs),
-              validation_data=val_ds, validation_steps=fn_args.eval_steps,
-              callbacks=[tf.keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir)]
-              if fn_args.model_run_dir else [], verbose=2)
+    callbacks = ([tf.keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir)]
+                 if fn_args.model_run_dir else [])
+    fitted = training.fit(model, train_ds, val_ds, dataset.task, recipe,
+                          validation_steps=fn_args.eval_steps, callbacks=callbacks,
+                          checkpoint_dir=config.get("checkpoint_dir"), verbose=2)
+    write_training_record(fitted, fn_args.model_run_dir)
     summarize(spec, model, fn_args.model_run_dir)
     model.save(fn_args.serving_model_dir, save_format="tf",
                signatures=serving_signatures(model, tft_out, dataset))
