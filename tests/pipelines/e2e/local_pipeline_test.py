@@ -6,6 +6,7 @@ gate, earlier artifacts intact) -> run with an unreachable blessing threshold (n
 """
 import csv
 import dataclasses
+import json
 import os
 import time
 
@@ -95,6 +96,16 @@ def test_lineage_search_to_model_to_evaluation(first_run):
     pushed = outputs[P.PUSHER]["pushed_model"]
     _, push_execution = results.producer(store, pushed.id)
     assert _inputs(store, push_execution.id)["model"] == [model.id]
+
+
+def test_trainers_record_the_recipe_in_the_model_run(first_run):
+    outputs = first_run[2]
+    for node in (P.TRAINER, P.BASELINE_TRAINER):
+        with open(os.path.join(outputs[node]["model_run"].uri, "training.json")) as f:
+            record = json.load(f)
+        # train_steps=20 ends training inside the first epoch, which is still validated and kept.
+        assert record["steps"] == 20 and record["curve"] and record["best_epoch"] == 1, node
+        assert record["monitor"] == "val_auc"
 
 
 def test_report_lists_locations_and_result_table(cfg, first_run):
