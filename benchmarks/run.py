@@ -93,7 +93,9 @@ def _record(data, budget, frac, method, runs, wall_s, note, mes) -> Dict:
             "values": values, "extra": extra, "wall_s": wall_s, "wall_note": note, "mes": mes,
             "val": [r.val for r in runs], "examples_per_s": [r.examples_per_s for r in runs],
             "train_s": [r.train_s for r in runs], "steps": [r.steps for r in runs],
-            "cost": runs[0].spec.cost()}
+            "cost": runs[0].spec.cost(), "accounting": runs[0].spec.accounting,
+            "table_floats": runs[0].spec.table_floats(),
+            "projection_floats": runs[0].spec.projection_floats()}
 
 
 def _mes(spec) -> Dict:

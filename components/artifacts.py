@@ -66,7 +66,13 @@ class MultiSizeEmbeddingSpec(types.Artifact):
 
     mode = _custom_property("mode", "str", "'SE' or 'ME'.")
     budget = _custom_property("budget", "int", "Memory budget C in floats.")
-    total_cost = _custom_property("total_cost", "int", "Floats in all embedding tables.")
+    accounting = _custom_property("accounting", "str",
+                                  "What the budget counts: 'exact' or 'paper_tables_only'.")
+    total_cost = _custom_property("total_cost", "int", "Floats the budget counts (per accounting).")
+    table_floats = _custom_property("table_floats", "int", "Floats in all embedding tables E_m.")
+    projection_floats = _custom_property("projection_floats", "int",
+                                         "Floats in all ME projections P_m.")
+    total_bytes = _custom_property("total_bytes", "int", "total_cost at float32 (4 bytes).")
     num_features_kept = _custom_property("num_features_kept", "int", "Features with a non-empty MES.")
     num_features_removed = _custom_property("num_features_removed", "int", "Features removed.")
 
@@ -109,12 +115,19 @@ def write_mes(artifact: types.Artifact, spec: ModelSpec) -> str:
     """Writes ``<uri>/mes.json`` and sets the artifact's custom properties; returns the path."""
     if not spec.within_budget():
         raise ValueError(f"refusing to write an MES over budget: cost {spec.cost()} > "
-                         f"budget {spec.budget}")
+                         f"budget {spec.budget} ({spec.accounting} accounting)")
     path = mes_path(artifact.uri)
     _write_text(path, spec.to_json())
     artifact.set_string_custom_property("mode", spec.mode)
     artifact.set_int_custom_property("budget", int(spec.budget))
+    facts = spec.cost_facts()
+    artifact.set_string_custom_property("accounting", spec.accounting)
     artifact.set_int_custom_property("total_cost", int(spec.cost()))
+    artifact.set_int_custom_property("table_floats", int(facts["table_floats"]))
+    artifact.set_int_custom_property("projection_floats", int(facts["projection_floats"]))
+    artifact.set_int_custom_property("total_bytes", int(facts["bytes"]))
+    # Per feature: table / projection / total floats and bytes (JSON; mes.json has the same).
+    artifact.set_string_custom_property("feature_costs", json.dumps(facts["features"], sort_keys=True))
     artifact.set_int_custom_property("num_features_kept", len(spec.kept_features))
     artifact.set_int_custom_property("num_features_removed", len(spec.removed_features))
     return path

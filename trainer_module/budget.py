@@ -94,23 +94,26 @@ def random_feasible(space: SearchSpace, n: int, seed: int) -> np.ndarray:
     """``n`` random configurations within budget ``[n, n_decisions]`` (space order).
 
     Each one decides the features in its own random order, every decision uniformly
-    among the categories that still fit the remaining budget (a configuration's cost is
-    the sum of its decisions' costs; category 0 of every decision is free), so no feature
+    among the categories that still fit the remaining budget (priced exactly under the
+    space's accounting by ``SearchSpace.increment_costs``: the increments are >= 0 and sum
+    to the configuration's cost; category 0 of every decision is free), so no feature
     is favoured by its place in the declaration. The final selection scores these beside
     the controller's samples: a supernet trained on everything during warm-up can rate a
     configuration the policy gradient never reached.
     """
     rng = np.random.default_rng(seed)
     costs = space.decision_costs()
+    additive = space.mode == "SE" or space.accounting == "paper_tables_only"
     slices = space.decision_slices()
     out = np.zeros([n, len(costs)], np.int32)
     for row in out:
         left = space.budget
         for f in rng.permutation(len(slices)):
             for i in range(slices[f].start, slices[f].stop):
-                fits = [c for c, cost in enumerate(costs[i]) if cost <= left]
+                inc = costs[i] if additive else space.increment_costs(row, i)
+                fits = [c for c, cost in enumerate(inc) if cost <= left]
                 row[i] = fits[rng.integers(len(fits))]
-                left -= costs[i][row[i]]
+                left -= inc[row[i]]
     return out
 
 
@@ -144,8 +147,10 @@ def widen_to_budget(space: SearchSpace, actions: Sequence[int]) -> np.ndarray:
 
 
 def checked(spec: ModelSpec) -> ModelSpec:
-    """Returns ``spec`` if it is within its budget; raises otherwise (never emit an over-budget MES)."""
+    """Returns ``spec`` if it is within its budget under its accounting; raises otherwise
+    (never emit an over-budget MES)."""
     if spec.cost() > spec.budget:
-        raise ValueError(f"refusing to emit an MES costing {spec.cost()} floats over the budget "
-                         f"of {spec.budget}")
+        raise ValueError(f"refusing to emit an MES costing {spec.cost()} floats "
+                         f"({spec.table_floats()} in tables, {spec.projection_floats()} in "
+                         f"projections; {spec.accounting} accounting) over the budget of {spec.budget}")
     return spec

@@ -36,7 +36,8 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 import tensorflow as tf
 
-from trainer_module.sequence_network import Rollout, SequenceNetwork, random_orders, unroll
+from trainer_module.sequence_network import ExactPricing, Rollout, SequenceNetwork, random_orders, \
+    unroll
 
 
 class Controller(tf.Module):
@@ -46,7 +47,7 @@ class Controller(tf.Module):
                  learning_rate: float = 1e-3, entropy_weight: float = 1e-2,
                  baseline_weight: float = 1.0, decision_costs: Optional[Sequence[Sequence[float]]] = None,
                  shuffle_groups: Optional[Sequence[int]] = None, reserves: Optional[Sequence[float]] = None,
-                 name: Optional[str] = None):
+                 exact_pricing: Optional[ExactPricing] = None, name: Optional[str] = None):
         super().__init__(name=name)
         self.decision_sizes = [int(n) for n in decision_sizes]
         # Sampled configurations decide these groups of consecutive decisions (features) in a
@@ -58,7 +59,8 @@ class Controller(tf.Module):
                              f"{len(self.decision_sizes)} decisions")
         any_order = self.shuffle_groups is not None
         self.policy = SequenceNetwork(self.decision_sizes, units, "policy", decision_costs=decision_costs,
-                                      any_order=any_order, reserves=reserves, name="policy")
+                                      any_order=any_order, reserves=reserves,
+                                      exact_pricing=exact_pricing, name="policy")
         self.baseline = SequenceNetwork(self.decision_sizes, units, "value", decision_costs=decision_costs,
                                         any_order=any_order, name="baseline")
         self.optimizer = tf.keras.optimizers.Adam(learning_rate)

@@ -6,7 +6,8 @@ For an MES ``[(v1, d1), ..., (vM, dM)]`` the layer owns one table ``E_m``
 is not created. Item ``k`` gets ``E_{m_k}[k - V_{m_k - 1}] P_{m_k}`` (paper 3.2);
 ids past ``V_M`` and ids ``< 0`` get a zero vector. Bags (multi-valued features)
 sum the rows of each table before projecting (MBOW). With one entry the layer is
-exactly a plain ``v1 x d1`` embedding, and its tables hold ``spec.cost()`` floats.
+exactly a plain ``v1 x d1`` embedding; tables and projections together hold
+``FeatureMES.cost()`` floats (exact accounting).
 
 Example::
 
@@ -86,7 +87,7 @@ class MultiSizeEmbedding(tf.keras.layers.Layer):
         return tf.reduce_sum(tf.gather(tf.concat(parts, axis=0), rows), axis=1)
 
     def table_params(self) -> int:
-        """Floats in the tables ``E_m`` (equals the MES cost)."""
+        """Floats in the tables ``E_m`` (the MES's ``table_floats``)."""
         return sum(int(v) * int(d) for v, d in self.mes.entries)
 
     def get_config(self):

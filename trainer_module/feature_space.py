@@ -16,14 +16,19 @@ dim chunk, ``0..S``): chunk ``t`` is used by the items in row blocks ``1..s_t``.
   (feature removed) and category ``c >= 1`` is ``(s, t) = ((c-1)//T + 1, (c-1)%T + 1)``,
   i.e. the level vector ``[s]*t + [0]*(T-t)``.
 
-Cost of a level vector: ``C = sum_t dbar_t * Vbar[s_t]`` (``Vbar[0] = 0``), which
-is ``Vbar_s * Dbar_t`` for an SE pick.
+Cost of a level vector. Row block ``s`` gets width ``w(s) = sum_t dbar_t [s_t >= s]``
+(non-increasing in ``s``); the tables hold ``sum_t dbar_t * Vbar[s_t] = sum_s vbar_s w(s)``
+floats (``Vbar[0] = 0``; ``Vbar_s * Dbar_t`` for an SE pick), and under ``"exact"``
+accounting the ME projections add ``w(1) * sum_{s>=2} w(s) [w(s) != w(s-1)]`` (one
+``d_m x d1`` matrix per distinct narrower width). An SE pick has none. The projection
+part is not a sum over decisions, but it is monotone: adding a chunk at level ``s``
+widens row blocks ``1..s`` only, so distinct widths never merge and ``w(1)`` only grows.
 
 Example::
 
     f = FeatureSearchSpace("item", vocab_size=10_000_000, dim=256)
     f.se_levels(f.se_category(s=5, t=3))  # -> [5, 5, 5, 0]
-    f.level_cost([2, 5, 0, 2])            # -> 1_024_000_000 (paper Fig. 2c)
+    f.level_cost([2, 5, 0, 2], "paper_tables_only")  # -> 1_024_000_000 (paper Fig. 2c)
 """
 from __future__ import annotations
 
@@ -172,16 +177,28 @@ class FeatureSearchSpace:
         return self.se_levels(int(actions[0])) if mode == "SE" else [int(a) for a in actions]
 
     def decision_costs(self, mode: str) -> List[List[int]]:
-        """Floats each category of each of this feature's decisions adds (costs are additive)."""
+        """Table floats each category of each decision adds (additive; exact for SE, whose picks
+        have no projections; ME projections are priced from level vectors, ``level_cost``)."""
         if mode == "SE":
             return [[self.level_cost(self.se_levels(c)) for c in range(self.num_categories("SE")[0])]]
         cv = self.cum_vocab
         return [[int(d * cv[s]) for s in range(self.num_row_blocks + 1)] for d in self.dim_chunks]
 
-    def level_cost(self, levels: Sequence[int]) -> int:
-        """``C = sum_t dbar_t * Vbar[s_t]``."""
+    def level_cost(self, levels: Sequence[int], accounting: str = "exact") -> int:
+        """Floats of a level vector: tables ``sum_t dbar_t * Vbar[s_t]``, plus the ME
+        projections under ``"exact"`` accounting (see the module docstring)."""
         cv = self.cum_vocab
-        return int(sum(d * cv[int(s)] for d, s in zip(self.dim_chunks, levels)))
+        tables = int(sum(d * cv[int(s)] for d, s in zip(self.dim_chunks, levels)))
+        if accounting == "paper_tables_only":
+            return tables
+        return tables + self.level_projection_floats(levels)
+
+    def level_projection_floats(self, levels: Sequence[int]) -> int:
+        """Floats in the projections of a level vector's MES: ``w(1) * sum_{s>=2} w(s)`` over
+        the row blocks whose width differs from the block above (and is not 0)."""
+        widths = [sum(d for d, lvl in zip(self.dim_chunks, levels) if int(lvl) >= s)
+                  for s in range(1, self.num_row_blocks + 1)]
+        return widths[0] * sum(w for prev, w in zip(widths, widths[1:]) if w != prev)
 
     def levels_to_mes(self, levels: Sequence[int]) -> FeatureMES:
         """The MES a level vector realises (rows merged by equal width; zero-width rows dropped)."""

@@ -182,11 +182,12 @@ def recall_metrics():
 def build_model(dataset: DatasetConfig, spec: ModelSpec, num_labels: Optional[int] = None,
                 hidden_units: Sequence[int] = DEFAULT_HIDDEN_UNITS,
                 learning_rate: float = 1e-3, steps_per_execution: int = 1) -> tf.keras.Model:
-    """The compiled fixed-size model of ``spec`` (tables hold exactly ``spec.cost()`` floats).
+    """The compiled fixed-size model of ``spec``.
 
-    ``steps_per_execution`` > 1 runs that many training steps per call of the compiled
-    train function (the same updates, less Python overhead per step); use it when every
-    epoch has a known number of steps.
+    Its embedding layers hold exactly ``spec.table_floats() + spec.projection_floats()``
+    floats (``spec.cost()`` under exact accounting). ``steps_per_execution`` > 1 runs that
+    many training steps per call of the compiled train function (the same updates, less
+    Python overhead per step); use it when every epoch has a known number of steps.
     """
     inputs = FixedInputs(spec.to_json(), dataset.to_json(), name="embeddings")
     optimizer = tf.keras.optimizers.Adam(learning_rate)
@@ -216,5 +217,12 @@ def build_supernet(space: SearchSpace, dataset: DatasetConfig, num_labels: Optio
 
 
 def embedding_table_params(model: tf.keras.Model) -> int:
-    """Floats in the ME tables ``E_m`` of a fixed model (compare with ``spec.cost()``)."""
+    """Floats in the ME tables ``E_m`` of a fixed model (compare with ``spec.table_floats()``)."""
     return sum(layer.table_params() for layer in model.inputs_layer.embeddings.values())
+
+
+def embedding_params(model: tf.keras.Model) -> int:
+    """Floats in every variable of a fixed model's embedding layers, tables and projections
+    (what it serves per embedding; compare with ``spec.cost()`` under exact accounting)."""
+    return sum(int(w.shape.num_elements()) for layer in model.inputs_layer.embeddings.values()
+               for w in layer.weights)

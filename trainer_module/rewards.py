@@ -84,21 +84,46 @@ def grouped_auc(labels: tf.Tensor, scores: tf.Tensor) -> Tuple[tf.Tensor, tf.Ten
     return auc, valid
 
 
+def projection_floats(levels: tf.Tensor, chunks: tf.Tensor, blocks: tf.Tensor) -> tf.Tensor:
+    """ME projection floats of level vectors ``[N, T]``: with row widths
+    ``w(s) = sum_t dbar_t [s_t >= s]``, ``w(1) * sum_{s>=2} w(s) [w(s) != w(s-1)]``.
+
+    Args:
+      levels: int ``[N, T]`` level vectors.
+      chunks: ``[T]`` dim chunks ``dbar_t`` (float).
+      blocks: int ``[S]`` row-block numbers ``1..S``.
+    """
+    active = tf.cast(levels[:, None, :] >= blocks[None, :, None], chunks.dtype)  # [N, S, T]
+    widths = tf.reduce_sum(active * chunks, axis=-1)                              # [N, S]
+    new = tf.cast(tf.not_equal(widths[:, 1:], widths[:, :-1]), widths.dtype)
+    return widths[:, 0] * tf.reduce_sum(widths[:, 1:] * new, axis=-1)
+
+
 class CostModel:
-    """Memory cost of sampled choices and the cost loss ``max(C / budget - 1, 0) + extras``."""
+    """Memory cost of sampled choices and the cost loss ``max(C / budget - 1, 0) + extras``.
+
+    C is counted under the space's accounting: the tables, plus (``"exact"``) the ME
+    projections of each sample's level vectors (``feature_space`` module docstring).
+    """
 
     def __init__(self, space: SearchSpace, extra_terms: Sequence[CostTerm] = ()):
         self.space = space
         self.extra_terms = tuple(extra_terms)
+        self._exact = space.accounting == "exact" and space.mode == "ME"  # SE: no projections
         self._cum_vocab = {f.name: tf.constant(f.cum_vocab, tf.float64) for f in space.features}
         self._chunks = {f.name: tf.constant(f.dim_chunks, tf.float64) for f in space.features}
+        self._blocks = {f.name: tf.range(1, f.num_row_blocks + 1) for f in space.features}
 
     def cost(self, levels: Dict[str, tf.Tensor]) -> tf.Tensor:
-        """Floats used by each sample's choice, ``sum_F sum_t dbar_t * Vbar[s_t]``: ``[N]`` float64."""
+        """Floats used by each sample's choice, ``sum_F sum_t dbar_t * Vbar[s_t]`` plus the
+        projections under exact accounting: ``[N]`` float64."""
         total = None
         for f in self.space.features:
-            rows = tf.gather(self._cum_vocab[f.name], tf.cast(levels[f.name], tf.int32))  # [N, T]
+            lv = tf.cast(levels[f.name], tf.int32)                                    # [N, T]
+            rows = tf.gather(self._cum_vocab[f.name], lv)
             c = tf.reduce_sum(rows * self._chunks[f.name], axis=-1)
+            if self._exact:
+                c = c + projection_floats(lv, self._chunks[f.name], self._blocks[f.name])
             total = c if total is None else total + c
         return total
 

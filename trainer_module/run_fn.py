@@ -75,14 +75,23 @@ def resolve_spec(config: Mapping[str, Any], vocab_sizes: Mapping[str, int]) -> M
 
 
 def summarize(spec: ModelSpec, model: tf.keras.Model, model_run_dir: str | None) -> Dict[str, Any]:
-    """Logs the MES cost and parameter counts; writes them (and the MES) to model_run_dir."""
-    summary = {"budget": spec.budget, "mode": spec.mode, "embedding_cost": spec.cost(),
-               "embedding_table_params": int(models.embedding_table_params(model)),
-               "projection_params": spec.projection_params(),
-               "total_params": int(model.count_params()),
+    """Logs the MES cost and parameter counts; writes them (and the MES) to model_run_dir.
+
+    ``embedding_cost`` is the MES's cost under its accounting and ``costs`` its per-feature
+    table / projection / total floats and bytes; ``embedding_params`` counts the built
+    model's embedding variables (tables + projections), which equals the cost under exact
+    accounting.
+    """
+    tables = int(models.embedding_table_params(model))
+    served = int(models.embedding_params(model))
+    summary = {"budget": spec.budget, "mode": spec.mode, "accounting": spec.accounting,
+               "embedding_cost": spec.cost(), "costs": spec.cost_facts(),
+               "embedding_table_params": tables, "projection_params": served - tables,
+               "embedding_params": served, "total_params": int(model.count_params()),
                "baseline": spec.metadata.get("baseline"), "mes": spec.to_dict()["features"]}
-    logging.info("MES retraining: cost %d / budget %d floats (%s), %d model params; MES %s",
-                 spec.cost(), spec.budget, spec.mode, summary["total_params"], summary["mes"])
+    logging.info("MES retraining: cost %d / budget %d floats (%s, %s accounting; %d embedding "
+                 "floats served), %d model params; MES %s", spec.cost(), spec.budget, spec.mode,
+                 spec.accounting, served, summary["total_params"], summary["mes"])
     if model_run_dir:
         tf.io.gfile.makedirs(model_run_dir)
         with tf.io.gfile.GFile(os.path.join(model_run_dir, "mes_summary.json"), "w") as f:

@@ -40,8 +40,22 @@ from trainer_module.rewards import CostModel, CostTerm, group_means, grouped_auc
     sample_negatives, sampled_logits, sampled_recall_at_1
 from trainer_module.search_config import SearchConfig, SearchResult
 from trainer_module.search_space import SearchSpace
+from trainer_module.sequence_network import ExactPricing
 
-__all__ = ["SearchConfig", "SearchResult", "NeuralInputSearch", "run_search"]
+__all__ = ["SearchConfig", "SearchResult", "NeuralInputSearch", "exact_pricing", "run_search"]
+
+
+def exact_pricing(space: SearchSpace, order: Sequence[int]) -> Optional[ExactPricing]:
+    """Geometry for exact ME budget masks, decisions in controller ``order`` (projections are
+    not additive over decisions); None when the fixed per-category costs are exact already
+    (SE, whose picks have no projections, or tables-only accounting)."""
+    if space.mode != "ME" or space.accounting != "exact":
+        return None
+    feature = {k: f for f, sl in enumerate(space.decision_slices()) for k in range(sl.start, sl.stop)}
+    dims = [d for f in space.features for d in f.dim_chunks]
+    return ExactPricing(feature=[feature[int(k)] for k in order], dim=[dims[int(k)] for k in order],
+                        block_vocab=[list(f.block_vocab) for f in space.features],
+                        budget=float(space.budget))
 
 
 class NeuralInputSearch:
@@ -77,7 +91,8 @@ class NeuralInputSearch:
                                          config.controller_units,
                                          config.controller_learning_rate, config.entropy_weight,
                                          decision_costs=costs, shuffle_groups=groups,
-                                         reserves=self._reserves(order) if config.budget_masking else None)
+                                         reserves=self._reserves(order) if config.budget_masking else None,
+                                         exact_pricing=exact_pricing(space, order))
             self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
             self._build_model()
         # No tensor-dependent Python control flow in the steps: skip AutoGraph's slow conversion.

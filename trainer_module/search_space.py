@@ -20,7 +20,7 @@ import numpy as np
 
 from trainer_module.feature_space import (DEFAULT_VOCAB_FRACTIONS, FeatureSearchSpace,  # noqa: F401
                                           default_dim, geometric_dim_chunks)
-from trainer_module.spec import MODES, ModelSpec
+from trainer_module.spec import MODES, ModelSpec, check_accounting
 
 __all__ = ["DEFAULT_VOCAB_FRACTIONS", "FeatureSearchSpace", "SearchSpace", "default_dim",
            "geometric_dim_chunks"]
@@ -28,16 +28,24 @@ __all__ = ["DEFAULT_VOCAB_FRACTIONS", "FeatureSearchSpace", "SearchSpace", "defa
 
 @dataclasses.dataclass(frozen=True)
 class SearchSpace:
-    """All features' Embedding Blocks plus the budget and mode of the search."""
+    """All features' Embedding Blocks plus the budget, mode and accounting of the search.
+
+    ``accounting`` says what the budget counts (``spec.ACCOUNTINGS``): "exact" (tables + ME
+    projections, every embedding float the retrained model serves) or "paper_tables_only"
+    (the paper's count); the search's masks, cost loss and final selection and the
+    emitted MES all use it.
+    """
 
     features: Tuple[FeatureSearchSpace, ...]
     budget: int
     mode: str = "ME"
+    accounting: str = "exact"
 
     def __post_init__(self):
         object.__setattr__(self, "features", tuple(self.features))
         if self.mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {self.mode!r}")
+        check_accounting(self.accounting)
         if isinstance(self.budget, bool) or not isinstance(self.budget, (int, np.integer)) \
                 or self.budget <= 0:
             raise ValueError(f"budget must be a positive integer number of floats, got {self.budget!r}")
@@ -50,7 +58,8 @@ class SearchSpace:
 
     @classmethod
     def from_vocab_sizes(cls, vocab_sizes: Mapping[str, int], budget: int, mode: str = "ME",
-                         overrides: Optional[Mapping[str, Mapping]] = None) -> "SearchSpace":
+                         overrides: Optional[Mapping[str, Mapping]] = None,
+                         accounting: str = "exact") -> "SearchSpace":
         """Builds the space with paper defaults, ``overrides[name]`` replacing any field."""
         overrides = dict(overrides or {})
         unknown = sorted(set(overrides) - set(vocab_sizes))
@@ -64,7 +73,7 @@ class SearchSpace:
             if bad:
                 raise ValueError(f"feature {name!r}: unknown search-space option(s) {bad}")
             feats.append(FeatureSearchSpace(name=name, vocab_size=v, **kw))
-        return cls(features=tuple(feats), budget=budget, mode=mode)
+        return cls(features=tuple(feats), budget=budget, mode=mode, accounting=accounting)
 
     @property
     def names(self) -> List[str]:
@@ -81,7 +90,9 @@ class SearchSpace:
         return [n for f in self.features for n in f.num_categories(self.mode)]
 
     def decision_costs(self) -> List[List[int]]:
-        """Floats of every category of every decision; a configuration costs the sum of its picks."""
+        """Table floats of every category of every decision (additive). With "exact" ME
+        accounting a configuration also pays its projections: price it with ``cost``, or
+        its decisions with ``increment_costs``."""
         return [c for f in self.features for c in f.decision_costs(self.mode)]
 
     def decision_slices(self) -> List[slice]:
@@ -113,14 +124,35 @@ class SearchSpace:
                 for f, sl in zip(self.features, self.decision_slices())}
 
     def cost(self, actions: Sequence[int]) -> int:
-        return sum(f.level_cost(lv) for f, lv in zip(self.features, self.levels(actions).values()))
+        """Floats of one configuration under the space's accounting."""
+        return sum(f.level_cost(lv, self.accounting)
+                   for f, lv in zip(self.features, self.levels(actions).values()))
+
+    def increment_costs(self, actions: Sequence[int], decision: int) -> List[int]:
+        """Floats each category of ``decision`` adds to ``actions``, given the other decisions
+        of its feature as they stand in ``actions`` (undecided ones 0). Exact and >= 0 under
+        either accounting (the projections grow monotonically), and category 0 is free, so
+        deciding in any order and summing the increments gives ``cost``."""
+        for f, sl in zip(self.features, self.decision_slices()):
+            if sl.start <= decision < sl.stop:
+                if self.mode == "SE":
+                    return f.decision_costs("SE")[0]
+                lv = [int(a) for a in actions[sl]]
+                lv[decision - sl.start] = 0
+                base = f.level_cost(lv, self.accounting)
+                out = []
+                for c in range(f.num_row_blocks + 1):
+                    lv[decision - sl.start] = c
+                    out.append(f.level_cost(lv, self.accounting) - base)
+                return out
+        raise ValueError(f"decision {decision} outside the space's {len(self.decision_sizes())}")
 
     def to_spec(self, actions: Sequence[int], metadata: Optional[Mapping] = None) -> ModelSpec:
         """The ModelSpec realised by one full set of controller actions."""
         feats = {f.name: f.levels_to_mes(lv)
                  for f, lv in zip(self.features, self.levels(actions).values())}
         return ModelSpec(budget=int(self.budget), mode=self.mode, features=feats,
-                         metadata=dict(metadata or {}))
+                         metadata=dict(metadata or {}), accounting=self.accounting)
 
     def min_nonempty_cost(self) -> int:
         return min(f.min_nonempty_cost() for f in self.features)

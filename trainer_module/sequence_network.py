@@ -35,12 +35,34 @@ class Rollout(NamedTuple):
         return Rollout(self.actions[start:], self.logits[start:], self.values[start:])
 
 
+class ExactPricing(NamedTuple):
+    """What a masked ME policy needs to price each decision exactly (tables + projections).
+
+    A feature's projections are not a sum over its decisions, so instead of a fixed cost
+    per category the policy keeps each row's per-feature row-block widths and prices a
+    category as the exact cost it adds to them (>= 0; the increments sum to the
+    configuration's exact cost, in any decision order).
+
+    Attributes:
+      feature: ``[n]`` feature index of each decision (in the network's decision order).
+      dim: ``[n]`` the dim chunk ``dbar_t`` each decision places.
+      block_vocab: per feature its row-block sizes ``vbar_s``.
+      budget: floats of the budget (costs become budget shares).
+    """
+
+    feature: Sequence[int]
+    dim: Sequence[float]
+    block_vocab: Sequence[Sequence[float]]
+    budget: float
+
+
 class SequenceNetwork(tf.keras.Model):
     """LSTM over decisions; ``head="policy"`` gives logits, ``head="value"`` a scalar per step."""
 
     def __init__(self, decision_sizes: Sequence[int], units: int = 64, head: str = "policy",
                  logit_bound: float = 2.5, decision_costs: Optional[Sequence[Sequence[float]]] = None,
-                 any_order: bool = False, reserves: Optional[Sequence[float]] = None, **kw):
+                 any_order: bool = False, reserves: Optional[Sequence[float]] = None,
+                 exact_pricing: Optional[ExactPricing] = None, **kw):
         super().__init__(**kw)
         self.logit_bound = float(logit_bound)
         self.decision_sizes = [int(n) for n in decision_sizes]
@@ -80,6 +102,19 @@ class SequenceNetwork(tf.keras.Model):
         if self.reserves.shape[0] != n:
             raise ValueError(f"reserves must have one entry per decision ({n}), got {len(reserves)}")
         self.has_reserves = bool(reserves) and any(float(r) > 0 for r in reserves)
+        self.exact = exact_pricing is not None and self.masked
+        if self.exact:
+            p = exact_pricing
+            rows = max(len(v) for v in p.block_vocab)
+            self.num_features, self.num_blocks = len(p.block_vocab), rows
+            self.decision_feature = tf.constant([int(f) for f in p.feature], tf.int32)
+            self.decision_dim = tf.constant([float(d) for d in p.dim], tf.float32)
+            self.block_share = tf.constant([[float(v) / p.budget for v in b] + [0.0] * (rows - len(b))
+                                            for b in p.block_vocab], tf.float32)
+            self.inv_budget = 1.0 / float(p.budget)
+            # Category k of a decision places its chunk in row blocks 0..k-1.
+            self.placed = tf.constant([[1.0 if r < k else 0.0 for r in range(rows)]
+                                       for k in range(widest)], tf.float32)
         self.spent_embedding = self.add_weight(name="spent_embedding", shape=(self.units,),
                                                initializer=small())
 
@@ -88,7 +123,27 @@ class SequenceNetwork(tf.keras.Model):
         zeros = tf.zeros([batch, self.units])
         return tf.tile(self.start, [batch, 1]), zeros, zeros
 
-    def advance(self, x, h, c, i, spent, held=None):
+    def exact_costs(self, i, widths):
+        """Budget share ``[B, widest]`` each category of decision ``i`` adds to rows whose
+        features have row-block widths ``widths`` ``[B, F, S]`` (tables + projections)."""
+        f = tf.gather(self.decision_feature, i)
+        per_row = i.shape.rank != 0
+        w = tf.gather(widths, f, batch_dims=1) if per_row else tf.gather(widths, f, axis=1)
+        d = tf.reshape(tf.gather(self.decision_dim, i), [-1, 1, 1])
+        vbar = tf.reshape(tf.gather(self.block_share, f), [-1, 1, self.num_blocks])
+        wk = w[:, None, :] + d * self.placed[None]                          # [B, K, S]
+        new = tf.cast(tf.not_equal(wk[..., 1:], wk[..., :-1]), wk.dtype)
+        cost = tf.reduce_sum(vbar * wk, -1) + (self.inv_budget * wk[..., 0]
+                                               * tf.reduce_sum(wk[..., 1:] * new, -1))
+        return cost - cost[:, :1]
+
+    def widen(self, i, choice, widths):
+        """``widths`` ``[B, F, S]`` after decision ``i`` placed its chunk at level ``choice`` ``[B]``."""
+        f = tf.reshape(tf.one_hot(tf.gather(self.decision_feature, i), self.num_features), [-1, self.num_features, 1])
+        d = tf.reshape(tf.gather(self.decision_dim, i), [-1, 1])
+        return widths + f * (d * tf.gather(self.placed, choice))[:, None, :]
+
+    def advance(self, x, h, c, i, spent, held=None, costs=None):
         """One LSTM step (plain ops: Keras call overhead dominates at this size), then decision
         i's padded logits ``[B, widest]`` or value ``[B, 1]``.
 
@@ -97,6 +152,7 @@ class SequenceNetwork(tf.keras.Model):
         budget masking the ones that would take the running cost ``spent`` ``[B]`` over the
         budget, get -1e9; so do non-free ones that would spend into ``held`` ``[B]``, the
         budget reserved for features not decided yet (a free category is always allowed).
+        ``costs`` ``[B, widest]`` overrides the fixed per-category costs (exact pricing).
         """
         gates = tf.matmul(tf.concat([x, h], axis=1), self.lstm_kernel) + self.lstm_bias
         gi, gf, gg, go = tf.split(gates, 4, axis=1)
@@ -112,7 +168,7 @@ class SequenceNetwork(tf.keras.Model):
                 z = self.logit_bound * tf.tanh(z / self.logit_bound)
             z = z + tf.gather(self._invalid, i)
             if self.masked:
-                cost = tf.gather(self.costs, i)
+                cost = tf.gather(self.costs, i) if costs is None else costs
                 over = spent[:, None] + cost > 1.0 + 1e-6
                 if held is not None:
                     over = over | ((cost > 0) & (spent[:, None] + held[:, None] + cost > 1.0 + 1e-6))
@@ -176,14 +232,16 @@ def unroll(lead: SequenceNetwork, follower: Optional[SequenceNetwork], batch, ac
     nets = [lead] + ([follower] if follower is not None else [])
 
     def step(carry, elems):
-        states, spent, reserve, _, _, _ = carry
+        states, spent, reserve, widths, _, _, _ = carry
         j, i, given = elems
-        held = None
+        held = costs = None
         if lead.has_reserves:  # static: without reserves the step has no extra ops
             reserve = held = reserve - tf.gather(lead.reserves, i)  # i's feature is decided now
+        if lead.exact:  # static, as above
+            costs = lead.exact_costs(i, widths)
         new_states, outs = [], []
         for net, (x, h, c) in zip(nets, states):
-            h, c, z = net.advance(x, h, c, i, spent, held)
+            h, c, z = net.advance(x, h, c, i, spent, held, costs if net is lead else None)
             new_states.append((h, c))
             outs.append(z)
         if actions is not None:
@@ -193,16 +251,22 @@ def unroll(lead: SequenceNetwork, follower: Optional[SequenceNetwork], batch, ac
         else:
             step_seed = tf.random.experimental.stateless_fold_in(seed, tf.cast(j, tf.int64))
             choice = tf.cast(tf.random.stateless_categorical(outs[0], 1, step_seed)[:, 0], tf.int32)
-        spent = spent + lead.choice_cost(i, choice)
+        if lead.exact:
+            spent = spent + tf.gather(costs, choice, batch_dims=1)
+            widths = lead.widen(i, choice, widths)
+        else:
+            spent = spent + lead.choice_cost(i, choice)
         states = tuple((net.next_input(i, choice, spent), h, c)
                        for net, (h, c) in zip(nets, new_states))
         value = outs[1][:, 0] if follower is not None else tf.zeros([batch])
-        return states, spent, reserve, outs[0], value, choice
+        return states, spent, reserve, widths, outs[0], value, choice
 
+    widths = (tf.zeros([batch, lead.num_features, lead.num_blocks]) if lead.exact
+              else tf.zeros([batch, 0, 0]))
     init = (tuple(net.initial(batch) for net in nets), tf.zeros([batch]),
-            tf.fill([batch], tf.reduce_sum(lead.reserves)), tf.zeros([batch, width]),
+            tf.fill([batch], tf.reduce_sum(lead.reserves)), widths, tf.zeros([batch, width]),
             tf.zeros([batch]), tf.zeros([batch], tf.int32))
-    _, _, _, logits, values, choices = tf.scan(step, (tf.range(n), index, tf.transpose(fed)),
+    _, _, _, _, logits, values, choices = tf.scan(step, (tf.range(n), index, tf.transpose(fed)),
                                             initializer=init)
     out = Rollout(tf.transpose(choices), tf.transpose(logits, [1, 0, 2]), tf.transpose(values))
     if order is None:

@@ -5,11 +5,18 @@ with ``d1 >= d2 >= ... >= 1``: the first ``v1`` most frequent items get ``d1``-d
 embeddings, the next ``v2`` get ``d2``, and so on (paper, section 3.2). An empty
 list removes the feature. With one pair it is a Single-size Embedding (SE).
 
+What a spec costs (its ``accounting``): ``"exact"`` (the default) counts every
+embedding float the retrained model serves, the tables ``E_m`` (``sum v_m d_m``) and
+the ME projections ``P_m`` (``d_m x d1`` for ``m >= 2``); ``"paper_tables_only"``
+counts the tables alone, as the paper does (its vocabularies hold millions of rows, so
+the projections are negligible there; ours can hold tens). An MES JSON written before
+the field existed was searched under the tables-only count and is read as such.
+
 Example::
 
     spec = ModelSpec(budget=10_000, mode="ME",
                      features={"item": FeatureMES([(100, 32), (400, 8)])})
-    spec.cost()            # 100*32 + 400*8 = 6400
+    spec.cost()            # tables 100*32 + 400*8 = 6400, projection 8*32 = 256: 6656
     ModelSpec.from_json(spec.to_json()) == spec
 """
 from __future__ import annotations
@@ -19,6 +26,17 @@ import json
 from typing import Any, Dict, List, Mapping, Sequence, Tuple
 
 MODES = ("SE", "ME")
+# "exact": tables + projections (every embedding float served); the paper's count: tables only.
+ACCOUNTINGS = ("exact", "paper_tables_only")
+# Bytes per float of the served embedding variables (float32).
+SERVING_BYTES_PER_FLOAT = 4
+
+
+def check_accounting(accounting: str) -> str:
+    """Returns ``accounting`` if it is one of ``ACCOUNTINGS``; raises a one-line ValueError otherwise."""
+    if accounting not in ACCOUNTINGS:
+        raise ValueError(f"accounting must be one of {ACCOUNTINGS}, got {accounting!r}")
+    return accounting
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,13 +79,25 @@ class FeatureMES:
         """Width of the feature's embedding (``d1``), 0 when removed."""
         return self.entries[0][1] if self.entries else 0
 
-    def cost(self) -> int:
+    def table_floats(self) -> int:
         """Floats in the embedding tables, ``sum v_m * d_m`` (the paper's count)."""
         return sum(v * d for v, d in self.entries)
 
-    def projection_params(self) -> int:
+    def projection_floats(self) -> int:
         """Floats in projections ``P_m`` (``d_m x d1``, m >= 2; ``P_1`` is the identity)."""
         return sum(d * self.output_dim for _, d in self.entries[1:])
+
+    def cost(self, accounting: str = "exact") -> int:
+        """Floats counted against the budget: tables + projections, or tables only."""
+        if check_accounting(accounting) == "paper_tables_only":
+            return self.table_floats()
+        return self.table_floats() + self.projection_floats()
+
+    def cost_facts(self, accounting: str = "exact") -> Dict[str, int]:
+        """Table, projection and total floats (total under ``accounting``) and bytes at float32."""
+        total = self.cost(accounting)
+        return {"table_floats": self.table_floats(), "projection_floats": self.projection_floats(),
+                "total_floats": total, "bytes": total * SERVING_BYTES_PER_FLOAT}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -75,16 +105,19 @@ class ModelSpec:
     """The MES of every feature plus the budget and mode it was searched under.
 
     Attributes:
-      budget: memory budget C, total floats allowed in all embedding tables.
+      budget: memory budget C, total floats allowed in the embeddings (see ``accounting``).
       mode: "SE" (one pair per feature at most) or "ME".
       features: feature name -> FeatureMES (removed features keep an empty entry).
       metadata: free-form JSON-able facts (e.g. ``budget_fallback``, probabilities).
+      accounting: what the budget counts: "exact" (tables + ME projections, every embedding
+        float served) or "paper_tables_only" (the tables ``E_m`` alone, the paper's count).
     """
 
     budget: int
     mode: str
     features: Mapping[str, FeatureMES]
     metadata: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    accounting: str = "exact"
 
     def __post_init__(self):
         feats = {str(k): (v if isinstance(v, FeatureMES) else FeatureMES(v))
@@ -99,6 +132,7 @@ class ModelSpec:
             raise ValueError(f"budget must be a positive integer number of floats, got {self.budget!r}")
         if self.mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {self.mode!r}")
+        check_accounting(self.accounting)
         for name, fmes in self.features.items():
             fmes.validate(name)
             if self.mode == "SE" and len(fmes.entries) > 1:
@@ -106,12 +140,24 @@ class ModelSpec:
                                  f"got {list(fmes.entries)}")
 
     def cost(self) -> int:
-        """Total floats in all embedding tables (what the budget constrains)."""
-        return sum(f.cost() for f in self.features.values())
+        """Total floats the budget constrains, counted under ``self.accounting``."""
+        return sum(f.cost(self.accounting) for f in self.features.values())
 
-    def projection_params(self) -> int:
-        """Floats in ME projection matrices, reported apart from the budgeted cost."""
-        return sum(f.projection_params() for f in self.features.values())
+    def table_floats(self) -> int:
+        """Floats in all embedding tables ``E_m``."""
+        return sum(f.table_floats() for f in self.features.values())
+
+    def projection_floats(self) -> int:
+        """Floats in all ME projection matrices ``P_m``."""
+        return sum(f.projection_floats() for f in self.features.values())
+
+    def cost_facts(self) -> Dict[str, Any]:
+        """Per feature and in total: table, projection and total floats and bytes at float32."""
+        total = self.cost()
+        return {"accounting": self.accounting, "bytes_per_float": SERVING_BYTES_PER_FLOAT,
+                "table_floats": self.table_floats(), "projection_floats": self.projection_floats(),
+                "total_floats": total, "bytes": total * SERVING_BYTES_PER_FLOAT,
+                "features": {n: f.cost_facts(self.accounting) for n, f in self.features.items()}}
 
     def within_budget(self) -> bool:
         return self.cost() <= self.budget
@@ -128,8 +174,9 @@ class ModelSpec:
         return {
             "budget": self.budget,
             "mode": self.mode,
+            "accounting": self.accounting,
             "cost": self.cost(),
-            "projection_params": self.projection_params(),
+            "costs": self.cost_facts(),
             "features": {n: [list(e) for e in f.entries] for n, f in self.features.items()},
             "metadata": dict(self.metadata),
         }
@@ -139,12 +186,15 @@ class ModelSpec:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> "ModelSpec":
+        """The spec of an MES JSON; one without ``accounting`` (written before exact accounting
+        existed) was searched under the paper's count and is read as ``"paper_tables_only"``."""
         missing = [k for k in ("budget", "mode", "features") if k not in d]
         if missing:
             raise ValueError(f"MES JSON lacks required field(s) {missing}")
         spec = cls(budget=d["budget"], mode=d["mode"],
                    features={n: FeatureMES(e) for n, e in d["features"].items()},
-                   metadata=d.get("metadata", {}))
+                   metadata=d.get("metadata", {}),
+                   accounting=d.get("accounting", "paper_tables_only"))
         if "cost" in d and int(d["cost"]) != spec.cost():
             raise ValueError(f"MES JSON says cost {d['cost']} but its entries cost {spec.cost()}")
         return spec
@@ -154,6 +204,7 @@ class ModelSpec:
         return cls.from_dict(json.loads(text))
 
     def summary_rows(self) -> List[Tuple[str, str, int]]:
-        """(feature, entries as text, cost) rows for reports and CLI tables."""
-        return [(n, "removed" if f.removed else " + ".join(f"{v}x{d}" for v, d in f.entries), f.cost())
+        """(feature, entries as text, cost under the spec's accounting) rows for reports and CLIs."""
+        return [(n, "removed" if f.removed else " + ".join(f"{v}x{d}" for v, d in f.entries),
+                 f.cost(self.accounting))
                 for n, f in self.features.items()]

@@ -18,6 +18,7 @@ from tfx.utils import json_utils
 from components.artifacts import MultiSizeEmbeddingSpec, SearchResults
 from components.neural_input_search import constants as c
 from components.neural_input_search import executor
+from trainer_module.spec import check_accounting
 
 IntOrRuntime = Union[int, data_types.RuntimeParameter]
 
@@ -28,6 +29,7 @@ class NeuralInputSearchSpec(types.ComponentSpec):
     PARAMETERS = {
         c.BUDGET_KEY: ExecutionParameter(type=int),
         c.MODE_KEY: ExecutionParameter(type=str),
+        c.ACCOUNTING_KEY: ExecutionParameter(type=str, optional=True),
         c.TASK_KEY: ExecutionParameter(type=str, optional=True),
         c.WARMUP_STEPS_KEY: ExecutionParameter(type=int),
         c.SEARCH_STEPS_KEY: ExecutionParameter(type=int),
@@ -91,13 +93,14 @@ class NeuralInputSearch(base_component.BaseComponent):
                  search_space: Optional[Union[str, Mapping[str, Mapping[str, Any]]]] = None,
                  train_split: str = "train",
                  eval_split: str = "eval",
-                 ui_metadata_path: Optional[str] = None):
+                 ui_metadata_path: Optional[str] = None,
+                 accounting: str = "exact"):
         """Constructs a NeuralInputSearch component.
 
         Args:
           examples: transformed `Examples` (Transform's `transformed_examples`).
           transform_graph: `TransformGraph`; vocabulary sizes and the feature spec come from it.
-          budget: memory budget C, total floats allowed in all embedding tables.
+          budget: memory budget C, total embedding floats allowed (see ``accounting``).
           custom_config: dict with ``'dataset'`` = ``DatasetConfig.to_dict()`` (required) and
             optionally ``'search_config'`` = extra ``SearchConfig`` fields (learning_rate, seed, ...)
             and ``'checkpoint_dir'`` (stable dir so a new execution resumes an interrupted search;
@@ -120,12 +123,16 @@ class NeuralInputSearch(base_component.BaseComponent):
           train_split, eval_split: split names feeding the main model and the controller.
           ui_metadata_path: where to write KFP v1 viewer metadata; default
             ``/mlpipeline-ui-metadata.json`` when running under KFP/Argo, else nothing.
+          accounting: what the budget counts: ``'exact'`` (tables + ME projections, every
+            embedding float the retrained model serves) or ``'paper_tables_only'`` (the
+            tables alone, the paper's count).
         """
         config = dict(custom_config or {})
         if c.DATASET_CONFIG_KEY not in config:
             raise ValueError("custom_config must carry 'dataset' (DatasetConfig.to_dict())")
         if isinstance(mode, str) and mode not in ("SE", "ME"):
             raise ValueError(f"mode must be 'SE' or 'ME', got {mode!r}")
+        check_accounting(accounting)
         if task is not None and task not in ("ranking", "retrieval"):
             raise ValueError(f"task must be 'ranking' or 'retrieval', got {task!r}")
         spec = NeuralInputSearchSpec(
@@ -134,6 +141,7 @@ class NeuralInputSearch(base_component.BaseComponent):
             schema=schema,
             budget=budget,
             mode=mode,
+            accounting=accounting,
             task=task,
             warmup_steps=warmup_steps,
             search_steps=search_steps,

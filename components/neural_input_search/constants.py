@@ -14,6 +14,7 @@ SEARCH_RESULTS_KEY = "search_results"
 # Execution properties.
 BUDGET_KEY = "budget"
 MODE_KEY = "mode"
+ACCOUNTING_KEY = "accounting"
 TASK_KEY = "task"
 WARMUP_STEPS_KEY = "warmup_steps"
 SEARCH_STEPS_KEY = "search_steps"

@@ -80,7 +80,8 @@ def build_search_space(vocab_sizes: Mapping[str, int],
     overrides = search_space_overrides(exec_properties.get(c.SEARCH_SPACE_KEY), list(vocab_sizes))
     space = SearchSpace.from_vocab_sizes(vocab_sizes, budget=int(exec_properties[c.BUDGET_KEY]),
                                          mode=exec_properties.get(c.MODE_KEY) or "ME",
-                                         overrides=overrides)
+                                         overrides=overrides,
+                                         accounting=exec_properties.get(c.ACCOUNTING_KEY) or "exact")
     space.check_feasible()
     return space
 
@@ -183,8 +184,8 @@ def write_outputs(output_dict: Mapping[str, List[types.Artifact]], result: nis_s
     html = report.render_html(result.spec, result, space, task)
     artifacts.write_report(mes, markdown, html)
     artifacts.write_search_results(results, result, task)
-    logging.info("NIS: MES cost %d / budget %d written to %s", result.spec.cost(),
-                 result.spec.budget, mes.uri)
+    logging.info("NIS: MES cost %d / budget %d (%s accounting) written to %s", result.spec.cost(),
+                 result.spec.budget, result.spec.accounting, mes.uri)
     path = ui_metadata_path(exec_properties)
     if path:
         write_ui_metadata(path, report.ui_metadata(markdown, html, artifacts.logs_dir(results)))

@@ -17,7 +17,7 @@ import json
 from typing import Any, Dict, List, NamedTuple, Optional, Sequence
 
 from trainer_module.search_space import SearchSpace
-from trainer_module.spec import ModelSpec
+from trainer_module.spec import SERVING_BYTES_PER_FLOAT, ModelSpec
 
 _TOP_CATEGORIES = 3
 
@@ -57,13 +57,17 @@ def _row_block_widths(spec: ModelSpec, space: SearchSpace, name: str) -> str:
 
 def _feature_section(spec: ModelSpec, space: Optional[SearchSpace]) -> Section:
     known = set(space.names) if space is not None else set()
-    headers = ["feature", "MES (items x dim)", "dim", "items kept", "cost", "% of budget"]
+    headers = ["feature", "MES (items x dim)", "dim", "items kept", "table floats",
+               "projection floats", "total floats", "bytes (float32)", "% of budget"]
     if space is not None:
         headers += ["vocab", "width per row block"]
     rows = []
     for name, fmes in spec.features.items():
+        facts = fmes.cost_facts(spec.accounting)
         row = [name, "removed" if fmes.removed else " + ".join(f"{v}x{d}" for v, d in fmes.entries),
-               fmes.output_dim, fmes.vocab_size, fmes.cost(), f"{100.0 * fmes.cost() / spec.budget:.1f}"]
+               fmes.output_dim, fmes.vocab_size, facts["table_floats"], facts["projection_floats"],
+               facts["total_floats"], facts["bytes"],
+               f"{100.0 * facts['total_floats'] / spec.budget:.1f}"]
         if space is not None:
             row += ([space.feature(name).vocab_size, _row_block_widths(spec, space, name)]
                     if name in known else ["?", "?"])
@@ -74,9 +78,13 @@ def _feature_section(spec: ModelSpec, space: Optional[SearchSpace]) -> Section:
 def _summary_section(spec: ModelSpec, task: Optional[str]) -> Section:
     paragraphs = [
         f"Mode **{spec.mode}**" + (f", task **{task}**" if task else "") + ".",
-        f"Embedding cost **{spec.cost():,}** floats of a budget of **{spec.budget:,}** "
+        f"Embedding cost **{spec.cost():,}** floats ({spec.cost() * SERVING_BYTES_PER_FLOAT:,} "
+        f"bytes at float32) of a budget of **{spec.budget:,}** "
         f"({100.0 * spec.cost() / spec.budget:.1f}%); {'within' if spec.within_budget() else 'OVER'} "
-        f"budget. Projection matrices add {spec.projection_params():,} floats (not budgeted).",
+        f"budget: {spec.table_floats():,} floats in tables and {spec.projection_floats():,} in "
+        f"projection matrices, "
+        + ("both counted (exact accounting)." if spec.accounting == "exact"
+           else "the tables alone counted (the paper's accounting, paper_tables_only)."),
         f"{len(spec.kept_features)} feature(s) kept, {len(spec.removed_features)} removed"
         + (f" ({', '.join(spec.removed_features)})" if spec.removed_features else "") + ".",
     ]

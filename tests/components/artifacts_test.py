@@ -25,9 +25,13 @@ def test_write_and_read_mes_round_trip_sets_properties(tmp_path):
     assert artifacts.read_mes(art) == _spec()
     assert artifacts.read_mes([art]) == _spec()
     assert artifacts.read_mes(art.uri) == artifacts.read_mes(path) == _spec()
-    assert (art.mode, art.budget, art.total_cost) == ("ME", 10_000, 6400)
+    # tables 100*32 + 400*8 = 6400, projection P_2 8*32 = 256, both counted (exact accounting)
+    assert (art.mode, art.budget, art.total_cost, art.accounting) == ("ME", 10_000, 6656, "exact")
+    assert (art.table_floats, art.projection_floats, art.total_bytes) == (6400, 256, 4 * 6656)
+    assert json.loads(art.get_string_custom_property("feature_costs"))["item"] == {
+        "table_floats": 6400, "projection_floats": 256, "total_floats": 6656, "bytes": 4 * 6656}
     assert (art.num_features_kept, art.num_features_removed) == (1, 1)
-    assert artifacts.properties_of(art)["total_cost"] == 6400
+    assert artifacts.properties_of(art)["total_cost"] == 6656
 
 
 def test_unset_properties_read_as_none_and_missing_mes_fails(tmp_path):

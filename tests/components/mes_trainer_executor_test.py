@@ -52,10 +52,17 @@ def test_mes_model_serves_raw_examples(tiny_data, make_artifacts, tmp_path):
     spec = ModelSpec(budget=600, mode="ME", features={
         "user": FeatureMES([(2, 8), (6, 4)]), "item": FeatureMES([(4, 8)]), "genres": FeatureMES([])})
     serving_dir, summary = _train(data, make_artifacts, tmp_path, spec)
-    assert summary["embedding_cost"] == spec.cost() == summary["embedding_table_params"]
+    assert summary["embedding_table_params"] == spec.table_floats()
     assert summary["mes"]["genres"] == [] and summary["baseline"] is None
 
     loaded = tf.saved_model.load(serving_dir)
+    # Every variable of the exported model's embedding layers (tables E_m and projections P_m)
+    # is counted by the MES's total, and the total fits the budget.
+    served = sum(int(v.shape.num_elements()) for layer in loaded.inputs_layer.embeddings.values()
+                 for v in layer.variables)
+    assert any("P_2" in v.name for v in loaded.inputs_layer.embeddings["user"].variables)
+    assert served == spec.cost() == spec.to_dict()["costs"]["total_floats"] <= spec.budget
+    assert served == summary["embedding_cost"] == summary["embedding_params"]
     assert {"serving_default", "transformed_features"} <= set(loaded.signatures)
     out = loaded.signatures["serving_default"](examples=_raw_eval(data, with_label=False))
     prob = out["probability"].numpy()

@@ -23,9 +23,11 @@ def _result(fallback=False):
 
 def test_markdown_has_features_cost_probabilities_and_history():
     md = report.render_markdown(_result().spec, _result(), SPACE, task="ranking")
-    assert "| item | 100x32 + 400x8 | 32 | 500 | 6,400 | 32.0 |" in md
+    # tables, projections (P_2: 8 x 32), total floats, bytes at float32, % of budget
+    assert "| item | 100x32 + 400x8 | 32 | 500 | 6,400 | 256 | 6,656 | 26,624 | 33.3 |" in md
     assert "| user | removed |" in md
-    assert "**6,400** floats of a budget of **20,000**" in md
+    assert "**6,656** floats (26,624 bytes at float32) of a budget of **20,000**" in md
+    assert "6,400 floats in tables and 256 in projection matrices, both counted" in md
     assert "| item | dim chunk 1 (8 dims) | s=1: 0.70, " in md
     assert "| 20 | search | 0.61 |" in md and "| 10 | warmup | - |" in md
     assert "Budget fallback" not in md

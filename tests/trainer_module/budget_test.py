@@ -6,7 +6,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from trainer_module import budget as budget_lib
 from trainer_module.features import DatasetConfig, FeatureConfig
-from trainer_module.models import build_model, embedding_table_params
+from trainer_module.models import build_model, embedding_params, embedding_table_params
 from trainer_module.search_space import SearchSpace
 
 
@@ -42,7 +42,8 @@ def test_emitted_mes_within_budget_and_equal_to_built_tables(vocabs, budget_frac
         dataset = DatasetConfig("ranking", "y", [FeatureConfig(n) for n in sizes])
         model = build_model(dataset, spec, hidden_units=(4,))
         model({n: tf.zeros([1, 1], tf.int64) for n in sizes})
-        assert embedding_table_params(model) == spec.cost()
+        assert embedding_table_params(model) == spec.table_floats()
+        assert embedding_params(model) == spec.cost()  # tables + projections: all it serves
 
 
 def test_fallback_prefers_most_probable_feasible_and_records_it():

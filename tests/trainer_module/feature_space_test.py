@@ -29,7 +29,10 @@ def test_figure2_me_pick(fig2):
     levels = [2, 5, 0, 2]  # chunks 1 and 4 for the first 3M items, chunk 2 for all 10M
     mes = fig2.levels_to_mes(levels)
     assert mes.entries == ((3 * M, 192), (7 * M, 64))
-    assert fig2.level_cost(levels) == mes.cost() == 3 * M * 192 + 7 * M * 64
+    tables = 3 * M * 192 + 7 * M * 64
+    assert fig2.level_cost(levels, "paper_tables_only") == mes.table_floats() == tables
+    # exact: plus P_2 (64 x 192), the one projection of the narrower rows
+    assert fig2.level_cost(levels) == mes.cost() == tables + 64 * 192
 
 
 def test_se_zero_pick_removes_feature(fig2):

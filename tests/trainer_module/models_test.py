@@ -5,7 +5,7 @@ import tensorflow as tf
 
 import planted_data as pdata
 from trainer_module.baselines import explicit_se_spec, per_feature_se_spec, uniform_se_spec
-from trainer_module.models import build_model, embedding_table_params
+from trainer_module.models import build_model, embedding_params, embedding_table_params
 from trainer_module.spec import ModelSpec
 
 
@@ -18,7 +18,8 @@ def test_ranking_model_trains_and_has_exactly_the_mes_tables():
     model.fit(train, steps_per_epoch=150, epochs=1, verbose=0)
     auc = model.evaluate(val, verbose=0, return_dict=True)["auc"]
     assert auc > 0.6
-    assert embedding_table_params(model) == spec.cost() == 300 * 16 + 1700 * 4 + 50 * 8
+    assert embedding_table_params(model) == spec.table_floats() == 300 * 16 + 1700 * 4 + 50 * 8
+    assert embedding_params(model) == spec.cost() == spec.table_floats() + 4 * 16  # + P_2
     assert "me_noise" not in [l.name for l in model.inputs_layer.embeddings.values()]
     assert model(next(iter(val))[0]).shape[1] == 1
 

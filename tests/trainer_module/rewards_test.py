@@ -58,6 +58,9 @@ def test_cost_model_matches_space_and_penalises_only_excess():
     levels = {"a": tf.constant([a[:4] for a in actions]), "b": tf.constant([a[4:] for a in actions])}
     costs = cm.cost(levels).numpy()
     assert costs.tolist() == [space.cost(a) for a in actions]
+    assert space.to_spec(actions[0]).projection_floats() > 0  # the exact count includes them
+    paper = SearchSpace(space.features, space.budget, "ME", accounting="paper_tables_only")
+    assert CostModel(paper).cost(levels).numpy().tolist() == [paper.cost(a) for a in actions]
     loss = cm.cost_loss(levels).numpy()
     assert loss[0] == pytest.approx(max(costs[0] / 10_000 - 1, 0) + 0.01)
     assert loss[1] == pytest.approx(0.0)

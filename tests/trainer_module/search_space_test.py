@@ -45,12 +45,36 @@ def test_decision_costs_add_up_to_the_configuration_cost():
     rng = np.random.default_rng(0)
     for mode in ("ME", "SE"):
         space = SearchSpace.from_vocab_sizes({"a": 50, "b": 7}, budget=100, mode=mode,
-                                             overrides={"a": {"dim_chunks": (1, 2, 5)}})
+                                             overrides={"a": {"dim_chunks": (1, 2, 5)}},
+                                             accounting="paper_tables_only")
+        exact = SearchSpace(space.features, space.budget, mode)
         costs = space.decision_costs()
         assert [len(c) for c in costs] == space.decision_sizes()
         for _ in range(200):
             acts = [int(rng.integers(n)) for n in space.decision_sizes()]
             assert sum(c[a] for c, a in zip(costs, acts)) == space.cost(acts)
+            spec = exact.to_spec(acts)
+            assert exact.cost(acts) == spec.cost() == spec.table_floats() + spec.projection_floats()
+            assert space.cost(acts) == spec.table_floats()
+            if mode == "SE":  # an SE pick has no projections
+                assert exact.cost(acts) == space.cost(acts)
+
+
+def test_exact_increments_are_nonnegative_and_sum_to_the_cost_in_any_order():
+    import numpy as np
+    rng = np.random.default_rng(1)
+    space = SearchSpace.from_vocab_sizes({"a": 21, "b": 300}, budget=100, mode="ME")
+    n = len(space.decision_sizes())
+    for _ in range(100):
+        acts = [int(rng.integers(k)) for k in space.decision_sizes()]
+        row, total = [0] * n, 0
+        for i in rng.permutation(n):  # features interleaved, as in the "chunk" order
+            inc = space.increment_costs(row, int(i))
+            assert inc[0] == 0 and min(inc) >= 0
+            row[i] = acts[i]
+            total += inc[acts[i]]
+            assert total == space.cost(row)
+        assert total == space.cost(acts) == space.to_spec(acts).cost()
 
 
 def test_chunk_order_decides_every_features_first_chunks_first():

@@ -7,8 +7,11 @@ from trainer_module.spec import FeatureMES, ModelSpec
 def test_cost_counts_tables_and_projections_apart():
     spec = ModelSpec(budget=10_000, mode="ME",
                      features={"item": [(100, 32), (400, 8)], "user": [(50, 16)], "noise": []})
-    assert spec.cost() == 100 * 32 + 400 * 8 + 50 * 16
-    assert spec.projection_params() == 8 * 32  # P_2 only; P_1 is the identity
+    tables, projections = 100 * 32 + 400 * 8 + 50 * 16, 8 * 32  # P_2 only; P_1 is the identity
+    assert spec.table_floats() == tables and spec.projection_floats() == projections
+    assert spec.accounting == "exact" and spec.cost() == tables + projections
+    paper = ModelSpec(budget=10_000, mode="ME", features=spec.features, accounting="paper_tables_only")
+    assert paper.cost() == tables
     assert spec.kept_features == ["item", "user"] and spec.removed_features == ["noise"]
     assert spec.features["item"].vocab_size == 500 and spec.features["item"].output_dim == 32
 
@@ -55,3 +58,23 @@ def test_unknown_mode_and_tampered_cost_rejected():
 def test_feature_mes_vocab_limit():
     with pytest.raises(ValueError, match="'x'.*exceeds"):
         FeatureMES([(5, 2), (6, 1)]).validate("x", max_vocab=10)
+
+
+def test_mes_json_states_costs_per_feature_and_in_total():
+    spec = ModelSpec(budget=10_000, mode="ME", features={"item": [(100, 32), (400, 8)], "user": []})
+    d = spec.to_dict()
+    assert d["accounting"] == "exact" and d["cost"] == 6400 + 256
+    assert d["costs"]["features"]["item"] == {"table_floats": 6400, "projection_floats": 256,
+                                              "total_floats": 6656, "bytes": 4 * 6656}
+    assert d["costs"]["features"]["user"]["total_floats"] == 0
+    assert (d["costs"]["table_floats"], d["costs"]["projection_floats"], d["costs"]["bytes"]) == \
+        (6400, 256, 4 * 6656)
+
+
+def test_old_mes_json_without_accounting_reads_as_the_papers_count():
+    old = {"budget": 7000, "mode": "ME", "cost": 6400,
+           "features": {"item": [[100, 32], [400, 8]]}}  # written before exact accounting
+    spec = ModelSpec.from_dict(old)
+    assert spec.accounting == "paper_tables_only" and spec.cost() == 6400
+    with pytest.raises(ValueError, match="accounting must be one of"):
+        ModelSpec(budget=100, mode="ME", features={}, accounting="tables")
