@@ -48,11 +48,15 @@ STEPS_PER_EXECUTION = 64
 GRID_DIMS = (1, 2, 4, 8, 16)
 TUNE_DIMS = (1, 2, 4, 8, 16, 32)  # per-feature hand tuning: one step = the next width here
 SCREEN_EPOCHS = 1  # per-feature hand tuning screens candidates with one-epoch runs
-# Ablation: the search as the paper specifies it (four equal dim chunks, unmasked sampling
-# driven by the cost loss alone, the first release's controller settings).
+# Ablation: the search as the paper specifies it, the library defaults everywhere else. Each
+# entry is the switch of one element where the defaults differ from the paper (the table in
+# docs/architecture.md): four equal dim chunks (section 4), unmasked sampling driven by the cost
+# loss (3.3.1-3.3.2), the controller's converged choice as the output (3.3.1; no final selection,
+# so no random pool either), unbounded logits and no budget-spent input (the paper's controller
+# has neither), 5,000 sampled retrieval negatives (section 4; capped at labels - 1).
 PAPER_SPACE = {"num_dim_chunks": 4}
-PAPER_SEARCH = {"budget_masking": False, "search_steps": 600, "controller_learning_rate": 1e-3,
-                "groups_per_step": 3, "final_candidates": 0}
+PAPER_SEARCH = {"budget_masking": False, "final_candidates": 0, "logit_bound": 0.0,
+                "budget_input": False, "num_negatives": 5000}
 MAX_DIM = 32
 ALPHA = 0.3
 

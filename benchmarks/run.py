@@ -40,7 +40,7 @@ class Settings:
     grid_dims: Tuple[int, ...] = m.GRID_DIMS
     max_epochs: int = m.MAX_EPOCHS
     search_overrides: Dict = dataclasses.field(default_factory=dict)
-    ablation_tasks: Tuple[str, ...] = ("ml100k_ranking",)
+    ablation_tasks: Tuple[str, ...] = ("ml100k_ranking", "ml100k_retrieval")
     random_order_row: bool = False  # --random-order: NIS-ME with decision_order="random" too
     quick: bool = False
 

@@ -47,7 +47,8 @@ class Controller(tf.Module):
                  learning_rate: float = 1e-3, entropy_weight: float = 1e-2,
                  baseline_weight: float = 1.0, decision_costs: Optional[Sequence[Sequence[float]]] = None,
                  shuffle_groups: Optional[Sequence[int]] = None, reserves: Optional[Sequence[float]] = None,
-                 exact_pricing: Optional[ExactPricing] = None, name: Optional[str] = None):
+                 exact_pricing: Optional[ExactPricing] = None, logit_bound: float = 2.5,
+                 budget_input: bool = True, name: Optional[str] = None):
         super().__init__(name=name)
         self.decision_sizes = [int(n) for n in decision_sizes]
         # Sampled configurations decide these groups of consecutive decisions (features) in a
@@ -60,9 +61,10 @@ class Controller(tf.Module):
         any_order = self.shuffle_groups is not None
         self.policy = SequenceNetwork(self.decision_sizes, units, "policy", decision_costs=decision_costs,
                                       any_order=any_order, reserves=reserves,
-                                      exact_pricing=exact_pricing, name="policy")
+                                      exact_pricing=exact_pricing, logit_bound=logit_bound,
+                                      budget_input=budget_input, name="policy")
         self.baseline = SequenceNetwork(self.decision_sizes, units, "value", decision_costs=decision_costs,
-                                        any_order=any_order, name="baseline")
+                                        any_order=any_order, budget_input=budget_input, name="baseline")
         self.optimizer = tf.keras.optimizers.Adam(learning_rate)
         self.entropy_weight = float(entropy_weight)
         self.baseline_weight = float(baseline_weight)

@@ -92,7 +92,9 @@ class NeuralInputSearch:
                                          config.controller_learning_rate, config.entropy_weight,
                                          decision_costs=costs, shuffle_groups=groups,
                                          reserves=self._reserves(order) if config.budget_masking else None,
-                                         exact_pricing=exact_pricing(space, order))
+                                         exact_pricing=exact_pricing(space, order),
+                                         logit_bound=config.logit_bound,
+                                         budget_input=config.budget_input)
             self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
             self._build_model()
         # No tensor-dependent Python control flow in the steps: skip AutoGraph's slow conversion.

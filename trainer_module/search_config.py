@@ -33,7 +33,9 @@ class SearchConfig:
         retrieval searches 2.7x faster on CPU (the controller pass runs over 4x fewer rows)
         but lowered Recall@1 x100 of the retrained NIS-ME at 2% and 8% (two searches each;
         BENCHMARKS.md findings).
-      num_negatives: retrieval negatives for Sampled Recall@1 (capped at labels - 1).
+      num_negatives: retrieval negatives for Sampled Recall@1 (capped at labels - 1). The
+        paper samples 5,000 from a 20-million vocabulary (section 4); the default is smaller
+        because the benchmark's label vocabularies hold about 1,700 items.
       learning_rate: main model (supernet) Adam learning rate.
       controller_learning_rate: controller + baseline Adam learning rate.
       entropy_weight: entropy bonus of the policy gradient.
@@ -44,7 +46,8 @@ class SearchConfig:
       seed: seed of every random choice of the search.
       final_candidates: configurations sampled from the final controller (plus its greedy
         choice) that are scored on validation data; the best one is emitted (ENAS-style
-        selection; 0 emits the most probable configuration). 256 (with 8 batches) instead
+        selection; 0 emits the most probable configuration, the controller's converged choice
+        as the paper describes it, section 3.3.1, which has no final selection). 256 (with 8 batches) instead
         of 32 (with 4) raised ML-100K ranking AUC at 2% by 0.4 pt in feature order and 1.0 pt
         in random order (BENCHMARKS.md findings).
       final_random_candidates: random within-budget configurations (``budget.random_feasible``:
@@ -64,8 +67,10 @@ class SearchConfig:
         stayed within the seed spread (BENCHMARKS.md findings).
       budget_masking: the controller samples only configurations within the budget (each
         decision's categories that would overshoot the remaining budget get probability 0),
-        so the memory part of the cost loss is always 0; False samples freely and relies on
-        the paper's cost loss alone.
+        so the memory part of the cost loss is always 0; False samples freely from the softmax
+        and relies on the cost loss alone, as the paper does (sections 3.3.1-3.3.2; it never
+        masks choices). Either way the emitted configuration is within the budget: an
+        over-budget most probable choice is replaced by the most probable feasible sample.
       decision_order: "feature" (all of a feature's decisions, then the next feature's),
         "chunk" (ME: chunk t of every feature before any chunk t + 1) or "random" (every
         sampled configuration decides the features in its own random order, a feature's
@@ -76,6 +81,16 @@ class SearchConfig:
         times its cheapest non-empty choice (one row block x the narrowest chunk) of the
         budget, which the features decided before it cannot spend (at most half the budget
         is held in all); 0 holds nothing.
+      logit_bound: the controller's logits are squashed to ``(-logit_bound, logit_bound)``
+        by a scaled ``tanh`` (ENAS' ``tanh_constant``); 0 leaves them unbounded. The NIS paper
+        specifies no bound: it says the controller converges to the optimal choice (section
+        3.3.1), which a bound prevents: at 2.5 a decision with k categories reaches at most
+        ``e^5 / (e^5 + k - 1)`` (0.83 for k = 31).
+      budget_input: every controller (and baseline) step is also fed the budget share spent by
+        the choices before it (a learned vector times that share; it only moves under
+        ``budget_masking``, since unmasked decisions are priced 0). False feeds the previous
+        choice alone, as the paper's controller does (section 3.3.3: the baseline sees "the
+        choices that have already been made").
     """
 
     task: str = "ranking"
@@ -100,6 +115,8 @@ class SearchConfig:
     final_eval_batches: int = 8
     final_random_candidates: int = 256
     fill_budget: bool = False
+    logit_bound: float = 2.5
+    budget_input: bool = True
 
     def __post_init__(self):
         object.__setattr__(self, "hidden_units", tuple(int(u) for u in self.hidden_units))
@@ -113,7 +130,7 @@ class SearchConfig:
             raise ValueError(f"decision_order must be one of {DECISION_ORDERS}, "
                              f"got {self.decision_order!r}")
         for name in ("warmup_steps", "search_steps", "final_candidates", "final_eval_batches",
-                     "final_random_candidates", "budget_reserve"):
+                     "final_random_candidates", "budget_reserve", "logit_bound"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
 

@@ -62,9 +62,10 @@ class SequenceNetwork(tf.keras.Model):
     def __init__(self, decision_sizes: Sequence[int], units: int = 64, head: str = "policy",
                  logit_bound: float = 2.5, decision_costs: Optional[Sequence[Sequence[float]]] = None,
                  any_order: bool = False, reserves: Optional[Sequence[float]] = None,
-                 exact_pricing: Optional[ExactPricing] = None, **kw):
+                 exact_pricing: Optional[ExactPricing] = None, budget_input: bool = True, **kw):
         super().__init__(**kw)
         self.logit_bound = float(logit_bound)
+        self.budget_input = bool(budget_input)
         self.decision_sizes = [int(n) for n in decision_sizes]
         self.units, self.head = int(units), head
         n, widest = len(self.decision_sizes), max(self.decision_sizes)
@@ -115,8 +116,10 @@ class SequenceNetwork(tf.keras.Model):
             # Category k of a decision places its chunk in row blocks 0..k-1.
             self.placed = tf.constant([[1.0 if r < k else 0.0 for r in range(rows)]
                                        for k in range(widest)], tf.float32)
-        self.spent_embedding = self.add_weight(name="spent_embedding", shape=(self.units,),
-                                               initializer=small())
+        # Budget input: the budget share spent so far, scaled by a learned vector, joins the next
+        # decision's input (off: the input is the previous choice's embedding alone, as in the paper).
+        self.spent_embedding = (self.add_weight(name="spent_embedding", shape=(self.units,),
+                                                initializer=small()) if self.budget_input else None)
 
     def initial(self, batch):
         """Input and LSTM state before the first decision."""
@@ -148,7 +151,8 @@ class SequenceNetwork(tf.keras.Model):
         i's padded logits ``[B, widest]`` or value ``[B, 1]``.
 
         ``i`` is a scalar (every row makes the same decision) or ``[B]`` (each row its own,
-        in a per-row decision order). Logits are tanh-bounded; invalid categories, and with
+        in a per-row decision order). With ``logit_bound`` > 0 logits are squashed to
+        ``(-logit_bound, logit_bound)`` by a scaled tanh (0: unbounded); invalid categories, and with
         budget masking the ones that would take the running cost ``spent`` ``[B]`` over the
         budget, get -1e9; so do non-free ones that would spend into ``held`` ``[B]``, the
         budget reserved for features not decided yet (a free category is always allowed).
@@ -181,13 +185,16 @@ class SequenceNetwork(tf.keras.Model):
         return tf.gather(tf.reshape(self.costs, [-1]), i * width + choice)
 
     def next_input(self, i, choice, spent):
-        """The input of the next decision: an embedding of choice i plus the budget used so far."""
+        """The input of the next decision: an embedding of choice i, plus (with ``budget_input``)
+        the budget used so far."""
         last = tf.shape(self.choice_embeddings)[0] - 1
         emb = tf.gather(self.choice_embeddings, tf.minimum(i, last))
         if i.shape.rank == 0:
             picked = tf.gather(emb, choice)
         else:
             picked = tf.gather(emb, choice, batch_dims=1)
+        if self.spent_embedding is None:
+            return picked
         return picked + spent[:, None] * self.spent_embedding
 
     def step_outputs(self, actions: tf.Tensor) -> List[tf.Tensor]:
