@@ -72,7 +72,8 @@ class FeatureSearchSpace:
       vocab_fractions: row-chunk fractions; must be positive and sum to 1.
       dim: maximum embedding width d (default: the paper's heuristic).
       dim_chunks: explicit column chunks (sum = d); default ``geometric_dim_chunks(d)``.
-      num_dim_chunks: T equal chunks instead of the geometric ones (the paper used 4).
+      num_dim_chunks: T equal chunks instead of the geometric ones (the paper used 4 equal
+        chunks, section 4).
     """
 
     name: str

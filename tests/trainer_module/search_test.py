@@ -8,33 +8,44 @@ import pytest
 import tensorflow as tf
 
 import planted_data as pdata
+from trainer_module import selection
 from trainer_module.search import NeuralInputSearch, SearchConfig, run_search
 from trainer_module.search_space import SearchSpace
 
 
-def test_short_search_starves_noise_and_feeds_the_predictive_feature(tmp_path):
+@pytest.mark.xfail(strict=True, reason=(
+    "issue 18: in 600 search steps the controller does not learn the planted data: its own most "
+    "probable MES gives `noise` as many floats as `signal` and its policy stays near uniform; "
+    "only the final selection's measured candidates made this test pass before"))
+def test_short_search_controller_learns_to_starve_noise_and_feed_the_predictive_feature(tmp_path):
     space = SearchSpace.from_vocab_sizes(pdata.VOCAB, budget=12_000, mode="ME")
     train = pdata.dataset(pdata.ranking_arrays(40_000, seed=0), 256)
     val = pdata.dataset(pdata.ranking_arrays(10_000, seed=1), 1000)
-    # 600 search steps: with 300 the emitted MES still gave noise more floats than signal in
-    # about one run in three (TF's threaded ops make runs differ).
-    cfg = SearchConfig(task="ranking", warmup_steps=150, search_steps=600, log_every=50)
+    # No final selection: the emitted MES is the controller's own most probable choice, so
+    # the assertions below hold only if the controller learned (not a lucky measured candidate).
+    cfg = SearchConfig(task="ranking", warmup_steps=150, search_steps=600, log_every=50,
+                       final_candidates=0)
     res = run_search(space, pdata.DATASET, train, val, cfg, log_dir=str(tmp_path / "tb"))
     spec = res.spec
-    assert spec.cost() <= 12_000
+    assert glob.glob(str(tmp_path / "tb" / "events.out.tfevents.*"))
+    assert set(res.probabilities) == set(pdata.VOCAB)
+    assert spec.metadata["budget_fallback"] is False and "final_selection" not in spec.metadata
     signal, noise = spec.features["signal"], spec.features["noise"]
     assert not signal.removed
     assert noise.cost() < signal.cost() / 2, spec.to_json()
-    final = spec.metadata["final_selection"]  # best of the measured candidates was emitted
-    assert final["candidates"] > 1 and final["examples_per_candidate"] == 8 * 1000
-    assert final["screening_examples"] == 2 * 1000 and 1 <= final["finalists"] <= final["candidates"]
-    assert final["chosen_objective"] >= final["most_probable_objective"]
-    # the controller learned: mean reward in the last logged window beats the first search window
-    search_rows = [r for r in res.history if r["phase"] == "search"]
-    assert search_rows[-1]["mean_reward"] > search_rows[0]["mean_reward"]
-    assert search_rows[-1]["mean_cost_ratio"] <= 1.0
-    assert glob.glob(str(tmp_path / "tb" / "events.out.tfevents.*"))
-    assert set(res.probabilities) == set(pdata.VOCAB)
+    # Decided first, `signal`'s first decision is never masked: an untrained controller keeps
+    # it uniform (1/6 per category), so a policy that learned the signal concentrates it.
+    assert max(res.probabilities["signal"][0]) > 0.5, res.probabilities["signal"]
+
+
+def masked_search_facts(res, budget: int) -> None:
+    """What budget masking guarantees beyond ``budget.checked`` (which raises on any emitted
+    MES over budget): the controller's most probable configuration was within budget at every
+    logged step and at the end (no fallback repair), and every sampled one was too."""
+    assert res.spec.metadata["budget_fallback"] is False
+    for row in res.history:
+        assert row["most_probable_cost_ratio"] <= 1.0, row
+        assert row["mean_cost_ratio"] is None or row["mean_cost_ratio"] <= 1.0, row
 
 
 def small_search(mode="SE", **overrides):
@@ -70,15 +81,23 @@ def test_killed_search_resumes_from_its_checkpoint(tmp_path):
     assert res.spec.metadata["steps"] == 12
 
 
-def test_retrieval_search_runs_with_per_example_choices(tmp_path):
+def test_retrieval_search_step_gives_every_example_its_own_configuration():
     space = SearchSpace.from_vocab_sizes({"signal": 2000, "noise": 2000, "bag": 40}, budget=20_000)
-    train = pdata.dataset(pdata.retrieval_arrays(4000, 0), 128)
-    val = pdata.dataset(pdata.retrieval_arrays(2000, 1), 128)
-    cfg = SearchConfig(task="retrieval", warmup_steps=3, search_steps=6, log_every=3, num_negatives=100)
-    res = run_search(space, pdata.RETRIEVAL_DATASET, train, val, cfg, num_labels=300)
-    assert res.spec.cost() <= 20_000
-    last = res.history[-1]
-    assert 0.0 <= last["mean_objective"] <= 1.0 and last["mean_cost_ratio"] > 0
+    cfg = SearchConfig(task="retrieval", warmup_steps=0, search_steps=1, num_negatives=100)
+    search = NeuralInputSearch(space, pdata.RETRIEVAL_DATASET, cfg, num_labels=300)
+    seen, rewards = [], []
+    forward, losses_from = search.model.forward, search.controller.losses_from
+    search.model.forward = lambda x, levels: seen.append(levels) or forward(x, levels)
+    search.controller.losses_from = (lambda r, reward, valid: rewards.append(reward)
+                                     or losses_from(r, reward, valid))
+    x, y = next(iter(pdata.dataset(pdata.retrieval_arrays(128, 0), 128)))
+    xv, yv = next(iter(pdata.dataset(pdata.retrieval_arrays(96, 1), 96)))
+    search._search_step(x, y, xv, yv)              # eagerly, so the spies see the tensors
+    train_levels, val_levels = seen[-2], seen[-1]
+    assert train_levels["signal"].shape[0] == 128 and val_levels["signal"].shape[0] == 96
+    rows = np.concatenate([val_levels[f.name].numpy() for f in space.features], axis=1)
+    assert len({tuple(r) for r in rows}) > 90      # one sampled configuration per example
+    assert rewards[-1].shape == (96,)              # and one reward per example
 
 
 def test_retrieval_groups_share_one_configuration_per_group_of_examples():
@@ -96,7 +115,7 @@ def test_retrieval_groups_share_one_configuration_per_group_of_examples():
     train = pdata.dataset(pdata.retrieval_arrays(2000, 0), 130)
     val = pdata.dataset(pdata.retrieval_arrays(1000, 1), 130)
     res = search.run(train, val)
-    assert res.spec.cost() <= 20_000
+    masked_search_facts(res, 20_000)
     assert 0.0 <= res.history[-1]["mean_objective"] <= 1.0
 
 
@@ -153,8 +172,7 @@ def test_chunk_decision_order_maps_controller_choices_back_to_the_space():
     np.testing.assert_array_equal(search._to_space(search._to_controller(acts)), acts)
     res = search.run(pdata.dataset(pdata.ranking_arrays(4000, 0), 64),
                      pdata.dataset(pdata.ranking_arrays(2000, 1), 200))
-    assert res.spec.cost() <= space.budget
-    assert all(r["most_probable_cost_ratio"] <= 1.0 for r in res.history)
+    masked_search_facts(res, space.budget)
     for f, sl in zip(space.features, space.decision_slices()):
         probs = res.probabilities[f.name]
         assert [len(p) for p in probs] == space.decision_sizes()[sl]
@@ -183,8 +201,7 @@ def test_random_decision_order_search_emits_a_within_budget_mes_in_the_spaces_or
     assert search.controller.decision_sizes == space.decision_sizes()
     res = search.run(pdata.dataset(pdata.ranking_arrays(4000, 0), 64),
                      pdata.dataset(pdata.ranking_arrays(2000, 1), 200), checkpoint_dir=str(tmp_path))
-    assert res.spec.cost() <= space.budget
-    assert all(r["most_probable_cost_ratio"] <= 1.0 for r in res.history)
+    masked_search_facts(res, space.budget)
     for f, sl in zip(space.features, space.decision_slices()):
         assert [len(p) for p in res.probabilities[f.name]] == space.decision_sizes()[sl]
     # A resumed shuffled search restores its controller (its choice embeddings have one more row).
@@ -193,13 +210,77 @@ def test_random_decision_order_search_emits_a_within_budget_mes_in_the_spaces_or
     assert int(again.step.numpy()) == cfg.warmup_steps + cfg.search_steps
 
 
-def test_final_selection_scores_random_candidates_beside_the_controllers():
+def test_final_selection_emits_the_candidate_it_measured_best(monkeypatch):
+    raced = {}
+    race = selection.race
+
+    def spy(candidates, score, batches, **kw):
+        best, info = race(candidates, score, batches, **kw)
+        raced.update(candidates=list(candidates), best=best)
+        return best, info
+    monkeypatch.setattr(selection, "race", spy)
     space, cfg = small_search("ME", final_random_candidates=64, final_eval_batches=4)
-    res = run_search(space, pdata.DATASET, pdata.dataset(pdata.ranking_arrays(4000, 0), 64),
-                     pdata.dataset(pdata.ranking_arrays(2000, 1), 200), cfg)
+    search = NeuralInputSearch(space, pdata.DATASET, cfg)
+    val = pdata.dataset(pdata.ranking_arrays(2000, 1), 200)
+    res = search.run(pdata.dataset(pdata.ranking_arrays(4000, 0), 64), val)
     final = res.spec.metadata["final_selection"]
     assert 0 < final["random_candidates"] <= 64
     assert final["candidates"] > final["random_candidates"]   # the controller's are there too
-    assert final["chosen_from"] in ("controller", "random")
-    assert final["chosen_objective"] >= final["most_probable_objective"]
-    assert res.spec.cost() <= space.budget
+    # The emitted MES is the race's winner (not its first candidate), and re-measured on the
+    # same batches the winner and the controller's most probable configuration score what the
+    # race reported for them.
+    winner = raced["candidates"][raced["best"]]
+    assert raced["best"] != 0, "the most probable won: this run cannot tell winner from first"
+    assert res.spec.to_dict()["features"] == space.to_spec(winner).to_dict()["features"]
+    batches = list(val.take(4))
+    assert np.mean(search.scores(winner, batches)) == pytest.approx(final["chosen_objective"], abs=1e-6)
+    greedy = search._to_space(search.controller.greedy())
+    np.testing.assert_array_equal(raced["candidates"][0], greedy)
+    assert np.mean(search.scores(greedy, batches)) == pytest.approx(
+        final["most_probable_objective"], abs=1e-6)
+
+
+def test_controller_is_frozen_during_warmup_and_trained_after_it():
+    space, cfg = small_search("ME", warmup_steps=4, search_steps=2, final_candidates=0)
+    search = NeuralInputSearch(space, pdata.DATASET, cfg)
+    start = [v.numpy().copy() for v in search.controller.trainable_variables]
+    snap = {}
+
+    def at(step):
+        if step == cfg.warmup_steps:
+            snap["warm"] = [v.numpy().copy() for v in search.controller.trainable_variables]
+            snap["supernet_moved"] = any(
+                np.any(v.numpy() != s) for v, s in zip(search.model.trainable_variables, supernet))
+    supernet = [v.numpy().copy() for v in search.model.trainable_variables]
+    search.run(pdata.dataset(pdata.ranking_arrays(2000, 0), 64),
+               pdata.dataset(pdata.ranking_arrays(2000, 1), 200), on_step=at)
+    assert snap["supernet_moved"]                    # warm-up trained the supernet ...
+    for a, b in zip(start, snap["warm"]):            # ... and left the controller as it was
+        np.testing.assert_array_equal(a, b)
+    after = [v.numpy() for v in search.controller.trainable_variables]
+    assert any(np.any(a != b) for a, b in zip(snap["warm"], after))   # the search steps train it
+
+
+def test_papers_unmasked_search_runs_end_to_end_on_the_cost_loss():
+    # The paper's elements (docs/architecture.md): 4 equal dim chunks, unmasked sampling,
+    # the converged choice, unbounded logits, no budget input. The budget is tight, so
+    # unmasked samples overshoot it and the cost loss enters their reward.
+    space = SearchSpace.from_vocab_sizes(pdata.VOCAB, budget=6_000, mode="ME",
+                                         overrides={n: {"num_dim_chunks": 4} for n in pdata.VOCAB})
+    cfg = SearchConfig(task="ranking", warmup_steps=4, search_steps=6, log_every=3, seed=3,
+                       budget_masking=False, final_candidates=0, logit_bound=0.0,
+                       budget_input=False)
+    search = NeuralInputSearch(space, pdata.DATASET, cfg)
+    assert not search.controller.policy.masked and search.controller.policy.spent_embedding is None
+    res = search.run(pdata.dataset(pdata.ranking_arrays(2000, 0), 64),
+                     pdata.dataset(pdata.ranking_arrays(2000, 1), 200))
+    rows = [r for r in res.history if r["phase"] == "search"]
+    assert rows and all(r["mean_cost_ratio"] > 1.0 for r in rows)     # samples over budget ...
+    for r in rows:                                                     # ... pay the cost loss
+        assert r["mean_reward"] == pytest.approx(
+            r["mean_objective"] - (r["mean_cost_ratio"] - 1.0), abs=0.15), r
+        assert r["mean_reward"] < r["mean_objective"] - 0.1
+    assert "final_selection" not in res.spec.metadata
+    assert all(len(f.dim_chunks) == 4 for f in space.features)
+    table_floats = sum(v * d for f in res.spec.to_dict()["features"].values() for v, d in f)
+    assert table_floats <= 6_000

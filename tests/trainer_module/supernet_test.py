@@ -38,11 +38,14 @@ def test_per_example_choices_match_block_formula():
 
 def test_se_choice_and_removed_feature():
     layer = SupernetEmbedding.from_space(SPACE)
-    ids = tf.constant([[1], [7], [19]])
-    se = SPACE.se_levels(SPACE.se_category(s=2, t=2))  # first 6 items, first 5 dims
-    out = layer(ids, tf.constant([se] * 3)).numpy()
-    assert np.any(out[0] != 0) and np.all(out[1:] == 0)      # item 7 is past Vbar_2 = 6
-    zero = layer(ids, tf.zeros([3, 3], tf.int32)).numpy()
+    ids = tf.constant([[1], [5], [7], [19]])
+    se = SPACE.se_levels(SPACE.se_category(s=2, t=2))  # first Vbar_2 = 6 items, first 3 + 2 dims
+    out = layer(ids, tf.constant([se] * 4)).numpy()
+    table, proj = layer.table.numpy(), layer.projection.numpy()
+    for row, k in enumerate([1, 5]):  # paper 3.3.1: e_k = E[k, :Dbar_t] P[:Dbar_t]
+        np.testing.assert_allclose(out[row], table[k, :5] @ proj[:5], rtol=1e-5, atol=1e-6)
+    assert np.all(out[2:] == 0)                             # items 7, 19 are past Vbar_2 = 6
+    zero = layer(ids, tf.zeros([4, 3], tf.int32)).numpy()
     assert np.all(zero == 0)
 
 
@@ -53,6 +56,14 @@ def test_mbow_sums_before_projecting():
     together = layer(bag, lv).numpy()[0]
     apart = sum(layer(tf.constant([[k]]), lv).numpy()[0] for k in [0, 5, 9])
     np.testing.assert_allclose(together, apart, rtol=1e-5, atol=1e-6)
+    # Both orders give the same vector (the projection is linear); MBOW (paper 3.2) projects
+    # the bag's sum once, so the one product with the projection reads a [B, d] bag, not the
+    # [B, L, d] rows.
+    graph = tf.function(layer).get_concrete_function(
+        tf.TensorSpec([None, 4], tf.int32), tf.TensorSpec([None, 3], tf.int32)).graph
+    products = [op for op in graph.get_operations()
+                if op.type in ("MatMul", "BatchMatMulV2", "Einsum", "Tensordot")]
+    assert len(products) == 1 and products[0].inputs[0].shape.rank == 2, products
 
 
 def test_config_round_trip():
