@@ -221,7 +221,7 @@ def test_final_selection_emits_the_candidate_it_measured_best(monkeypatch):
     monkeypatch.setattr(selection, "race", spy)
     space, cfg = small_search("ME", final_random_candidates=64, final_eval_batches=4)
     search = NeuralInputSearch(space, pdata.DATASET, cfg)
-    val = pdata.dataset(pdata.ranking_arrays(2000, 1), 200)
+    val = pdata.dataset(pdata.ranking_arrays(2000, 1), 200, repeat=False)  # same batches each pass
     res = search.run(pdata.dataset(pdata.ranking_arrays(4000, 0), 64), val)
     final = res.spec.metadata["final_selection"]
     assert 0 < final["random_candidates"] <= 64
