@@ -130,6 +130,7 @@ class RunSummary:
     metrics: Dict[str, Dict[str, float]] = dataclasses.field(default_factory=dict)
     blessed: Optional[bool] = None
     pushed_to: Optional[str] = None
+    oov_label_share: Optional[float] = None   # retrieval: eval labels unseen in training
 
 
 _STATE_NAMES = {v: k for k, v in Execution.State.items()}
@@ -200,6 +201,10 @@ def summarize(store: metadata_store.MetadataStore, pipeline_name: str,
     if "blessing" in locations:
         blessed = _custom(outputs[nis_pipeline.EVALUATOR]["blessing"], "blessed")
         summary.blessed = None if blessed is None else bool(blessed)
+    share = outputs.get(nis_pipeline.VOCABULARY_GATE, {}).get("oov_label_share")
+    if share is not None and os.path.isfile(share.uri):
+        with open(share.uri, encoding="utf-8") as f:
+            summary.oov_label_share = float(f.read() or "nan")
     pushed = outputs.get(nis_pipeline.PUSHER, {}).get("pushed_model")
     if pushed is not None and _custom(pushed, "pushed"):
         summary.pushed_to = _custom(pushed, "pushed_destination")
@@ -234,6 +239,9 @@ def format_summary(s: RunSummary, metadata_path: str = "") -> str:
         for name in names:
             row = "".join(f"{_metric_text(s.metrics[m].get(name)):>18}" for m in models)
             lines.append(f"  {name:<22}{row}")
+    if s.oov_label_share:
+        lines.append(f"\nLabels unseen in training: {100 * s.oov_label_share:.1f}% of the "
+                     "evaluation examples (Recall@K does not score them)")
     if s.blessed is not None:
         lines.append(f"\nBlessed: {'yes' if s.blessed else 'no'}; "
                      + (f"pushed to {s.pushed_to}" if s.pushed_to else "not pushed"))
