@@ -171,6 +171,7 @@ def _prepare(args: argparse.Namespace) -> config_lib.PipelineConfig:
 def _verbose_logging() -> None:
     """INFO-level absl logs (TFX's "Component X is running" lines and more)."""
     from absl import logging as absl_logging  # pylint: disable=import-outside-toplevel
+    absl_logging.use_absl_handler()  # to stderr even when no absl app set logging up
     absl_logging.set_verbosity(absl_logging.INFO)
 
 

@@ -52,19 +52,33 @@ class InfeasibleRunError(ValueError):
     """The budget or the labels make every model of this run meaningless; the message says why."""
 
 
-def check_budget(vocab_sizes: Dict[str, int], budget: int, mode: str, search_space: str,
-                 check_baseline: bool) -> None:
-    """Raises InfeasibleRunError when the search or the SE baseline cannot fit ``budget``."""
+def budget_problems(vocab_sizes: Dict[str, int], budget: int, mode: str, search_space: str,
+                    check_baseline: bool) -> List[str]:
+    """Why the search or the SE baseline cannot fit ``budget`` ([] when both can)."""
     from components.neural_input_search import constants as c  # pylint: disable=import-outside-toplevel
     from components.neural_input_search.executor import build_search_space  # pylint: disable=import-outside-toplevel
     from trainer_module import run_fn  # pylint: disable=import-outside-toplevel
+    problems = []
     try:
         build_search_space(vocab_sizes, {c.BUDGET_KEY: budget, c.MODE_KEY: mode,
                                          c.SEARCH_SPACE_KEY: search_space or None})
-        if check_baseline:
-            run_fn.resolve_spec({"budget": budget, "baseline": True}, vocab_sizes)
     except ValueError as e:
-        raise InfeasibleRunError(f"infeasible budget for the vocabularies {vocab_sizes}: {e}") from e
+        problems.append(f"infeasible budget for the search (vocabulary sizes {vocab_sizes}): {e}")
+    if check_baseline:
+        try:
+            run_fn.resolve_spec({"budget": budget, "baseline": True}, vocab_sizes)
+        except ValueError as e:
+            problems.append(f"infeasible budget for the BaselineTrainer: {e}")
+    return problems
+
+
+def oov_problems(shares: Dict[str, float], label: str, vocabulary_size: int,
+                 max_share: float) -> List[str]:
+    """Splits whose share of unseen labels is over ``max_share`` (or 100%: nothing to score)."""
+    return [f"retrieval labels unseen in training: {100 * v:.1f}% of the {s} split's {label!r} "
+            f"values are not in the training label vocabulary ({vocabulary_size} labels), over "
+            f"max_oov_label_share {max_share:g}; Recall@K cannot score them"
+            for s, v in shares.items() if v > max_share or v >= 1.0]
 
 
 def _label_strings(files: Sequence[str], label: str, limit: int) -> List[str]:
@@ -106,23 +120,20 @@ def VocabularyGate(  # pylint: disable=invalid-name
     ds = preprocessing.as_dataset_config(dataset)
     tft_out = tft.TFTransformOutput(transform_graph.uri)
     vocab_sizes = preprocessing.vocab_sizes_from_transform_output(tft_out, ds)
-    check_budget(vocab_sizes, budget, mode, search_space, check_baseline)
-    if ds.task != "retrieval":
-        return {OOV_SHARE_KEY: 0.0}
-    vocabulary = [v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v)
-                  for v in tft_out.vocabulary_by_name(features.LABEL_VOCAB)]
-    available = artifact_utils.decode_split_names(examples.split_names)
-    shares = {s: oov_label_share(examples.uri, s, ds.label, vocabulary)
-              for s in eval_splits.split(",") if s in available}
-    for split, share in shares.items():
-        logging.info("VocabularyGate: %.1f%% of the %s split's labels (%s) are not in the training "
-                     "label vocabulary", 100 * share, split, ds.label)
-    worst = max(shares.values(), default=0.0)
-    too_many = {s: v for s, v in shares.items() if v > max_oov_label_share}
-    if too_many:
-        raise InfeasibleRunError(
-            "retrieval labels unseen in training: " + ", ".join(
-                f"{100 * v:.1f}% of the {s} split's {ds.label!r} values" for s, v in too_many.items())
-            + f" are not in the training label vocabulary ({len(vocabulary)} labels), over "
-            f"max_oov_label_share {max_oov_label_share:g}; Recall@K cannot score them")
+    problems = budget_problems(vocab_sizes, budget, mode, search_space, check_baseline)
+    worst = 0.0
+    if ds.task == "retrieval":
+        vocabulary = [v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v)
+                      for v in tft_out.vocabulary_by_name(features.LABEL_VOCAB)]
+        available = artifact_utils.decode_split_names(examples.split_names)
+        shares = {s: oov_label_share(examples.uri, s, ds.label, vocabulary)
+                  for s in eval_splits.split(",") if s in available}
+        for split, share in shares.items():
+            logging.info("VocabularyGate: %.1f%% of the %s split's labels (%s) are not in the "
+                         "training label vocabulary", 100 * share, split, ds.label)
+        worst = max(shares.values(), default=0.0)
+        problems += oov_problems(shares, ds.label, len(vocabulary), max_oov_label_share)
+    if problems:
+        raise InfeasibleRunError("stopping before the search and the trainers:\n  "
+                                 + "\n  ".join(problems))
     return {OOV_SHARE_KEY: float(worst)}
