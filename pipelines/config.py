@@ -266,6 +266,8 @@ _CLI_FIELDS = {
     "--train-steps": ("train_steps", int, "cap on a trainer's total steps (0 = none)"),
     "--eval-steps": ("eval_steps", int, "validation batches per epoch (0 = whole eval split)"),
     "--blessing-threshold": ("blessing_threshold", float, "min AUC / Recall@5 to push"),
+    "--max-oov-label-share": ("max_oov_label_share", float,
+                              "retrieval: max share of eval/test labels unseen in training"),
     "--output-dir": ("output_dir", str, "root of artifacts, MLMD and pushed models"),
     "--pipeline-root": ("pipeline_root", str, "explicit pipeline root"),
     "--image": ("image", str, "container image (Kubeflow/Vertex)"),

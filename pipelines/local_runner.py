@@ -22,6 +22,7 @@ Beam runs on the DirectRunner; pass ``--beam-arg`` flags (repeatable) to pick
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import re
 import sys
@@ -94,28 +95,34 @@ def report(cfg: config_lib.PipelineConfig, run_id: Optional[str] = None) -> str:
                                   metadata_path=cfg.metadata_path)
 
 
+class _ProgressFilter(logging.Filter):
+    """Prints component start/finish lines with the elapsed time; passes only errors on."""
+
+    def __init__(self, start: float):
+        super().__init__()
+        self.start = start
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno >= logging.ERROR:
+            return True
+        message = record.getMessage()
+        if _PROGRESS.match(message):
+            print(f"  [{time.time() - self.start:5.0f}s] {message}", flush=True)
+        return False
+
+
 def _progress_only_logging(start: float) -> None:
     """Quiet logs: one line per component start/finish, plus errors."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     os.environ.setdefault("PYTHONWARNINGS", "ignore")  # also quiets Beam worker processes
     warnings.filterwarnings("ignore")
-    import logging as pylogging  # pylint: disable=import-outside-toplevel
 
     from absl import logging as absl_logging  # pylint: disable=import-outside-toplevel
 
-    class _Progress(pylogging.Filter):
-        def filter(self, record: pylogging.LogRecord) -> bool:
-            if record.levelno >= pylogging.ERROR:
-                return True
-            message = record.getMessage()
-            if _PROGRESS.match(message):
-                print(f"  [{time.time() - start:5.0f}s] {message}", flush=True)
-            return False
-
     absl_logging.set_verbosity(absl_logging.INFO)
-    pylogging.getLogger("absl").addFilter(_Progress())
+    logging.getLogger("absl").addFilter(_ProgressFilter(start))
     for name in ("tensorflow", "apache_beam"):
-        pylogging.getLogger(name).setLevel(pylogging.ERROR)
+        logging.getLogger(name).setLevel(logging.ERROR)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -171,6 +178,11 @@ def _prepare(args: argparse.Namespace) -> config_lib.PipelineConfig:
 def _verbose_logging() -> None:
     """INFO-level absl logs (TFX's "Component X is running" lines and more)."""
     from absl import logging as absl_logging  # pylint: disable=import-outside-toplevel
+    absl_logger = logging.getLogger("absl")
+    for quiet in [f for f in absl_logger.filters if isinstance(f, _ProgressFilter)]:
+        absl_logger.removeFilter(quiet)  # an earlier quiet run in this process
+    for name in ("tensorflow", "apache_beam"):
+        logging.getLogger(name).setLevel(logging.NOTSET)
     absl_logging.use_absl_handler()  # to stderr even when no absl app set logging up
     absl_logging.set_verbosity(absl_logging.INFO)
 

@@ -106,7 +106,7 @@ def runs(tmp_path_factory):
     """Runs each scenario once (lazily): name -> (rc, stderr + stdout, MLMD states, files ok)."""
     done = {}
 
-    def get(name, capfd):
+    def get(name, capfd, caplog):
         if name not in done:
             root = str(tmp_path_factory.mktemp(name))
             dataset, extra = SCENARIOS[name](root)
@@ -121,11 +121,12 @@ def runs(tmp_path_factory):
                 "--warmup-steps", "2", "--search-steps", "2", "--train-steps", "2",
                 "--eval-steps", "1"] + extra)
             out, err = capfd.readouterr()
+            logs = caplog.text  # --verbose: absl INFO records (stderr outside pytest)
             untouched = {k: v for k, v in snapshot(root).items() if not k.startswith("out/")}
             store = results.connect(f"{root}/out/pipeline_root/faults/metadata.db")
             run = results.latest_run(store, "faults")
             states = {n: e.last_known_state for n, e in results.run_executions(store, run).items()}
-            done[name] = (rc, err + out, states, untouched == before)
+            done[name] = (rc, err + out + logs, states, untouched == before)
         return done[name]
 
     return get
@@ -158,8 +159,8 @@ CASES = [
 
 
 @pytest.mark.parametrize("case, scenario, messages, not_run", CASES, ids=[c[0] for c in CASES])
-def test_fault(runs, capfd, case, scenario, messages, not_run):
-    rc, text, states, untouched = runs(scenario, capfd)
+def test_fault(runs, capfd, caplog, case, scenario, messages, not_run):
+    rc, text, states, untouched = runs(scenario, capfd, caplog)
     assert rc == 1, (case, text[-3000:])
     for message in messages:
         assert message in text, (case, message, text[-3000:])
