@@ -51,3 +51,43 @@ def test_oov_over_threshold_or_total_is_a_problem():
                         "max_oov_label_share 0.2; Recall@K cannot score them"]
     # 100% unseen leaves Recall@K nothing to score (NaN): refused whatever the threshold.
     assert len(vocabulary_gate.oov_problems({"test": 1.0}, "next", 50, 1.0)) == 1
+
+
+def _components_conftest():
+    """The tiny TFX-shaped data builder of tests/components (a transform graph from tft_beam)."""
+    import importlib.util  # pylint: disable=import-outside-toplevel
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                        "components", "conftest.py")
+    spec = importlib.util.spec_from_file_location("components_conftest", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_gate_executor_passes_and_records_the_share_or_stops(tmp_path):
+    """The real component executor on a real transform graph of tiny retrieval data."""
+    import pytest  # pylint: disable=import-outside-toplevel
+    from tfx.types import standard_artifacts  # pylint: disable=import-outside-toplevel
+    conftest = _components_conftest()
+    data = conftest.build_tiny_data(str(tmp_path / "tiny"), "retrieval")
+    examples = conftest.examples_artifact(data.raw_examples)
+    graph = conftest.transform_graph_artifact(data.transform_graph)
+
+    def run(budget, max_share):
+        share = standard_artifacts.Float()
+        share.uri = str(tmp_path / f"share_{budget}_{max_share}")
+        executor = vocabulary_gate.VocabularyGate.EXECUTOR_SPEC.executor_class()
+        executor.Do({"examples": [examples], "transform_graph": [graph]},
+                    {"oov_label_share": [share]},
+                    {"dataset": data.dataset.to_json(), "budget": budget, "mode": "ME",
+                     "search_space": "", "check_baseline": True, "eval_splits": "eval",
+                     "max_oov_label_share": max_share})
+        with open(share.uri, encoding="utf-8") as f:
+            return float(f.read())
+
+    assert 0.0 <= run(2_000, 1.0) < 1.0
+    # One float: the search could still pick 1 item x 1 dim of these tiny vocabularies, the
+    # uniform baseline cannot embed an item of every feature.
+    with pytest.raises(vocabulary_gate.InfeasibleRunError,
+                       match="infeasible budget for the BaselineTrainer: .* embeds no item of"):
+        run(1, 1.0)
