@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any, Mapping, Sequence, Union
+from typing import Any, Mapping, Optional, Sequence, Union
 
 from tfx import types
 from tfx.dsl.io import fileio
@@ -133,13 +133,53 @@ def write_mes(artifact: types.Artifact, spec: ModelSpec) -> str:
     return path
 
 
-def read_mes(artifact_or_uri: ArtifactOrUri) -> ModelSpec:
-    """The ModelSpec stored by ``write_mes`` (artifact, one-artifact list, dir or file path)."""
+def read_mes(artifact_or_uri: ArtifactOrUri, budget: Optional[int] = None) -> ModelSpec:
+    """The ModelSpec stored by ``write_mes`` (artifact, one-artifact list, dir or file path).
+
+    Refuses (ValueError naming the file) an unreadable JSON, an MES over its own
+    budget, and one whose budget differs from ``budget`` (what the pipeline
+    config asked for) or from the ``budget`` custom property the search recorded
+    on the artifact: an edited ``mes.json`` must not train a larger model.
+    """
     path = mes_path(artifact_or_uri)
     if not fileio.exists(path):
         raise FileNotFoundError(f"no MES JSON at {path}")
     with fileio.open(path, "r") as f:
-        return ModelSpec.from_json(f.read())
+        spec = parse_mes(f.read(), path)
+    recorded = _recorded_budget(artifact_or_uri)
+    check_mes_budget(spec, path, budget, "the pipeline config")
+    check_mes_budget(spec, path, recorded, "the search (artifact property)")
+    return spec
+
+
+def parse_mes(text: str, path: str) -> ModelSpec:
+    """``ModelSpec.from_json`` whose errors name ``path`` (empty, truncated, invalid)."""
+    if not text.strip():
+        raise ValueError(f"MES file {path} is empty")
+    try:
+        return ModelSpec.from_json(text)
+    except (ValueError, KeyError, TypeError) as e:
+        raise ValueError(f"MES file {path} is unreadable ({type(e).__name__}: {e})") from None
+
+
+def check_mes_budget(spec: ModelSpec, path: str, budget: Optional[int] = None,
+                     source: str = "the pipeline") -> None:
+    """Raises ValueError naming ``path`` when the MES costs more than its budget or than ``budget``."""
+    if not spec.within_budget():
+        raise ValueError(f"MES {path} costs {spec.cost():,} floats, over its budget of "
+                         f"{spec.budget:,}; refusing to train it")
+    if budget is not None and int(spec.budget) != int(budget):
+        raise ValueError(f"MES {path} says budget {spec.budget:,} floats but {source} recorded "
+                         f"{int(budget):,}; refusing to train it (cost {spec.cost():,})")
+
+
+def _recorded_budget(artifact_or_uri: ArtifactOrUri) -> Optional[int]:
+    if isinstance(artifact_or_uri, str):
+        return None
+    items = [artifact_or_uri] if isinstance(artifact_or_uri, types.Artifact) else list(artifact_or_uri)
+    artifact = items[0]
+    return (artifact.get_int_custom_property("budget")
+            if artifact.has_custom_property("budget") else None)
 
 
 def write_report(artifact: types.Artifact, markdown: str, html: str) -> None:

@@ -24,6 +24,7 @@ import argparse
 import dataclasses
 import json
 import os
+import re
 from typing import Any, Dict, List, Optional, Sequence
 
 from trainer_module.features import TASKS, DatasetConfig
@@ -78,6 +79,9 @@ class PipelineConfig:
       pipeline_root: explicit pipeline root (e.g. gs://bucket/root for Vertex).
       serving_model_dir: explicit Pusher destination.
       enable_cache: reuse outputs of unchanged executions.
+      max_oov_label_share: retrieval only: the run stops before any training when
+        a larger share of the eval/test labels is absent from the training label
+        vocabulary (Recall@K cannot score those examples).
       beam_pipeline_args: Beam flags (default: in-process DirectRunner); e.g.
         ``--direct_running_mode=multi_processing --direct_num_workers=0`` locally,
         or ``--runner=DataflowRunner --project=... --region=... --temp_location=gs://...
@@ -118,6 +122,7 @@ class PipelineConfig:
     pipeline_root: Optional[str] = None
     serving_model_dir: Optional[str] = None
     enable_cache: bool = True
+    max_oov_label_share: float = 0.2
     beam_pipeline_args: List[str] = dataclasses.field(default_factory=lambda: list(DEFAULT_BEAM_ARGS))
     image: str = DEFAULT_IMAGE
     search_resources: Optional[Dict[str, Any]] = None
@@ -126,6 +131,7 @@ class PipelineConfig:
     run_fn: str = RUN_FN
 
     def __post_init__(self):
+        check_pipeline_name(self.pipeline_name)
         if self.task not in TASKS:
             raise ValueError(f"task must be one of {TASKS}, got {self.task!r}")
         if self.mode not in MODES:
@@ -135,16 +141,20 @@ class PipelineConfig:
         if int(self.max_epochs) < 1:
             raise ValueError(f"max_epochs must be >= 1, got {self.max_epochs!r}")
         if int(self.budget) <= 0:
-            raise ValueError(f"budget must be a positive number of floats, got {self.budget!r}")
+            raise ValueError(f"budget must be a positive number of floats (> 0), got {self.budget!r}")
+        if not 0.0 <= float(self.max_oov_label_share) <= 1.0:
+            raise ValueError("max_oov_label_share must be within [0, 1], got "
+                             f"{self.max_oov_label_share!r}")
         for key in ("warmup_steps", "search_steps", "train_steps", "eval_steps", "train_batch_size",
                     "patience"):
             if int(getattr(self, key)) < 0:
                 raise ValueError(f"{key} must be >= 0, got {getattr(self, key)!r}")
         if not self.input_splits:
             bad = [k for k in ("train", "eval") if k not in self.split_ratios]
-            if bad or any(int(v) <= 0 for v in self.split_ratios.values()):
-                raise ValueError("split_ratios needs positive 'train' and 'eval' buckets "
-                                 f"(and optionally 'test'), got {self.split_ratios}")
+            if bad or any(not isinstance(v, int) or v <= 0 for v in self.split_ratios.values()):
+                raise ValueError("split_ratios needs positive integer 'train' and 'eval' buckets "
+                                 f"(and optionally 'test'), e.g. train=7,eval=2,test=1; "
+                                 f"got {self.split_ratios}")
 
     # -- derived locations --------------------------------------------------
     @property
@@ -169,8 +179,11 @@ class PipelineConfig:
         if self.dataset is not None:
             ds = DatasetConfig.from_dict(self.dataset)
         elif self.dataset_config_path:
-            with open(self.dataset_config_path, encoding="utf-8") as f:
-                ds = DatasetConfig.from_json(f.read())
+            try:
+                with open(self.dataset_config_path, encoding="utf-8") as f:
+                    ds = DatasetConfig.from_json(f.read())
+            except (OSError, ValueError) as e:
+                raise ValueError(f"dataset config {self.dataset_config_path}: {e}") from e
         else:
             raise ValueError("no dataset config: set `dataset` or `dataset_config_path` "
                              "(a DatasetConfig JSON file)")
@@ -189,19 +202,47 @@ class PipelineConfig:
     @classmethod
     def from_dict(cls, d: Dict[str, Any]) -> "PipelineConfig":
         known = {f.name for f in dataclasses.fields(cls)}
+        if not isinstance(d, dict):
+            raise ValueError(f"a pipeline config is a JSON object, got {type(d).__name__}")
         unknown = sorted(set(d) - known)
         if unknown:
-            raise ValueError(f"unknown pipeline config key(s) {unknown}")
+            raise ValueError(f"unknown pipeline config key(s) {unknown}; accepted: "
+                             f"{', '.join(sorted(known))}")
         return cls(**d)
 
     @classmethod
     def from_json(cls, text: str) -> "PipelineConfig":
-        return cls.from_dict(json.loads(text))
+        return cls.from_dict(parse_json(text))
 
     @classmethod
     def from_file(cls, path: str) -> "PipelineConfig":
-        with open(path, encoding="utf-8") as f:
-            return cls.from_json(f.read())
+        try:
+            with open(path, encoding="utf-8") as f:
+                return cls.from_json(f.read())
+        except (OSError, ValueError) as e:
+            raise ValueError(f"pipeline config {path}: {e}") from e
+
+
+def parse_json(text: str) -> Any:
+    """``json.loads`` whose error is one line naming the line and column."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ValueError(f"malformed JSON at line {e.lineno} column {e.colno}: {e.msg}") from None
+
+
+_PIPELINE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+def check_pipeline_name(name: str) -> None:
+    """Rejects names that are not one plain folder name (``/``, ``\\``, ``..``, leading dot).
+
+    The name is a folder under ``output_dir``; a separator or ``..`` would put
+    the MLMD database and the artifacts outside it.
+    """
+    if not isinstance(name, str) or not _PIPELINE_NAME.match(name) or ".." in name:
+        raise ValueError(f"pipeline_name must be one folder name of letters, digits, '_', '-' "
+                         f"and '.' (no path separators or '..'), got {name!r}")
 
 
 # -- command line ------------------------------------------------------------
@@ -225,6 +266,8 @@ _CLI_FIELDS = {
     "--train-steps": ("train_steps", int, "cap on a trainer's total steps (0 = none)"),
     "--eval-steps": ("eval_steps", int, "validation batches per epoch (0 = whole eval split)"),
     "--blessing-threshold": ("blessing_threshold", float, "min AUC / Recall@5 to push"),
+    "--max-oov-label-share": ("max_oov_label_share", float,
+                              "retrieval: max share of eval/test labels unseen in training"),
     "--output-dir": ("output_dir", str, "root of artifacts, MLMD and pushed models"),
     "--pipeline-root": ("pipeline_root", str, "explicit pipeline root"),
     "--image": ("image", str, "container image (Kubeflow/Vertex)"),
@@ -237,6 +280,13 @@ def _mapping(text: str) -> Dict[str, str]:
     if not pairs or any(len(p) != 2 or not p[0].strip() for p in pairs):
         raise argparse.ArgumentTypeError(f"expected NAME=VALUE[,NAME=VALUE...], got {text!r}")
     return {k.strip(): v.strip() for k, v in pairs}
+
+
+def _positive_int(flag: str, key: str, value: str) -> int:
+    if not value.isdigit() or int(value) <= 0:
+        raise ValueError(f"{flag}: {key}={value!r} must be a positive integer number of hash "
+                         "buckets, e.g. train=7,eval=2,test=1")
+    return int(value)
 
 
 def add_cli_args(parser: argparse.ArgumentParser, exclude: Sequence[str] = ()) -> None:
@@ -272,7 +322,8 @@ def from_cli(args: argparse.Namespace, base: Optional[PipelineConfig] = None,
         if value is not None:
             d[name] = value
     if args.split_ratios:
-        d["split_ratios"] = {k: int(v) for k, v in args.split_ratios.items()}
+        d["split_ratios"] = {k: _positive_int("--split-ratios", k, v)
+                             for k, v in args.split_ratios.items()}
     if args.input_splits:
         d["input_splits"] = dict(args.input_splits)
     if args.infer_schema:

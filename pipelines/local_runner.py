@@ -22,16 +22,16 @@ Beam runs on the DirectRunner; pass ``--beam-arg`` flags (repeatable) to pick
 from __future__ import annotations
 
 import argparse
-import filecmp
+import logging
 import os
 import re
-import shutil
 import sys
 import time
 import warnings
-from typing import Optional, Sequence
+from typing import List, Optional, Sequence
 
 from pipelines import config as config_lib
+from pipelines import demo_data, preflight, run_lock
 
 _PROGRESS = re.compile(r"^Component \S+ is (running|finished)\.$")
 DEMO_EXAMPLES = 20_000
@@ -41,38 +41,19 @@ DEMO_OVERRIDES = dict(pipeline_name="nis-demo", budget=30_000, warmup_steps=300,
 
 
 def make_demo_config(output_dir: str, task: str = "ranking", num_examples: int = DEMO_EXAMPLES,
-                     seed: int = 0, **overrides) -> config_lib.PipelineConfig:
-    """Generates the embedded synthetic dataset under ``output_dir/data`` and a config for it."""
-    from pipelines.data import synthetic  # pylint: disable=import-outside-toplevel
-    data_dir = os.path.join(output_dir, "data", task)
-    fresh_dir = data_dir + ".new"
-    csv_path, schema_path, dataset = synthetic.generate(task, num_examples, seed, fresh_dir)
-    _replace_if_changed(fresh_dir, data_dir)
-    csv_path = os.path.join(data_dir, os.path.relpath(csv_path, fresh_dir))
-    schema_path = os.path.join(data_dir, os.path.relpath(schema_path, fresh_dir))
-    fields = dict(DEMO_OVERRIDES, task=task, output_dir=output_dir,
-                  data_path=os.path.dirname(csv_path), schema_path=schema_path,
-                  dataset=dataset.to_dict())
+                     seed: int = 0, write: bool = True, **overrides) -> config_lib.PipelineConfig:
+    """A config for the embedded synthetic dataset under ``output_dir/data``.
+
+    With ``write`` the data is generated first (``demo_data.write_demo_data``:
+    refuses to replace files it did not write); without, nothing is written.
+    """
+    _, data_path, schema_path, dataset = demo_data.demo_paths(output_dir, task)
+    if write:
+        demo_data.write_demo_data(output_dir, task, num_examples, seed)
+    fields = dict(DEMO_OVERRIDES, task=task, output_dir=output_dir, data_path=data_path,
+                  schema_path=schema_path, dataset=dataset.to_dict())
     fields.update(overrides)
     return config_lib.PipelineConfig(**fields)
-
-
-def _replace_if_changed(fresh_dir: str, data_dir: str) -> None:
-    """Moves ``fresh_dir`` to ``data_dir`` unless the files there are byte-identical.
-
-    Keeping identical files keeps their mtimes, so ExampleGen's input fingerprint
-    and hence the whole run is served from the cache on a repeated ``--demo``.
-    """
-    def listing(root: str) -> dict:
-        return {os.path.relpath(os.path.join(d, n), root): os.path.join(d, n)
-                for d, _, names in os.walk(root) for n in names}
-
-    old, new = listing(data_dir), listing(fresh_dir)
-    same = old.keys() == new.keys() and all(filecmp.cmp(old[k], new[k], shallow=False) for k in new)
-    if not same:
-        shutil.rmtree(data_dir, ignore_errors=True)
-        shutil.move(fresh_dir, data_dir)
-    shutil.rmtree(fresh_dir, ignore_errors=True)
 
 
 def metadata_connection_config(cfg: config_lib.PipelineConfig):
@@ -81,21 +62,53 @@ def metadata_connection_config(cfg: config_lib.PipelineConfig):
     return tfx.orchestration.metadata.sqlite_metadata_connection_config(cfg.metadata_path)
 
 
-def run(cfg: config_lib.PipelineConfig) -> None:
-    """Runs the whole pipeline with LocalDagRunner; raises if a component fails."""
+def _run_ids(cfg: config_lib.PipelineConfig) -> List[str]:
+    from pipelines import results  # pylint: disable=import-outside-toplevel
+    if not os.path.exists(cfg.metadata_path):
+        return []
+    return [c.name for c in results.runs(results.connect(cfg.metadata_path), cfg.pipeline_name)]
+
+
+def run(cfg: config_lib.PipelineConfig) -> Optional[str]:
+    """Runs the whole pipeline with LocalDagRunner; returns its run id; raises if a component fails.
+
+    The run holds ``run_lock`` on its pipeline root, so a second run on the same
+    root fails at once (``RunLockedError``) and the run recorded in MLMD while
+    the lock is held is this one.
+    """
     from tfx import v1 as tfx  # pylint: disable=import-outside-toplevel
 
     from pipelines.pipeline import create_pipeline  # pylint: disable=import-outside-toplevel
-    tfx.orchestration.LocalDagRunner().run(
-        create_pipeline(cfg, metadata_connection_config=metadata_connection_config(cfg)))
+    with run_lock.run_lock(cfg.resolved_pipeline_root):
+        before = set(_run_ids(cfg))
+        tfx.orchestration.LocalDagRunner().run(
+            create_pipeline(cfg, metadata_connection_config=metadata_connection_config(cfg)))
+        new = [r for r in _run_ids(cfg) if r not in before]
+    return new[-1] if new else None
 
 
-def report(cfg: config_lib.PipelineConfig) -> str:
-    """The locations + result table of the latest run, read from MLMD."""
+def report(cfg: config_lib.PipelineConfig, run_id: Optional[str] = None) -> str:
+    """The locations + result table of run ``run_id`` (default: the latest), read from MLMD."""
     from pipelines import results  # pylint: disable=import-outside-toplevel
     store = results.connect(cfg.metadata_path)
-    return results.format_summary(results.summarize(store, cfg.pipeline_name),
+    return results.format_summary(results.summarize(store, cfg.pipeline_name, run_id=run_id),
                                   metadata_path=cfg.metadata_path)
+
+
+class _ProgressFilter(logging.Filter):
+    """Prints component start/finish lines with the elapsed time; passes only errors on."""
+
+    def __init__(self, start: float):
+        super().__init__()
+        self.start = start
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno >= logging.ERROR:
+            return True
+        message = record.getMessage()
+        if _PROGRESS.match(message):
+            print(f"  [{time.time() - self.start:5.0f}s] {message}", flush=True)
+        return False
 
 
 def _progress_only_logging(start: float) -> None:
@@ -103,23 +116,13 @@ def _progress_only_logging(start: float) -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     os.environ.setdefault("PYTHONWARNINGS", "ignore")  # also quiets Beam worker processes
     warnings.filterwarnings("ignore")
-    import logging as pylogging  # pylint: disable=import-outside-toplevel
 
     from absl import logging as absl_logging  # pylint: disable=import-outside-toplevel
 
-    class _Progress(pylogging.Filter):
-        def filter(self, record: pylogging.LogRecord) -> bool:
-            if record.levelno >= pylogging.ERROR:
-                return True
-            message = record.getMessage()
-            if _PROGRESS.match(message):
-                print(f"  [{time.time() - start:5.0f}s] {message}", flush=True)
-            return False
-
     absl_logging.set_verbosity(absl_logging.INFO)
-    pylogging.getLogger("absl").addFilter(_Progress())
+    logging.getLogger("absl").addFilter(_ProgressFilter(start))
     for name in ("tensorflow", "apache_beam"):
-        pylogging.getLogger(name).setLevel(pylogging.ERROR)
+        logging.getLogger(name).setLevel(logging.ERROR)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -141,11 +144,14 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _resolve(args: argparse.Namespace) -> config_lib.PipelineConfig:
+    """The validated config; writes nothing (the demo data is written by ``main``)."""
     if args.demo:
         out = args.output_dir or "demo_output"
         task = args.task or "ranking"
-        base = make_demo_config(out, task=task, num_examples=args.demo_examples, seed=args.seed)
-        return config_lib.from_cli(args, base=base)
+        base = make_demo_config(out, task=task, write=False)
+        cfg = config_lib.from_cli(args, base=base)
+        cfg.load_dataset()
+        return cfg
     cfg = config_lib.from_cli(args)
     missing = [flag for flag, value in (("--data-path", args.data_path or args.config),
                                         ("--dataset-config", cfg.dataset or cfg.dataset_config_path))
@@ -154,30 +160,67 @@ def _resolve(args: argparse.Namespace) -> config_lib.PipelineConfig:
         raise SystemExit(f"nis-pipeline: missing {', '.join(missing)} (or use --demo)")
     if not cfg.schema_path and not args.infer_schema:
         raise SystemExit("nis-pipeline: give --schema-path, or --infer-schema to infer it")
+    cfg.load_dataset()
     return cfg
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    """Console entry point ``nis-pipeline``; returns the process exit status."""
-    args = _parser().parse_args(argv)
+def _prepare(args: argparse.Namespace) -> config_lib.PipelineConfig:
+    """Config, demo data and input checks: everything that runs before the pipeline."""
     cfg = _resolve(args)
+    if args.print_config:
+        return cfg
+    if args.demo:
+        demo_data.write_demo_data(cfg.output_dir, cfg.task, args.demo_examples, args.seed)
+    preflight.check_inputs(cfg)
+    return cfg
+
+
+def _verbose_logging() -> None:
+    """INFO-level absl logs (TFX's "Component X is running" lines and more)."""
+    from absl import logging as absl_logging  # pylint: disable=import-outside-toplevel
+    absl_logger = logging.getLogger("absl")
+    for quiet in [f for f in absl_logger.filters if isinstance(f, _ProgressFilter)]:
+        absl_logger.removeFilter(quiet)  # an earlier quiet run in this process
+    for name in ("tensorflow", "apache_beam"):
+        logging.getLogger(name).setLevel(logging.NOTSET)
+    absl_logging.use_absl_handler()  # to stderr even when no absl app set logging up
+    absl_logging.set_verbosity(absl_logging.INFO)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Console entry point ``nis-pipeline``; returns the process exit status.
+
+    Configuration and input errors print one line (``nis-pipeline: error: ...``)
+    and return 2 before anything is written or run.
+    """
+    args = _parser().parse_args(argv)
+    try:
+        cfg = _prepare(args)
+    except (ValueError, TypeError) as e:
+        print(f"nis-pipeline: error: {e}", file=sys.stderr)
+        return 2
     if args.print_config:
         print(cfg.to_json())
         return 0
     start = time.time()
-    if not args.verbose:
+    if args.verbose:
+        _verbose_logging()
+    else:
         _progress_only_logging(start)
     print(f"Running pipeline {cfg.pipeline_name!r} (task {cfg.task}, mode {cfg.mode}, "
           f"budget {cfg.budget:,}) with root {cfg.resolved_pipeline_root}", flush=True)
     try:
-        run(cfg)
+        run_id = run(cfg)
+    except run_lock.RunLockedError as e:
+        print(f"nis-pipeline: error: {e}", file=sys.stderr)
+        return 3
     except Exception as e:  # pylint: disable=broad-except
         print(f"\nPipeline run FAILED after {time.time() - start:.0f}s: "
               f"{type(e).__name__}: {e}", file=sys.stderr)
         print(f"Earlier runs are intact; MLMD: {cfg.metadata_path}", file=sys.stderr)
         return 1
     print(f"\nPipeline finished in {time.time() - start:.0f}s.\n", flush=True)
-    print(report(cfg))
+    print(report(cfg, run_id))
     return 0
 
 

@@ -4,11 +4,14 @@
 
     CSV/TFRecord -> ExampleGen -> StatisticsGen -> ExampleValidator -> AnomaliesGate
     schema.pbtxt -> ImportSchemaGen (or SchemaGen) ---------^              |
-    Examples + validated Schema -> Transform -> NeuralInputSearch -> MES  v
+    Examples + validated Schema -> Transform -> VocabularyGate             v
+      (budget feasible, retrieval labels covered) -> NeuralInputSearch -> MES
     MES + Transform outputs -> Trainer (NIS model); BaselineTrainer (SE, same budget)
     Trainer + BaselineTrainer + Examples(test) -> Evaluator -> Pusher (blessed only)
 
-Every component id is fixed (``COMPONENT_IDS``) so runners, tests and MLMD
+The AnomaliesGate (before Transform) and the VocabularyGate (after it, an
+upstream node of the search and both trainers) stop a run on unusable input
+before any expensive step. Every component id is fixed (``COMPONENT_IDS``) so runners, tests and MLMD
 queries can refer to them. Runners add the MLMD connection, Beam arguments and
 per-step resources; ``create_pipeline`` does not know which runner runs it.
 
@@ -19,6 +22,7 @@ Usage::
 """
 from __future__ import annotations
 
+import json
 from typing import Dict, List, Optional
 
 from ml_metadata.proto import metadata_store_pb2
@@ -31,6 +35,7 @@ from components.mes_trainer.eval_config import make_eval_config
 from components.neural_input_search import NeuralInputSearch
 from pipelines.anomalies_gate import AnomaliesGate
 from pipelines.config import PipelineConfig
+from pipelines.vocabulary_gate import VocabularyGate
 
 EXAMPLE_GEN = "ExampleGen"
 STATISTICS_GEN = "StatisticsGen"
@@ -38,13 +43,14 @@ SCHEMA_GEN = "SchemaGen"
 EXAMPLE_VALIDATOR = "ExampleValidator"
 ANOMALIES_GATE = "AnomaliesGate"
 TRANSFORM = "Transform"
+VOCABULARY_GATE = "VocabularyGate"
 SEARCH = "NeuralInputSearch"
 TRAINER = "Trainer"
 BASELINE_TRAINER = "BaselineTrainer"
 EVALUATOR = "Evaluator"
 PUSHER = "Pusher"
 COMPONENT_IDS = (EXAMPLE_GEN, STATISTICS_GEN, SCHEMA_GEN, EXAMPLE_VALIDATOR, ANOMALIES_GATE,
-                 TRANSFORM, SEARCH, TRAINER, BASELINE_TRAINER, EVALUATOR, PUSHER)
+                 TRANSFORM, VOCABULARY_GATE, SEARCH, TRAINER, BASELINE_TRAINER, EVALUATOR, PUSHER)
 
 
 def _example_gen(cfg: PipelineConfig):
@@ -104,7 +110,9 @@ def create_pipeline(
         statistics=statistics_gen.outputs["statistics"],
         schema=schema_gen.outputs["schema"]).with_id(EXAMPLE_VALIDATOR)
     gate = AnomaliesGate(anomalies=example_validator.outputs["anomalies"],
-                         schema=schema_gen.outputs["schema"]).with_id(ANOMALIES_GATE)
+                         statistics=statistics_gen.outputs["statistics"],
+                         schema=schema_gen.outputs["schema"], label=dataset.label,
+                         task=cfg.task).with_id(ANOMALIES_GATE)
     components += [example_gen, statistics_gen, schema_gen, example_validator, gate]
 
     transform = tfx.components.Transform(
@@ -112,6 +120,14 @@ def create_pipeline(
         schema=gate.outputs["validated_schema"],
         preprocessing_fn=cfg.preprocessing_fn,
         custom_config={"dataset": dataset.to_dict()}).with_id(TRANSFORM)
+    vocabulary_gate = VocabularyGate(
+        examples=example_gen.outputs["examples"],
+        transform_graph=transform.outputs["transform_graph"],
+        dataset=dataset.to_json(), budget=int(cfg.budget), mode=cfg.mode,
+        search_space=json.dumps(cfg.search_space) if cfg.search_space else "",
+        check_baseline=bool(cfg.train_baseline),
+        eval_splits=",".join(s for s in cfg.split_names if s != "train"),
+        max_oov_label_share=float(cfg.max_oov_label_share)).with_id(VOCABULARY_GATE)
     search = NeuralInputSearch(
         examples=transform.outputs["transformed_examples"],
         transform_graph=transform.outputs["transform_graph"],
@@ -121,7 +137,8 @@ def create_pipeline(
         train_batch_size=int(cfg.train_batch_size), strategy=cfg.strategy,
         search_space=cfg.search_space,
         custom_config={"dataset": dataset.to_dict()}).with_id(SEARCH)
-    components += [transform, search]
+    search.add_upstream_node(vocabulary_gate)
+    components += [transform, vocabulary_gate, search]
 
     train_args = tfx.proto.TrainArgs(num_steps=int(cfg.train_steps))
     eval_args = tfx.proto.EvalArgs(num_steps=int(cfg.eval_steps))
@@ -133,6 +150,7 @@ def create_pipeline(
         embedding_spec=search.outputs["embedding_spec"],
         train_args=train_args, eval_args=eval_args,
         custom_config=custom_config).with_id(TRAINER)
+    trainer.add_upstream_node(vocabulary_gate)
     components.append(trainer)
 
     baseline_model = None
@@ -145,6 +163,7 @@ def create_pipeline(
             train_args=train_args, eval_args=eval_args,
             custom_config={**custom_config, "baseline": True,
                            "baseline_dim": cfg.baseline_dim}).with_id(BASELINE_TRAINER)
+        baseline.add_upstream_node(vocabulary_gate)
         components.append(baseline)
         baseline_model = baseline.outputs["model"]
 

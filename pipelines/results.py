@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import math
 import os
 from typing import Dict, List, Optional, Tuple
 
@@ -129,6 +130,7 @@ class RunSummary:
     metrics: Dict[str, Dict[str, float]] = dataclasses.field(default_factory=dict)
     blessed: Optional[bool] = None
     pushed_to: Optional[str] = None
+    oov_label_share: Optional[float] = None   # retrieval: eval labels unseen in training
 
 
 _STATE_NAMES = {v: k for k, v in Execution.State.items()}
@@ -160,11 +162,24 @@ def read_metrics(evaluation_uri: str) -> Dict[str, Dict[str, float]]:
     return dict(result)
 
 
-def summarize(store: metadata_store.MetadataStore, pipeline_name: str) -> RunSummary:
-    """The latest run's locations, MES, metrics, blessing and push destination."""
-    run = latest_run(store, pipeline_name)
+def find_run(store: metadata_store.MetadataStore, pipeline_name: str,
+             run_id: Optional[str] = None) -> Optional[metadata_store_pb2.Context]:
+    """The ``pipeline_run`` context named ``run_id``, or the latest run when ``run_id`` is None."""
+    if run_id is None:
+        return latest_run(store, pipeline_name)
+    return next((r for r in runs(store, pipeline_name) if r.name == run_id), None)
+
+
+def summarize(store: metadata_store.MetadataStore, pipeline_name: str,
+              run_id: Optional[str] = None) -> RunSummary:
+    """Locations, MES, metrics, blessing and push destination of run ``run_id``.
+
+    ``run_id`` None reads the latest run; a runner reports the run it started by
+    passing its id, so a later run of the same pipeline cannot take its place.
+    """
+    run = find_run(store, pipeline_name, run_id)
     if run is None:
-        raise LookupError(f"no run of pipeline {pipeline_name!r} in MLMD")
+        raise LookupError(f"no run {run_id or ''} of pipeline {pipeline_name!r} in MLMD")
     executions = run_executions(store, run)
     outputs = run_outputs(store, run)
     states = {nid: _STATE_NAMES.get(e.last_known_state, "?") for nid, e in executions.items()}
@@ -186,10 +201,19 @@ def summarize(store: metadata_store.MetadataStore, pipeline_name: str) -> RunSum
     if "blessing" in locations:
         blessed = _custom(outputs[nis_pipeline.EVALUATOR]["blessing"], "blessed")
         summary.blessed = None if blessed is None else bool(blessed)
+    share = outputs.get(nis_pipeline.VOCABULARY_GATE, {}).get("oov_label_share")
+    if share is not None and os.path.isfile(share.uri):
+        with open(share.uri, encoding="utf-8") as f:
+            summary.oov_label_share = float(f.read() or "nan")
     pushed = outputs.get(nis_pipeline.PUSHER, {}).get("pushed_model")
     if pushed is not None and _custom(pushed, "pushed"):
         summary.pushed_to = _custom(pushed, "pushed_destination")
     return summary
+
+
+def _metric_text(value: Optional[float]) -> str:
+    """Four decimals; "n/a" for a missing or NaN metric (never the string "nan")."""
+    return "n/a" if value is None or math.isnan(value) else f"{value:.4f}"
 
 
 def format_summary(s: RunSummary, metadata_path: str = "") -> str:
@@ -213,8 +237,11 @@ def format_summary(s: RunSummary, metadata_path: str = "") -> str:
                          for m in models)
         lines.append(f"\n  {'metric':<22}{header}")
         for name in names:
-            row = "".join(f"{s.metrics[m].get(name, float('nan')):>18.4f}" for m in models)
+            row = "".join(f"{_metric_text(s.metrics[m].get(name)):>18}" for m in models)
             lines.append(f"  {name:<22}{row}")
+    if s.oov_label_share:
+        lines.append(f"\nLabels unseen in training: {100 * s.oov_label_share:.1f}% of the "
+                     "evaluation examples (Recall@K does not score them)")
     if s.blessed is not None:
         lines.append(f"\nBlessed: {'yes' if s.blessed else 'no'}; "
                      + (f"pushed to {s.pushed_to}" if s.pushed_to else "not pushed"))

@@ -119,9 +119,43 @@ class DatasetConfig:
 
     @classmethod
     def from_dict(cls, d: Dict[str, Any]) -> "DatasetConfig":
-        return cls(task=d["task"], label=d["label"],
-                   features=tuple(FeatureConfig(**f) for f in d["features"]))
+        """Builds the config; unknown or missing keys raise a ValueError naming them."""
+        if not isinstance(d, dict):
+            raise ValueError(f"dataset config must be a JSON object, got {type(d).__name__}")
+        _check_keys("dataset config", d, _fields(cls), required=("task", "label", "features"))
+        if not isinstance(d["features"], (list, tuple)):
+            raise ValueError("dataset config: 'features' must be a list of feature objects")
+        feats = []
+        for i, f in enumerate(d["features"]):
+            where = f"dataset config feature #{i}" + (
+                f" ({f.get('name')!r})" if isinstance(f, dict) and f.get("name") else "")
+            if not isinstance(f, dict):
+                raise ValueError(f"{where} must be a JSON object, got {f!r}")
+            _check_keys(where, f, _fields(FeatureConfig), required=("name",))
+            feats.append(FeatureConfig(**f))
+        return cls(task=d["task"], label=d["label"], features=tuple(feats))
 
     @classmethod
     def from_json(cls, text: str) -> "DatasetConfig":
-        return cls.from_dict(json.loads(text))
+        try:
+            d = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise ValueError(f"malformed JSON at line {e.lineno} column {e.colno}: "
+                             f"{e.msg}") from None
+        return cls.from_dict(d)
+
+
+def _fields(cls) -> Tuple[str, ...]:
+    return tuple(f.name for f in dataclasses.fields(cls))
+
+
+def _check_keys(where: str, d: Dict[str, Any], accepted: Tuple[str, ...],
+                required: Tuple[str, ...]) -> None:
+    """One-line errors for unknown keys (e.g. a misspelt ``multivalued``) and missing ones."""
+    unknown = sorted(set(d) - set(accepted))
+    if unknown:
+        raise ValueError(f"{where}: unknown key(s) {unknown}; accepted: {', '.join(accepted)}")
+    missing = [k for k in required if k not in d]
+    if missing:
+        raise ValueError(f"{where}: missing required key(s) {missing} (needs "
+                         f"{', '.join(required)})")

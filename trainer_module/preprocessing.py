@@ -8,8 +8,9 @@ frequent; ``top_k`` / ``frequency_threshold`` from the ``FeatureConfig``; file
 cast to strings, multi-valued cells are split on the separator, empty/missing
 values are dropped, out-of-vocabulary items map to ``PAD_ID`` (-1) and rows are
 padded with -1 / truncated to ``max_len``. The label goes to ``LABEL_KEY``: 0/1
-for ranking (values > 0 -> 1, a missing label -> 0), the id in the ``LABEL_VOCAB``
-vocabulary for retrieval (-1 if missing or unseen).
+for ranking (any other, missing or non-numeric value fails naming the column;
+the AnomaliesGate catches these before Transform, this is the last guard), the
+id in the ``LABEL_VOCAB`` vocabulary for retrieval (-1 if missing or unseen).
 
 Sizes are read back from the transform output with
 ``vocab_sizes_from_transform_output`` and ``num_labels``, never hard-coded.
@@ -67,7 +68,7 @@ def preprocessing_fn(inputs: Mapping[str, TensorLike],
     dataset = dataset_from_custom_config(custom_config)
     _check_columns(inputs, dataset)
     outputs = {fc.name: _feature_ids(inputs[fc.name], fc) for fc in dataset.features}
-    outputs[features.LABEL_KEY] = _label(inputs[dataset.label], dataset.task)
+    outputs[features.LABEL_KEY] = _label(inputs[dataset.label], dataset.task, dataset.label)
     return outputs
 
 
@@ -111,7 +112,7 @@ def _feature_ids(x: TensorLike, fc: features.FeatureConfig) -> tf.Tensor:
     return ids.to_tensor(default_value=features.PAD_ID, shape=[None, fc.max_len])
 
 
-def _label(x: TensorLike, task: str) -> tf.Tensor:
+def _label(x: TensorLike, task: str, column: str = "label") -> tf.Tensor:
     """Raw label -> int64 ``[B]`` (see module docstring)."""
     if task == "retrieval":
         tokens = _drop_empty(tf.strings.strip(_to_ragged_strings(x)))
@@ -119,9 +120,30 @@ def _label(x: TensorLike, task: str) -> tf.Tensor:
         return _first_value(ids, features.PAD_ID)
     values = _to_ragged(x)
     if values.dtype == tf.string:
-        values = tf.strings.to_number(_drop_empty(tf.strings.strip(values)), tf.float64)
-    first = _first_value(tf.cast(values, tf.float64), 0.0)
-    return tf.cast(first > 0, tf.int64)
+        values = tf.strings.strip(values)
+        numeric = tf.strings.regex_full_match(values, _NUMBER)
+        values = tf.strings.to_number(
+            tf.ragged.map_flat_values(tf.where, numeric, values, "nan"), tf.float64)
+    first = _first_value(tf.cast(values, tf.float64), float("nan"))
+    return _checked_binary(first, column)
+
+
+_NUMBER = r"[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?"
+
+
+def _checked_binary(label: tf.Tensor, column: str) -> tf.Tensor:
+    """``label`` as int64 when every value is 0 or 1; otherwise the op fails naming ``column``.
+
+    A data dependency (``check_numerics`` on a NaN marker), not an assert op, so
+    the check runs wherever the label is computed and is pruned with it.
+    """
+    binary = tf.logical_or(tf.equal(label, 0.0), tf.equal(label, 1.0))
+    marker = tf.where(binary, tf.zeros_like(label),
+                      tf.fill(tf.shape(label), tf.constant(float("nan"), label.dtype)))
+    checked = tf.debugging.check_numerics(
+        marker, f"ranking label column {column!r} must be 0 or 1 in every example (a missing, "
+                f"non-numeric or other value is not coerced)")
+    return tf.cast(label + checked, tf.int64)
 
 
 def _apply_vocab(tokens: tf.RaggedTensor, vocab_name: str, top_k: Optional[int],

@@ -51,26 +51,57 @@ RETRIEVAL_OUTPUT = "scores"
 DEFAULT_BATCH_SIZE = 256
 
 
-def read_spec(path: str) -> ModelSpec:
+def read_spec(path: str, budget: int | None = None) -> ModelSpec:
+    """The MES at ``path``; refuses an unreadable file or one over ``budget`` (path named).
+
+    Mirrors ``components.artifacts.read_mes`` (this module must not import the
+    TFX component package): an MES whose cost exceeds its own budget, or whose
+    budget differs from ``budget`` (``custom_config['budget']``, the pipeline
+    config's), is refused.
+    """
     if not tf.io.gfile.exists(path):
         raise FileNotFoundError(f"no MES JSON at {path}")
     with tf.io.gfile.GFile(path) as f:
-        return ModelSpec.from_json(f.read())
+        text = f.read()
+    if not text.strip():
+        raise ValueError(f"MES file {path} is empty")
+    try:
+        spec = ModelSpec.from_json(text)
+    except (ValueError, KeyError, TypeError) as e:
+        raise ValueError(f"MES file {path} is unreadable ({type(e).__name__}: {e})") from None
+    if not spec.within_budget():
+        raise ValueError(f"MES {path} costs {spec.cost():,} floats, over its budget of "
+                         f"{spec.budget:,}; refusing to train it")
+    if budget is not None and int(spec.budget) != int(budget):
+        raise ValueError(f"MES {path} says budget {spec.budget:,} floats but the pipeline config "
+                         f"recorded {int(budget):,}; refusing to train it (cost {spec.cost():,})")
+    return spec
 
 
 def resolve_spec(config: Mapping[str, Any], vocab_sizes: Mapping[str, int]) -> ModelSpec:
-    """The MES at ``config['mes_uri']``, or the uniform SE baseline (see module docstring)."""
-    mes = read_spec(config["mes_uri"]) if config.get("mes_uri") else None
+    """The MES at ``config['mes_uri']``, or the uniform SE baseline (see module docstring).
+
+    Raises ValueError for an MES over ``config['budget']`` (see ``read_spec``) and
+    for a degenerate spec, which no trainer trains: one that keeps no feature, or
+    a uniform baseline whose budget cannot embed one item of every feature.
+    """
+    budget = config.get("budget")
+    mes = read_spec(config["mes_uri"], budget) if config.get("mes_uri") else None
     if mes is not None and not config.get("baseline"):
         spec = mes
     else:
-        budget = config.get("budget") or (mes.budget if mes is not None else None)
+        budget = budget or (mes.budget if mes is not None else None)
         if not budget:
             raise ValueError("baseline training needs custom_config['budget'] (or an MES input "
                              "to take the budget from)")
         spec = baselines.uniform_se_spec(dict(vocab_sizes), int(budget), config.get("baseline_dim"))
     for name, fmes in spec.features.items():
         fmes.validate(name, max_vocab=vocab_sizes.get(name))
+    starved = sorted(n for n in spec.removed_features if vocab_sizes.get(n))
+    if not spec.kept_features or (spec.metadata.get("baseline") and starved):
+        raise ValueError(f"the {'baseline ' if spec.metadata.get('baseline') else ''}spec for "
+                         f"budget {spec.budget:,} floats embeds no item of {starved or 'any feature'}; "
+                         "refusing to train a degenerate model: raise the budget")
     return spec
 
 

@@ -69,3 +69,14 @@ def test_format_summary_table():
     assert "10x32 + 40x8" in text and "removed" in text
     assert "0.7100" in text and "0.6500" in text and "SE baseline" in text
     assert "MLMD database   /x/metadata.db" in text and "pushed to /serving/1" in text
+
+
+def test_format_summary_never_prints_nan():
+    summary = results.RunSummary(
+        run_id="r1", states={}, locations={},
+        metrics={"candidate": {"recall_at_5": float("nan")}, "baseline": {"recall_at_5": 0.25}},
+        oov_label_share=0.125)
+    text = results.format_summary(summary)
+    assert "nan" not in text.lower()
+    assert "n/a" in text and "0.2500" in text
+    assert "Labels unseen in training: 12.5% of the evaluation examples" in text

@@ -145,3 +145,16 @@ def test_pipeline_module_knows_no_runner():
     modules |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
     assert not names & {"LocalDagRunner", "KubeflowV2DagRunner", "orchestration"}
     assert not [m for m in modules if "runner" in m or "orchestration" in m]
+
+
+def test_gates_stop_the_run_before_transform_and_before_any_trainer(tmp_path):
+    c = by_id(nis_pipeline.create_pipeline(make_config(tmp_path)))
+    gate = c["AnomaliesGate"]
+    assert source(gate, "statistics") == ("StatisticsGen", "statistics")
+    assert (gate.exec_properties["label"], gate.exec_properties["task"]) == ("clicked", "ranking")
+    vocabulary = c["VocabularyGate"]
+    assert source(vocabulary, "transform_graph") == ("Transform", "transform_graph")
+    assert vocabulary.exec_properties["budget"] == 12_345
+    assert vocabulary.exec_properties["eval_splits"] == "eval,test"
+    for node in ("NeuralInputSearch", "Trainer", "BaselineTrainer"):
+        assert "VocabularyGate" in {u.id for u in c[node].upstream_nodes}, node

@@ -129,13 +129,26 @@ def test_transformed_feature_spec(retrieval_run):
 
 def test_ranking_label_is_binary_int():
     # The ranking label uses no analyzer, so it is checked eagerly (no Beam run).
-    clicked = tf.SparseTensor([[0, 0], [1, 0], [2, 0], [4, 0]], tf.constant([1, 0, 2, 1], tf.int64),
-                              dense_shape=[5, 1])
-    label = preprocessing._label(clicked, "ranking")
-    assert label.dtype == tf.int64 and label.shape == [5]
-    assert label.numpy().tolist() == [1, 0, 1, 0, 1]  # 2 -> 1, missing -> 0
-    as_text = preprocessing._label(tf.constant(["1", "0", ""]), "ranking")
-    assert as_text.numpy().tolist() == [1, 0, 0]
+    clicked = tf.SparseTensor([[0, 0], [1, 0], [2, 0], [3, 0]], tf.constant([1, 0, 0, 1], tf.int64),
+                              dense_shape=[4, 1])
+    label = preprocessing._label(clicked, "ranking", "clicked")
+    assert label.dtype == tf.int64 and label.shape == [4]
+    assert label.numpy().tolist() == [1, 0, 0, 1]
+    as_text = preprocessing._label(tf.constant([" 1", "0", "1.0"]), "ranking", "clicked")
+    assert as_text.numpy().tolist() == [1, 0, 1]
+
+
+@pytest.mark.parametrize("raw", [
+    tf.constant([1, 5], tf.int64), tf.constant([0, -1], tf.int64), tf.constant(["1", "yes"]),
+    tf.constant(["1", ""]), tf.constant([0.5, 1.0]),
+    tf.SparseTensor([[0, 0]], tf.constant([1], tf.int64), dense_shape=[2, 1]),  # row 1 missing
+])
+def test_ranking_label_is_never_coerced(raw):
+    with pytest.raises(tf.errors.InvalidArgumentError, match="ranking label column 'clicked'"):
+        preprocessing._label(raw, "ranking", "clicked").numpy()
+
+
+def test_ranking_label_num_labels_is_none():
     ranking = DatasetConfig(task="ranking", label="clicked", features=FEATURES)
     assert preprocessing.num_labels("/nonexistent", ranking) is None  # never reads the output
 

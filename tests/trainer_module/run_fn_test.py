@@ -35,3 +35,20 @@ def test_mes_larger_than_vocabulary_is_rejected(tmp_path):
         run_fn.resolve_spec({"mes_uri": _mes_file(tmp_path)}, {"a": 60, "b": 50})
     with pytest.raises(FileNotFoundError):
         run_fn.resolve_spec({"mes_uri": str(tmp_path / "missing.json")}, SIZES)
+
+
+def test_degenerate_specs_are_never_trained(tmp_path):
+    # A one-float budget: the uniform baseline cannot embed an item of every feature.
+    with pytest.raises(ValueError, match=r"embeds no item of \['b'\]; refusing to train"):
+        run_fn.resolve_spec({"budget": 1}, SIZES)
+    empty = ModelSpec(budget=2000, mode="ME", features={"a": FeatureMES([]), "b": FeatureMES([])})
+    with pytest.raises(ValueError, match=r"embeds no item of \['a', 'b'\]; refusing"):
+        run_fn.resolve_spec({"mes_uri": _mes_file(tmp_path, empty)}, SIZES)
+
+
+def test_mes_over_the_pipeline_budget_is_refused(tmp_path):
+    path = _mes_file(tmp_path)
+    assert run_fn.resolve_spec({"mes_uri": path, "budget": 2000}, SIZES) == SPEC
+    with pytest.raises(ValueError, match=f"MES {path} says budget 2,000 floats but the pipeline "
+                                         "config recorded 1,000"):
+        run_fn.resolve_spec({"mes_uri": path, "budget": 1000}, SIZES)

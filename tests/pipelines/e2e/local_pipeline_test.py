@@ -51,10 +51,15 @@ def second_run(cfg, first_run):
     store = first_run[0]
     artifacts_before = len(store.get_artifacts())
     start = time.time()
-    local_runner.run(cfg)
+    run_id = local_runner.run(cfg)
     TIMINGS["cached run"] = time.time() - start
     run = results.latest_run(store, cfg.pipeline_name)
+    assert run_id == run.name  # run() returns the id of the run it started
     return run, artifacts_before
+
+
+def first_outputs_run(store, cfg):
+    return results.runs(store, cfg.pipeline_name)[0].name
 
 
 def _inputs(store, execution_id):
@@ -191,6 +196,9 @@ def test_unblessed_model_is_not_pushed(cfg, first_run, second_run):
     assert states[P.EVALUATOR] == states[P.PUSHER] == results.Execution.COMPLETE
     summary = results.summarize(store, cfg.pipeline_name)
     assert summary.blessed is False and summary.pushed_to is None
+    # A run's own report stays its own after a later run of the same pipeline.
+    first = results.summarize(store, cfg.pipeline_name, run_id=first_outputs_run(store, cfg))
+    assert first.blessed is True and first.pushed_to and first.run_id != summary.run_id
     pushed_versions = os.listdir(cfg.resolved_serving_model_dir)
     assert len(pushed_versions) == 1  # still only the first run's blessed model
     print("e2e timings (s):", {k: round(v) for k, v in TIMINGS.items()})
