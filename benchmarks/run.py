@@ -179,6 +179,8 @@ def main(argv=None) -> None:
                    "BENCHMARKS.md, else next to --output)")
     p.add_argument("--work-dir", default=None, help="Transform outputs (default: a temp dir)")
     p.add_argument("--tasks", default=None, help="comma-separated subset of the tasks")
+    p.add_argument("--fractions", default=None,
+                   help="comma-separated subset of the budget fractions (e.g. 0.08)")
     p.add_argument("--random-order", action="store_true",
                    help="also run NIS-ME with SearchConfig(decision_order='random') (about 15 "
                         "more minutes)")
@@ -197,6 +199,8 @@ def main(argv=None) -> None:
     s = QUICK if args.quick else Settings()
     if args.tasks:
         s = dataclasses.replace(s, tasks=tuple(args.tasks.split(",")))
+    if args.fractions:
+        s = dataclasses.replace(s, fractions=tuple(float(f) for f in args.fractions.split(",")))
     if args.random_order:
         s = dataclasses.replace(s, random_order_row=True)
     out_dir = os.path.dirname(os.path.abspath(args.output))
