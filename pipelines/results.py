@@ -226,7 +226,9 @@ def format_summary(s: RunSummary, metadata_path: str = "") -> str:
     if s.spec is not None:
         lines.append(f"\nBudget {s.spec.budget:,} floats, mode {s.spec.mode}: "
                      f"chosen MES costs {s.spec.cost():,} "
-                     f"({100.0 * s.spec.cost() / s.spec.budget:.1f}% of budget)")
+                     f"({100.0 * s.spec.cost() / s.spec.budget:.1f}% of budget; "
+                     f"{s.spec.table_floats():,} in tables + {s.spec.projection_floats():,} in "
+                     f"projections, {s.spec.accounting} accounting)")
         lines.append(f"  {'feature':<18} {'MES (vocab x dim)':<32} {'cost':>10}")
         for name, entries, cost in s.spec.summary_rows():
             lines.append(f"  {name:<18} {entries:<32} {cost:>10,}")

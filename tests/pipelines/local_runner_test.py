@@ -65,7 +65,9 @@ def test_format_summary_table():
         spec=spec, metrics={"candidate": {"auc": 0.71}, "baseline": {"auc": 0.65}},
         blessed=True, pushed_to="/serving/1")
     text = results.format_summary(summary, metadata_path="/x/metadata.db")
-    assert "Budget 1,000 floats, mode ME: chosen MES costs 640 (64.0% of budget)" in text
+    # 10x32 + 40x8 = 640 floats in tables, 8x32 = 256 in the projection of the second entry.
+    assert ("Budget 1,000 floats, mode ME: chosen MES costs 896 (89.6% of budget; 640 in tables "
+            "+ 256 in projections, exact accounting)") in text
     assert "10x32 + 40x8" in text and "removed" in text
     assert "0.7100" in text and "0.6500" in text and "SE baseline" in text
     assert "MLMD database   /x/metadata.db" in text and "pushed to /serving/1" in text
