@@ -11,7 +11,6 @@ from typing import Dict, List, Optional
 
 from benchmarks import methods as m
 from benchmarks import report
-from trainer_module import training
 
 FINDINGS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "findings.md")
 
@@ -31,10 +30,10 @@ def _protocol(s, total_s: float, quick: bool) -> List[str]:
         "Ids come from the project's real `preprocessing_fn` run by `tft_beam` (DirectRunner) on "
         "the train split and applied to every split.",
         f"- Every fixed-size model: `trainer_module.models.build_model` (tower 256-128-64, Adam "
-        f"1e-3), batch {m.BATCH_SIZE}, trained with the pipeline Trainers' recipe "
-        f"(`trainer_module.training.fit`): at most {s.max_epochs} epochs, stopped when the "
-        f"validation metric has not improved for {training.DEFAULT_PATIENCE} epochs, the best "
-        "epoch's weights restored; then the test split.",
+        f"1e-3), batch {m.BATCH_SIZE}, at most {s.max_epochs} epochs, stopped when the "
+        f"validation metric has not improved for {s.patience} epoch(s), the best epoch's "
+        "weights restored (since `trainer_module.training.fit`, the pipeline Trainers' recipe); "
+        "then the test split.",
         f"- **Uniform SE grid** (the paper's hand tuning): one shared width d in "
         f"{list(s.grid_dims)}, every feature keeps its most frequent items that fit the budget "
         "(`baselines.uniform_se_spec`, water-filling); every point trained per seed, the best "

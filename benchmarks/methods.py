@@ -120,7 +120,8 @@ def _recall_at_k(model: tf.keras.Model, arrays, ks=(1, 5, 10)) -> Dict[str, floa
 
 
 def train_eval(data: TaskData, spec: ModelSpec, seed: int, max_epochs: int = MAX_EPOCHS,
-               steps_per_epoch: Optional[int] = None) -> RunResult:
+               steps_per_epoch: Optional[int] = None,
+               patience: int = training.DEFAULT_PATIENCE) -> RunResult:
     """Trains ``spec`` from scratch with the pipeline's recipe; returns val/test metrics and timing."""
     tf.keras.utils.set_random_seed(seed)
     model = build_model(data.dataset, spec, data.num_labels,
@@ -130,7 +131,7 @@ def train_eval(data: TaskData, spec: ModelSpec, seed: int, max_epochs: int = MAX
     val = tf_dataset(data.splits["eval"], 2048, seed, repeat=False, shuffle=False)
     timer = _Timer(BATCH_SIZE)
     start = time.perf_counter()
-    fitted = training.fit(model, train, val, data.task, training.TrainRecipe(max_epochs=max_epochs),
+    fitted = training.fit(model, train, val, data.task, training.TrainRecipe(max_epochs, patience),
                           steps_per_epoch=steps, callbacks=[timer])
     train_s = time.perf_counter() - start
     if data.task == "ranking":

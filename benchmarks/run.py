@@ -27,6 +27,7 @@ from typing import Dict, List, Tuple
 from benchmarks import data as bdata
 from benchmarks import methods as m
 from benchmarks import document, report
+from trainer_module import training
 
 FULL_FRACTIONS = (0.02, 0.08, 0.25)   # 8% = 4x the tightest budget (target 1b)
 
@@ -39,6 +40,7 @@ class Settings:
     synthetic_examples: int = 60_000
     grid_dims: Tuple[int, ...] = m.GRID_DIMS
     max_epochs: int = m.MAX_EPOCHS
+    patience: int = training.DEFAULT_PATIENCE
     search_overrides: Dict = dataclasses.field(default_factory=dict)
     ablation_tasks: Tuple[str, ...] = ("ml100k_ranking", "ml100k_retrieval")
     random_order_row: bool = False  # --random-order: NIS-ME with decision_order="random" too
@@ -105,7 +107,8 @@ def _mes(spec) -> Dict:
 def bench_budget(data: bdata.TaskData, frac: float, s: Settings, perf: Dict) -> List[Dict]:
     """All four methods at one budget; fills ``perf`` with throughput facts."""
     budget = int(frac * data.full_floats())
-    train = lambda spec: [m.train_eval(data, spec, seed, s.max_epochs) for seed in s.seeds]  # noqa
+    train = lambda spec: [m.train_eval(data, spec, seed, s.max_epochs, patience=s.patience)  # noqa
+                          for seed in s.seeds]
     n = len(s.seeds)
     t0 = time.perf_counter()
     grid = [(spec, train(spec)) for spec in m.grid_specs(data.vocab_sizes, budget, s.grid_dims)]
@@ -282,6 +285,7 @@ def render(json_path: str, args) -> None:
         raw = json.load(f)
     fields = {k: tuple(v) if isinstance(v, list) else v for k, v in raw["settings"].items()}
     fields.setdefault("random_order_row", False)  # runs from before the row existed
+    fields.setdefault("patience", 1)  # earlier runs stopped after 1 epoch without improvement
     write_report(raw, Settings(**fields), args, _plot_path(args))
 
 
