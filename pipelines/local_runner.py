@@ -35,9 +35,10 @@ from pipelines import config as config_lib
 
 _PROGRESS = re.compile(r"^Component \S+ is (running|finished)\.$")
 DEMO_EXAMPLES = 20_000
-DEMO_OVERRIDES = dict(pipeline_name="nis-demo", budget=30_000, warmup_steps=300, search_steps=900,
-                      group_size=50, num_negatives=500, train_batch_size=128, train_steps=600,
-                      eval_steps=50, blessing_threshold=0.5)
+DEMO_OVERRIDES = dict(pipeline_name="nis-demo", budget=30_000, train_batch_size=128,
+                      search=dict(warmup_steps=300, search_steps=900, group_size=50,
+                                  num_negatives=500),
+                      train_steps=600, eval_steps=50, blessing_threshold=0.5)
 
 
 def make_demo_config(output_dir: str, task: str = "ranking", num_examples: int = DEMO_EXAMPLES,
@@ -160,7 +161,10 @@ def _resolve(args: argparse.Namespace) -> config_lib.PipelineConfig:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Console entry point ``nis-pipeline``; returns the process exit status."""
     args = _parser().parse_args(argv)
-    cfg = _resolve(args)
+    try:
+        cfg = _resolve(args)
+    except ValueError as e:  # a bad config value: one line, no traceback
+        raise SystemExit(f"nis-pipeline: {e}") from None
     if args.print_config:
         print(cfg.to_json())
         return 0

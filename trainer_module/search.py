@@ -24,6 +24,7 @@ Every step is one ``strategy.run`` of a ``tf.function``: pass a
 """
 from __future__ import annotations
 
+import json
 from typing import Callable, Dict, List, Optional, Sequence
 
 import numpy as np
@@ -341,6 +342,7 @@ class NeuralInputSearch:
         by_feature = {f.name: [p.tolist() for p in probs[sl]]
                       for f, sl in zip(self.space.features, self._slices)}
         info.update(steps=int(self.step.numpy()), task=self.config.task,
+                    search_config=json.loads(self.config.to_json()),
                     search_space={f.name: {"block_vocab": list(f.block_vocab),
                                            "dim_chunks": list(f.dim_chunks)} for f in self.space.features})
         spec = budget_lib.checked(self.space.to_spec(actions, metadata=info))

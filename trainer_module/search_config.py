@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from typing import Any, Dict, List, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from trainer_module.spec import ModelSpec
 
@@ -127,12 +127,59 @@ class SearchConfig:
         return json.dumps(dataclasses.asdict(self), sort_keys=True)
 
     @classmethod
-    def from_json(cls, text: str) -> "SearchConfig":
-        d = json.loads(text)
-        unknown = sorted(set(d) - {f.name for f in dataclasses.fields(cls)})
+    def from_dict(cls, d: Mapping[str, Any], task: Optional[str] = None) -> "SearchConfig":
+        """A SearchConfig from JSON-like options, each checked by name and type.
+
+        Args:
+          d: option name -> value (a subset of the fields; the rest keep their defaults).
+          task: the dataset config's task, where the task is declared. The options may
+            omit ``task``; naming a different one is an error.
+
+        Raises:
+          ValueError: one line naming an unknown option (and the accepted ones), a value of
+            the wrong type, or a task that differs from ``task``.
+        """
+        if not isinstance(d, Mapping):
+            raise ValueError(f"search options must be a JSON object, got {d!r}")
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - set(fields))
         if unknown:
-            raise ValueError(f"unknown search option(s) {unknown}")
-        return cls(**d)
+            raise ValueError(f"unknown search option(s) {unknown}; accepted: "
+                             f"{', '.join(sorted(fields))}")
+        for name, value in d.items():
+            _check_type(name, value, fields[name].default)
+        if task is not None and d.get("task", task) != task:
+            raise ValueError(f"search options name task {d['task']!r} but the dataset config's task "
+                             f"is {task!r}; the task is set once, in the dataset config")
+        return cls(**{**d, **({"task": task} if task is not None else {})})
+
+    @classmethod
+    def from_json(cls, text: str, task: Optional[str] = None) -> "SearchConfig":
+        """``from_dict`` of a JSON object (e.g. ``to_json``'s output)."""
+        try:
+            d = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise ValueError(f"search options are not valid JSON: {e}") from e
+        return cls.from_dict(d, task)
+
+
+def _check_type(name: str, value: Any, default: Any) -> None:
+    """Raises ValueError when ``value`` does not have the type of the option's default."""
+    if isinstance(default, bool):
+        ok = isinstance(value, bool)
+    elif isinstance(default, int):
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif isinstance(default, float):
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    elif isinstance(default, tuple):
+        ok = (isinstance(value, (list, tuple))
+              and all(isinstance(v, int) and not isinstance(v, bool) for v in value))
+    else:
+        ok = isinstance(value, type(default))
+    if not ok:
+        kind = {bool: "a bool", int: "an int", float: "a number", str: "a string",
+                tuple: "a list of ints"}[type(default)]
+        raise ValueError(f"search option {name!r} must be {kind}, got {value!r}")
 
 
 @dataclasses.dataclass
