@@ -26,6 +26,7 @@ import json
 import os
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
+from trainer_module.defaults import DEFAULT_BATCH_SIZE
 from trainer_module.features import TASKS, DatasetConfig
 from trainer_module.search_config import SearchConfig
 from trainer_module.training import DEFAULT_MAX_EPOCHS, DEFAULT_PATIENCE
@@ -102,7 +103,7 @@ class PipelineConfig:
     mode: str = "ME"
     budget: int = 50_000
     search: Dict[str, Any] = dataclasses.field(default_factory=dict)
-    train_batch_size: int = 256
+    train_batch_size: int = DEFAULT_BATCH_SIZE
     search_space: Optional[Dict[str, Any]] = None
     strategy: str = "default"
     max_epochs: int = DEFAULT_MAX_EPOCHS

@@ -11,6 +11,7 @@ import dataclasses
 import json
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
+from trainer_module.defaults import DEFAULT_HIDDEN_UNITS
 from trainer_module.spec import ModelSpec
 
 DECISION_ORDERS = ("feature", "chunk", "random")
@@ -89,7 +90,7 @@ class SearchConfig:
     controller_learning_rate: float = 5e-3
     entropy_weight: float = 1e-2
     controller_units: int = 64
-    hidden_units: Tuple[int, ...] = (256, 128, 64)
+    hidden_units: Tuple[int, ...] = DEFAULT_HIDDEN_UNITS
     log_every: int = 50
     checkpoint_every: int = 100
     seed: int = 0

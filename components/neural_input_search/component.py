@@ -18,6 +18,7 @@ from tfx.utils import json_utils
 from components.artifacts import MultiSizeEmbeddingSpec, SearchResults
 from components.neural_input_search import constants as c
 from components.neural_input_search import executor
+from trainer_module.defaults import DEFAULT_BATCH_SIZE
 from trainer_module.features import DatasetConfig
 from trainer_module.search_config import SearchConfig
 from trainer_module.spec import check_accounting
@@ -103,7 +104,7 @@ class NeuralInputSearch(base_component.BaseComponent):
                  schema: Optional[types.BaseChannel] = None,
                  mode: Union[str, data_types.RuntimeParameter] = "ME",
                  search_config: Optional[SearchOptions] = None,
-                 train_batch_size: int = c.DEFAULT_TRAIN_BATCH_SIZE,
+                 train_batch_size: int = DEFAULT_BATCH_SIZE,
                  eval_batch_size: Optional[int] = None,
                  strategy: str = "default",
                  search_space: Optional[Union[str, Mapping[str, Mapping[str, Any]]]] = None,

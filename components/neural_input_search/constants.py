@@ -1,4 +1,5 @@
 """Channel and execution-property names of the NeuralInputSearch component."""
+from components.artifacts import EMBEDDING_SPEC_KEY  # noqa: F401  (shared with MesTrainer)
 
 # Input channels.
 EXAMPLES_KEY = "examples"
@@ -6,7 +7,6 @@ TRANSFORM_GRAPH_KEY = "transform_graph"
 SCHEMA_KEY = "schema"
 
 # Output channels.
-EMBEDDING_SPEC_KEY = "embedding_spec"
 SEARCH_RESULTS_KEY = "search_results"
 
 # Execution properties.
@@ -26,5 +26,3 @@ CUSTOM_CONFIG_KEY = "custom_config"
 # Keys inside custom_config.
 DATASET_CONFIG_KEY = "dataset"          # DatasetConfig.to_dict(), required
 CHECKPOINT_DIR_KEY = "checkpoint_dir"   # stable checkpoint dir (resume across executions)
-
-DEFAULT_TRAIN_BATCH_SIZE = 256

@@ -21,6 +21,7 @@ from components import artifacts
 from components.neural_input_search import constants as c
 from components.neural_input_search import report
 from trainer_module import preprocessing, tfx_io
+from trainer_module.defaults import DEFAULT_BATCH_SIZE
 from trainer_module import search as nis_search
 from trainer_module.features import DatasetConfig
 from trainer_module.search_space import SearchSpace
@@ -96,7 +97,7 @@ def build_search_config(exec_properties: Mapping[str, Any],
 def batch_sizes(exec_properties: Mapping[str, Any],
                 config: nis_search.SearchConfig) -> Tuple[int, int]:
     """(main-model batch, controller batch); the latter defaults to ``SearchConfig.controller_batch_size``."""
-    train_bs = int(exec_properties.get(c.TRAIN_BATCH_SIZE_KEY, c.DEFAULT_TRAIN_BATCH_SIZE))
+    train_bs = int(exec_properties.get(c.TRAIN_BATCH_SIZE_KEY, DEFAULT_BATCH_SIZE))
     eval_bs = exec_properties.get(c.EVAL_BATCH_SIZE_KEY)
     if eval_bs is None:
         return train_bs, config.controller_batch_size(train_bs)
