@@ -1,12 +1,4 @@
-"""The NIS TFX pipeline: wiring only, no runner.
-
-::
-
-    CSV/TFRecord -> ExampleGen -> StatisticsGen -> ExampleValidator -> AnomaliesGate
-    schema.pbtxt -> ImportSchemaGen (or SchemaGen) ---------^              |
-    Examples + validated Schema -> Transform -> NeuralInputSearch -> MES  v
-    MES + Transform outputs -> Trainer (NIS model); BaselineTrainer (SE, same budget)
-    Trainer + BaselineTrainer + Examples(test) -> Evaluator -> Pusher (blessed only)
+"""The NIS TFX pipeline: wiring only, no runner (data flow: docs/architecture.md).
 
 Every component id is fixed (``COMPONENT_IDS``) so runners, tests and MLMD
 queries can refer to them. Runners add the MLMD connection, Beam arguments and

@@ -95,6 +95,8 @@ def test_methods_and_report_end_to_end(tiny, tmp_path):
                "python": "3", "tensorflow": "2"}
     text = document.markdown(records, {}, info, machine, Settings(quick=True), 1.0, "plot.png", None)
     assert "## Machine" in text and "QUICK" in text and "plot.png" in text
+    full = document.markdown(records, {}, info, machine, Settings(), 1.0, "plot.png", None)
+    assert full.index("## Results") < full.index("## Throughput") < full.index("## Findings")
 
 
 def test_merge_replaces_the_rerun_task_and_records_both_runs(tmp_path):
