@@ -242,7 +242,7 @@ class NeuralInputSearch:
         writer = tf.summary.create_file_writer(log_dir) if log_dir else None
         # The first batches of val_ds, drawn before the loop, so a resumed run scores the final
         # candidates on the same batches. The pass runs to its end: an iterator left idle for
-        # the whole search took 15-20 s to release afterwards (ML-100K, prefetching val_ds).
+        # the whole search is slow to release afterwards (it keeps prefetching val_ds).
         n_final = cfg.final_eval_batches if cfg.final_candidates else 0
         final_batches = list(self.strategy.experimental_distribute_dataset(val_ds.take(n_final)))
         train_it = iter(self.strategy.experimental_distribute_dataset(train_ds))
@@ -283,6 +283,37 @@ class NeuralInputSearch:
         logging.info("NIS search resumed from %s at step %d", manager.latest_checkpoint,
                      int(self.step.numpy()))
         return manager, progress.load_history(checkpoint_dir)
+
+    def step_functions(self, val_batch_size: int) -> Dict[str, Callable[..., tf.Tensor]]:
+        """The compiled pieces of a search step, so they can be timed alone.
+
+        Args:
+          val_batch_size: examples in the controller's validation batch.
+
+        Returns:
+          ``warmup_step(x, y)`` and ``search_step(x, y, xv, yv)``: the loop's own compiled
+          steps; ``controller_update()``: one controller pass over a validation batch's choices
+          with its A3C update (reward 0); ``reward(xv, yv)``: the supernet forward and the
+          objective of uniformly drawn choices on a validation batch.
+        """
+        n, ctl = self._num_choices(val_batch_size), self.controller
+
+        @tf.function(autograph=False)
+        def controller_update():
+            with tf.GradientTape() as tape:
+                rollout = ctl.rollout(n, tf.constant([self.config.seed, 1], tf.int64))
+                loss = ctl.losses_from(rollout, tf.zeros([n]))["loss"]
+            ctl.apply(tape, loss)
+            return loss
+
+        @tf.function(autograph=False)
+        def reward(val_features, val_labels):
+            actions = self._to_space(ctl.uniform(n, tf.constant([self.config.seed, 2], tf.int64)))
+            levels = self._per_example(self.levels(actions), val_batch_size)
+            return self._objective(val_features, val_labels, levels, n)[0]
+
+        return {"warmup_step": self._warmup_fn, "search_step": self._search_fn,
+                "controller_update": controller_update, "reward": reward}
 
     def scores(self, actions: Sequence[int], val_batches) -> List[float]:
         """The reward objective of configuration ``actions`` (space order) on each validation batch."""

@@ -125,3 +125,12 @@ def test_step_profile_times_every_piece(tiny):
     assert out["decisions"] > len(tiny.vocab_sizes) and out["controller_batch"] == 2000
     for key in ("warmup_step_ms", "search_step_ms", "controller_pass_and_update_ms", "reward_ms"):
         assert out[key] > 0
+
+
+def test_step_profile_uses_only_the_search_s_public_hook():
+    import ast
+    import inspect
+    tree = ast.parse(inspect.getsource(step_profile))
+    private = sorted({n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute)
+                      and n.attr.startswith("_") and not n.attr.endswith("__")})
+    assert private == []
