@@ -14,7 +14,7 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple
 from trainer_module.defaults import DEFAULT_HIDDEN_UNITS
 from trainer_module.spec import ModelSpec
 
-DECISION_ORDERS = ("feature", "chunk", "random")
+DECISION_ORDERS = ("feature", "random")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -30,10 +30,9 @@ class SearchConfig:
         default batch is ``group_size * groups_per_step`` validation examples.
       retrieval_group_size: retrieval: consecutive examples that share one sampled
         configuration, in the main-model and in the controller step; the controller's reward
-        is their mean Sampled Recall@1. 1 (per example) is the default: 4 made ML-100K
-        retrieval searches 2.7x faster on CPU (the controller pass runs over 4x fewer rows)
-        but lowered Recall@1 x100 of the retrained NIS-ME at 2% and 8% (two searches each;
-        BENCHMARKS.md findings).
+        is their mean Sampled Recall@1. Larger groups make a retrieval search faster (the
+        controller pass runs over fewer rows) and its reward coarser; 1 (per example) is the
+        default (benchmarks/findings.md).
       num_negatives: retrieval negatives for Sampled Recall@1 (capped at labels - 1).
       learning_rate: main model (supernet) Adam learning rate.
       controller_learning_rate: controller + baseline Adam learning rate.
@@ -45,38 +44,26 @@ class SearchConfig:
       seed: seed of every random choice of the search.
       final_candidates: configurations sampled from the final controller (plus its greedy
         choice) that are scored on validation data; the best one is emitted (ENAS-style
-        selection; 0 emits the most probable configuration). 256 (with 8 batches) instead
-        of 32 (with 4) raised ML-100K ranking AUC at 2% by 0.4 pt in feature order and 1.0 pt
-        in random order (BENCHMARKS.md findings).
+        selection; 0 emits the most probable configuration).
       final_random_candidates: random within-budget configurations (``budget.random_feasible``:
         features in a random order, each decision uniform among the categories that fit)
         scored beside the controller's samples in the final selection (0: none; only when
-        ``final_candidates`` > 0, which turns the final selection on). On ML-100K
-        retrieval at 2% the feature-order controller starves ``history``, while its own
-        supernet rates configurations that feed it higher: 256 of them raised Recall@1 x100 of
-        the same trained search from 0.31 to 0.58; ranking picks were unchanged
-        (BENCHMARKS.md findings).
+        ``final_candidates`` > 0, which turns the final selection on), so a configuration the
+        controller does not reach but the supernet rates higher can still be emitted.
       final_eval_batches: validation batches the finalists are scored on; all candidates are
         screened on the first quarter of them, the best eighth go on (``selection.race``).
       fill_budget: SE: widen the emitted configuration into the budget it leaves unused
         (``budget.widen_to_budget``: every kept feature one width step at a time, round-robin,
-        while it fits). Opt-in: of the benchmark's NIS-SE MESs, six used 13-73% of their
-        budgets; widened, synthetic 8% AUC x100 rose from 70.73 to 72.54 and the other five
-        stayed within the seed spread (BENCHMARKS.md findings).
+        while it fits). Opt-in (benchmarks/findings.md).
       budget_masking: the controller samples only configurations within the budget (each
         decision's categories that would overshoot the remaining budget get probability 0),
         so the memory part of the cost loss is always 0; False samples freely and relies on
         the paper's cost loss alone.
-      decision_order: "feature" (all of a feature's decisions, then the next feature's),
-        "chunk" (ME: chunk t of every feature before any chunk t + 1) or "random" (every
-        sampled configuration decides the features in its own random order, a feature's
-        decisions together; greedy choices use the feature order). Under budget masking a
-        fixed order lets the first features spend a tight budget before the last are decided
-        (see BENCHMARKS.md findings).
-      budget_reserve: with budget masking, every feature not decided yet holds this many
-        times its cheapest non-empty choice (one row block x the narrowest chunk) of the
-        budget, which the features decided before it cannot spend (at most half the budget
-        is held in all); 0 holds nothing.
+      decision_order: "feature" (all of a feature's decisions, then the next feature's, in
+        the dataset config's order) or "random" (every sampled configuration decides the
+        features in its own random order, a feature's decisions together; greedy choices use
+        the feature order). Under budget masking a fixed order lets the first features spend
+        a tight budget before the last are decided.
     """
 
     task: str = "ranking"
@@ -96,7 +83,6 @@ class SearchConfig:
     seed: int = 0
     budget_masking: bool = True
     decision_order: str = "feature"
-    budget_reserve: float = 0.0
     final_candidates: int = 256
     final_eval_batches: int = 8
     final_random_candidates: int = 256
@@ -114,7 +100,7 @@ class SearchConfig:
             raise ValueError(f"decision_order must be one of {DECISION_ORDERS}, "
                              f"got {self.decision_order!r}")
         for name in ("warmup_steps", "search_steps", "final_candidates", "final_eval_batches",
-                     "final_random_candidates", "budget_reserve"):
+                     "final_random_candidates"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
 
