@@ -1,8 +1,9 @@
-"""Assembles BENCHMARKS.md: machine, protocol, one table per task, performance, targets.
+"""Assembles BENCHMARKS.md: machine, protocol, results (one table per task, targets,
+performance), then the hand-written findings.
 
 Hand-written analysis lives in ``benchmarks/findings.md`` and is copied in
-verbatim (so re-running the benchmark keeps it); everything else is generated
-from the measured records.
+verbatim after the results (so re-running the benchmark keeps it); everything
+else is generated from the measured records.
 """
 from __future__ import annotations
 
@@ -80,9 +81,6 @@ def markdown(records: List[Dict], perfs: Dict, tasks: Dict, machine: Dict, s, to
              "different CPU models, so compare wall times within one run).",
              f"- Python {machine['python']}, TensorFlow {machine['tensorflow']}.", ""]
     lines += _protocol(s, total_s, quick)
-    if os.path.exists(FINDINGS) and not quick:
-        with open(FINDINGS, encoding="utf-8") as f:
-            lines += [f.read().rstrip(), ""]
     lines += ["## Results", "", f"![metric vs memory]({plot_path})", ""]
     for name, info in tasks.items():
         recs = [r for r in records if r["task"] == name]
@@ -102,4 +100,7 @@ def markdown(records: List[Dict], perfs: Dict, tasks: Dict, machine: Dict, s, to
               "train split (DirectRunner, in-memory instance dicts) vs pandas `value_counts` of "
               "the same columns (multi-valued ones split), the single-process lower bound.", "",
               report.perf_table(perfs, tasks), ""]
+    if os.path.exists(FINDINGS) and not quick:
+        with open(FINDINGS, encoding="utf-8") as f:
+            lines += [f.read().rstrip(), ""]
     return "\n".join(lines) + "\n"

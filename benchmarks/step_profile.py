@@ -47,26 +47,12 @@ def profile(data: TaskData, fraction: float, mode: str, repeats: int = 100) -> D
     x, y = next(iter(tf_dataset(data.splits["train"], m.BATCH_SIZE, 0)))
     val_batch = cfg.controller_batch_size(m.BATCH_SIZE)
     xv, yv = next(iter(tf_dataset(data.splits["eval"], val_batch, 1)))
-    ctl, n = search.controller, search._num_choices(val_batch)
-
-    @tf.function(autograph=False)
-    def controller_update():
-        with tf.GradientTape() as tape:
-            rollout = ctl.rollout(n, tf.constant([0, 1], tf.int64))
-            loss = ctl.losses_from(rollout, tf.zeros([n]))["loss"]
-        ctl.apply(tape, loss)
-        return loss
-
-    @tf.function(autograph=False)
-    def reward():
-        levels = search.levels(search._to_space(ctl.uniform(n, tf.constant([0, 2], tf.int64))))
-        return search._objective(xv, yv, search._per_example(levels, val_batch), n)[0]
-
+    fns = search.step_functions(val_batch)
     return {"decisions": len(space.decision_sizes()), "controller_batch": val_batch,
-            "warmup_step_ms": _ms(lambda: search._warmup_fn(x, y), repeats),
-            "search_step_ms": _ms(lambda: search._search_fn(x, y, xv, yv), repeats),
-            "controller_pass_and_update_ms": _ms(controller_update, repeats),
-            "reward_ms": _ms(reward, repeats)}
+            "warmup_step_ms": _ms(lambda: fns["warmup_step"](x, y), repeats),
+            "search_step_ms": _ms(lambda: fns["search_step"](x, y, xv, yv), repeats),
+            "controller_pass_and_update_ms": _ms(fns["controller_update"], repeats),
+            "reward_ms": _ms(lambda: fns["reward"](xv, yv), repeats)}
 
 
 def main(argv=None) -> None:

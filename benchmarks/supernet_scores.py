@@ -46,7 +46,8 @@ def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--task", default="ml100k_retrieval", choices=run.Settings().tasks)
     p.add_argument("--fraction", type=float, default=0.02)
-    p.add_argument("--order", default="feature", help="SearchConfig.decision_order of the search")
+    p.add_argument("--order", default="feature", choices=("feature", "random"),
+                   help="SearchConfig.decision_order of the search")
     p.add_argument("--bench", default="BENCHMARKS.json", help="raw records whose MESs are scored")
     p.add_argument("--batches", type=int, default=40)
     p.add_argument("--option", action="append", default=[], metavar="NAME=JSON",

@@ -34,6 +34,8 @@ from tfx.dsl.io import fileio
 
 from trainer_module.spec import ModelSpec
 
+# Channel of the MES: NeuralInputSearch's output and MesTrainer's input.
+EMBEDDING_SPEC_KEY = "embedding_spec"
 MES_FILE = "mes.json"
 REPORT_MARKDOWN_FILE = "report.md"
 REPORT_HTML_FILE = "report.html"

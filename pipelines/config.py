@@ -1,8 +1,8 @@
 """One configuration object for every runner of the NIS pipeline.
 
 ``PipelineConfig`` holds the names, the data and schema paths, the search
-budget/mode/task and step counts, the container image, Beam arguments and the
-output layout. It is a plain dataclass: build it in Python, load it from JSON
+budget/mode/task, the search options (``search``: one ``SearchConfig`` as a
+dict), the container image, Beam arguments and the output layout. It is a plain dataclass: build it in Python, load it from JSON
 (``PipelineConfig.from_json``) or from command-line flags (``add_cli_args`` +
 ``from_cli``); runners only read it.
 
@@ -25,8 +25,9 @@ import dataclasses
 import json
 import os
 import re
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
+from trainer_module.defaults import DEFAULT_BATCH_SIZE
 from trainer_module.features import TASKS, DatasetConfig
 from trainer_module.search_config import SearchConfig
 from trainer_module.training import DEFAULT_MAX_EPOCHS, DEFAULT_PATIENCE
@@ -60,8 +61,10 @@ class PipelineConfig:
       dataset_config_path: JSON file of a ``DatasetConfig`` (features, label, task).
       dataset: the ``DatasetConfig`` as a dict (wins over ``dataset_config_path``).
       task, mode, budget: NIS task ("ranking"/"retrieval"), "ME"/"SE", budget in floats.
-      warmup_steps, search_steps, group_size, num_negatives, train_batch_size:
-        NeuralInputSearch execution parameters.
+      search: the search options, a ``SearchConfig`` as a dict (e.g. ``{"search_steps": 600,
+        "seed": 3, "fill_budget": true}``); omitted options keep their defaults, ``task`` comes
+        from the dataset config. NeuralInputSearch receives it as one execution parameter.
+      train_batch_size: batch size of the search's main model and of the trainers.
       search_space: optional search-space overrides (e.g. vocab_fractions).
       strategy: tf.distribute strategy of the search and trainers: default | mirrored | tpu.
       max_epochs, patience: the Trainers' recipe (``trainer_module.training``): epochs of
@@ -103,11 +106,8 @@ class PipelineConfig:
     task: str = "ranking"
     mode: str = "ME"
     budget: int = 50_000
-    warmup_steps: int = SearchConfig.warmup_steps
-    search_steps: int = SearchConfig.search_steps
-    group_size: int = SearchConfig.group_size
-    num_negatives: int = SearchConfig.num_negatives
-    train_batch_size: int = 256
+    search: Dict[str, Any] = dataclasses.field(default_factory=dict)
+    train_batch_size: int = DEFAULT_BATCH_SIZE
     search_space: Optional[Dict[str, Any]] = None
     strategy: str = "default"
     max_epochs: int = DEFAULT_MAX_EPOCHS
@@ -145,8 +145,9 @@ class PipelineConfig:
         if not 0.0 <= float(self.max_oov_label_share) <= 1.0:
             raise ValueError("max_oov_label_share must be within [0, 1], got "
                              f"{self.max_oov_label_share!r}")
-        for key in ("warmup_steps", "search_steps", "train_steps", "eval_steps", "train_batch_size",
-                    "patience"):
+        self.search = dict(self.search) if isinstance(self.search, dict) else self.search
+        self.search_config()  # one-line errors: unknown option, wrong type, another task
+        for key in ("train_steps", "eval_steps", "train_batch_size", "patience"):
             if int(getattr(self, key)) < 0:
                 raise ValueError(f"{key} must be >= 0, got {getattr(self, key)!r}")
         if not self.input_splits:
@@ -173,6 +174,10 @@ class PipelineConfig:
     @property
     def split_names(self) -> List[str]:
         return list(self.input_splits) if self.input_splits else list(self.split_ratios)
+
+    def search_config(self) -> SearchConfig:
+        """The ``SearchConfig`` of ``search``, for the pipeline's task."""
+        return SearchConfig.from_dict(self.search, task=self.task)
 
     def load_dataset(self) -> DatasetConfig:
         """The DatasetConfig from ``dataset`` or ``dataset_config_path``; task must agree."""
@@ -204,6 +209,10 @@ class PipelineConfig:
         known = {f.name for f in dataclasses.fields(cls)}
         if not isinstance(d, dict):
             raise ValueError(f"a pipeline config is a JSON object, got {type(d).__name__}")
+        moved = sorted(set(d) & set(SEARCH_FLAGS_FIELDS))
+        if moved:
+            raise ValueError(f"pipeline config key(s) {moved} are search options now: put them in "
+                             f"\"search\", e.g. {{\"search\": {{\"{moved[0]}\": ...}}}}")
         unknown = sorted(set(d) - known)
         if unknown:
             raise ValueError(f"unknown pipeline config key(s) {unknown}; accepted: "
@@ -256,10 +265,6 @@ _CLI_FIELDS = {
     "--task": ("task", str, "ranking | retrieval"),
     "--mode": ("mode", str, "ME (multi-size) | SE (single-size)"),
     "--budget": ("budget", int, "embedding budget in floats"),
-    "--warmup-steps": ("warmup_steps", int, "search warm-up steps"),
-    "--search-steps": ("search_steps", int, "search (controller) steps"),
-    "--group-size": ("group_size", int, "ranking: examples per AUC reward"),
-    "--num-negatives": ("num_negatives", int, "retrieval: sampled negatives"),
     "--batch-size": ("train_batch_size", int, "search batch size"),
     "--max-epochs": ("max_epochs", int, "trainer epochs at most (early stopping on validation)"),
     "--patience": ("patience", int, "trainer epochs without a better validation metric before stopping"),
@@ -272,6 +277,45 @@ _CLI_FIELDS = {
     "--pipeline-root": ("pipeline_root", str, "explicit pipeline root"),
     "--image": ("image", str, "container image (Kubeflow/Vertex)"),
 }
+
+
+# Shorthands of search options (the one ``search`` value): flag -> (option, type, help).
+_SEARCH_FLAGS = {
+    "--warmup-steps": ("warmup_steps", int, "search warm-up steps (= --search warmup_steps=N)"),
+    "--search-steps": ("search_steps", int, "search (controller) steps (= --search search_steps=N)"),
+    "--group-size": ("group_size", int, "ranking: examples per AUC reward (= --search group_size=N)"),
+    "--num-negatives": ("num_negatives", int,
+                        "retrieval: sampled negatives (= --search num_negatives=N)"),
+}
+SEARCH_FLAGS_FIELDS = tuple(name for name, _, _ in _SEARCH_FLAGS.values())
+SEARCH_PRECEDENCE = ("search options, later wins per option: the config's \"search\", "
+                     "--search-config, --warmup-steps/--search-steps/--group-size/--num-negatives, "
+                     "--search KEY=VALUE")
+
+
+def _search_option(text: str) -> Tuple[str, Any]:
+    """``"seed=3"`` -> ``("seed", 3)``; the value is read as JSON, else kept as a string (argparse type)."""
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE (a SearchConfig option), got {text!r}")
+    try:
+        parsed = json.loads(value)
+    except json.JSONDecodeError:
+        parsed = {"true": True, "false": False}.get(value.strip().lower(), value.strip())
+    return key.strip(), parsed
+
+
+def _search_file(path: str) -> Dict[str, Any]:
+    """The JSON object of a ``--search-config`` file (argparse type)."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            options = json.load(f)
+    except (OSError, json.JSONDecodeError) as e:
+        raise argparse.ArgumentTypeError(f"cannot read search config {path}: {e}") from e
+    if not isinstance(options, dict):
+        raise argparse.ArgumentTypeError(f"search config {path} must hold a JSON object of "
+                                         "SearchConfig options")
+    return options
 
 
 def _mapping(text: str) -> Dict[str, str]:
@@ -292,9 +336,14 @@ def _positive_int(flag: str, key: str, value: str) -> int:
 def add_cli_args(parser: argparse.ArgumentParser, exclude: Sequence[str] = ()) -> None:
     """Adds one flag per common config field (defaults None = keep the config's)."""
     parser.add_argument("--config", help="PipelineConfig JSON file; flags override it")
-    for flag, (_, typ, help_text) in _CLI_FIELDS.items():
+    for flag, (_, typ, help_text) in {**_CLI_FIELDS, **_SEARCH_FLAGS}.items():
         if flag not in exclude:
             parser.add_argument(flag, type=typ, default=None, help=help_text)
+    parser.add_argument("--search-config", type=_search_file, default=None, metavar="FILE",
+                        help="JSON object of SearchConfig options (e.g. {\"seed\": 3})")
+    parser.add_argument("--search", type=_search_option, action="append", default=None,
+                        metavar="KEY=VALUE", help="one SearchConfig option, repeatable "
+                        f"(e.g. --search fill_budget=true); {SEARCH_PRECEDENCE}")
     parser.add_argument("--split-ratios", type=_mapping, default=None, metavar="NAME=N,...",
                         help="hash-bucket split of one input, e.g. train=7,eval=2,test=1")
     parser.add_argument("--input-splits", type=_mapping, default=None, metavar="NAME=GLOB,...",
@@ -321,6 +370,7 @@ def from_cli(args: argparse.Namespace, base: Optional[PipelineConfig] = None,
         value = getattr(args, flag[2:].replace("-", "_"), None)
         if value is not None:
             d[name] = value
+    d["search"] = _search_from_cli(args, d.get("search") or {}, exclude)
     if args.split_ratios:
         d["split_ratios"] = {k: _positive_int("--split-ratios", k, v)
                              for k, v in args.split_ratios.items()}
@@ -335,3 +385,16 @@ def from_cli(args: argparse.Namespace, base: Optional[PipelineConfig] = None,
     if args.beam_arg:
         d["beam_pipeline_args"] = list(args.beam_arg)
     return PipelineConfig.from_dict(d)
+
+
+def _search_from_cli(args: argparse.Namespace, search: Dict[str, Any],
+                     exclude: Sequence[str] = ()) -> Dict[str, Any]:
+    """``search`` with the command line's search options applied in ``SEARCH_PRECEDENCE`` order."""
+    search = dict(search)
+    search.update(getattr(args, "search_config", None) or {})
+    for flag, (name, _, _) in _SEARCH_FLAGS.items():
+        value = None if flag in exclude else getattr(args, flag[2:].replace("-", "_"), None)
+        if value is not None:
+            search[name] = value
+    search.update(getattr(args, "search", None) or [])
+    return search

@@ -145,7 +145,10 @@ def resolve(args: argparse.Namespace) -> config_lib.PipelineConfig:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = _parser().parse_args(argv)
-    cfg = resolve(args)
+    try:
+        cfg = resolve(args)
+    except ValueError as e:  # a bad config value: one line, no traceback
+        raise SystemExit(f"kubeflow_v2_runner: {e}") from None
     path = compile_pipeline(cfg, args.output_dir, args.output_filename)
     print(f"Compiled {cfg.pipeline_name!r} for Kubeflow V2 / Vertex AI: {path}\n"
           f"  image {cfg.image}\n  pipeline root {cfg.resolved_pipeline_root}")

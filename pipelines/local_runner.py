@@ -35,9 +35,10 @@ from pipelines import demo_data, preflight, run_lock
 
 _PROGRESS = re.compile(r"^Component \S+ is (running|finished)\.$")
 DEMO_EXAMPLES = 20_000
-DEMO_OVERRIDES = dict(pipeline_name="nis-demo", budget=30_000, warmup_steps=300, search_steps=900,
-                      group_size=50, num_negatives=500, train_batch_size=128, train_steps=600,
-                      eval_steps=50, blessing_threshold=0.5)
+DEMO_OVERRIDES = dict(pipeline_name="nis-demo", budget=30_000, train_batch_size=128,
+                      search=dict(warmup_steps=300, search_steps=900, group_size=50,
+                                  num_negatives=500),
+                      train_steps=600, eval_steps=50, blessing_threshold=0.5)
 
 
 def make_demo_config(output_dir: str, task: str = "ranking", num_examples: int = DEMO_EXAMPLES,

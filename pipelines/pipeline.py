@@ -1,13 +1,4 @@
-"""The NIS TFX pipeline: wiring only, no runner.
-
-::
-
-    CSV/TFRecord -> ExampleGen -> StatisticsGen -> ExampleValidator -> AnomaliesGate
-    schema.pbtxt -> ImportSchemaGen (or SchemaGen) ---------^              |
-    Examples + validated Schema -> Transform -> VocabularyGate             v
-      (budget feasible, retrieval labels covered) -> NeuralInputSearch -> MES
-    MES + Transform outputs -> Trainer (NIS model); BaselineTrainer (SE, same budget)
-    Trainer + BaselineTrainer + Examples(test) -> Evaluator -> Pusher (blessed only)
+"""The NIS TFX pipeline: wiring only, no runner (data flow: docs/architecture.md).
 
 The AnomaliesGate (before Transform) and the VocabularyGate (after it, an
 upstream node of the search and both trainers) stop a run on unusable input
@@ -131,9 +122,7 @@ def create_pipeline(
     search = NeuralInputSearch(
         examples=transform.outputs["transformed_examples"],
         transform_graph=transform.outputs["transform_graph"],
-        budget=int(cfg.budget), mode=cfg.mode, task=cfg.task,
-        warmup_steps=int(cfg.warmup_steps), search_steps=int(cfg.search_steps),
-        group_size=int(cfg.group_size), num_negatives=int(cfg.num_negatives),
+        budget=int(cfg.budget), mode=cfg.mode, search_config=cfg.search,
         train_batch_size=int(cfg.train_batch_size), strategy=cfg.strategy,
         search_space=cfg.search_space,
         custom_config={"dataset": dataset.to_dict()}).with_id(SEARCH)

@@ -124,8 +124,7 @@ def widen_to_budget(space: SearchSpace, actions: Sequence[int]) -> np.ndarray:
     width (one more dim chunk: 1 -> 2 -> 4 ... up to its maximum), keeping its
     vocabulary, whenever the configuration still fits; removed features stay removed.
     The cost loss penalises only excess memory, so a search can emit far less than the
-    budget (BENCHMARKS.md: NIS-SE MESs at 13-73%); this spends the rest on the widths the
-    search chose.
+    budget; this spends the rest on the widths the search chose.
     """
     if space.mode != "SE":
         raise ValueError(f"widen_to_budget needs an SE search space, got mode {space.mode!r}")

@@ -46,7 +46,7 @@ class Controller(tf.Module):
     def __init__(self, decision_sizes: Sequence[int], units: int = 64,
                  learning_rate: float = 1e-3, entropy_weight: float = 1e-2,
                  baseline_weight: float = 1.0, decision_costs: Optional[Sequence[Sequence[float]]] = None,
-                 shuffle_groups: Optional[Sequence[int]] = None, reserves: Optional[Sequence[float]] = None,
+                 shuffle_groups: Optional[Sequence[int]] = None,
                  exact_pricing: Optional[ExactPricing] = None, logit_bound: float = 2.5,
                  budget_input: bool = True, name: Optional[str] = None):
         super().__init__(name=name)
@@ -60,9 +60,9 @@ class Controller(tf.Module):
                              f"{len(self.decision_sizes)} decisions")
         any_order = self.shuffle_groups is not None
         self.policy = SequenceNetwork(self.decision_sizes, units, "policy", decision_costs=decision_costs,
-                                      any_order=any_order, reserves=reserves,
-                                      exact_pricing=exact_pricing, logit_bound=logit_bound,
-                                      budget_input=budget_input, name="policy")
+                                      any_order=any_order, exact_pricing=exact_pricing,
+                                      logit_bound=logit_bound, budget_input=budget_input,
+                                      name="policy")
         self.baseline = SequenceNetwork(self.decision_sizes, units, "value", decision_costs=decision_costs,
                                         any_order=any_order, budget_input=budget_input, name="baseline")
         self.optimizer = tf.keras.optimizers.Adam(learning_rate)

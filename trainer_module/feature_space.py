@@ -5,8 +5,8 @@ For a feature of vocabulary size ``v`` the ``v x d`` matrix is cut into an
 (paper 3.3.1). Defaults: the paper's vocab fractions ``[0.1, 0.2, 0.2, 0.2, 0.3]``
 and ``d = 32 * ceil(v ** 0.35 / 32)``; the dim chunks are geometric,
 ``(1, 1, 2, 4, 8, 16)`` for ``d = 32``, so widths 1..d in powers of two can be
-chosen (the paper's four equal chunks, ``num_dim_chunks=4``, cannot express the
-widths 1-4 that win under tight budgets; see BENCHMARKS.md).
+chosen (the paper's four equal chunks, ``num_dim_chunks=4``, cannot express widths
+below ``d / 4``, which tight budgets need).
 
 A choice is represented, in both modes, by a *level vector* ``s_t`` (one int per
 dim chunk, ``0..S``): chunk ``t`` is used by the items in row blocks ``1..s_t``.

@@ -17,6 +17,7 @@ from typing import Dict, Optional, Sequence
 
 import tensorflow as tf
 
+from trainer_module.defaults import DEFAULT_HIDDEN_UNITS
 from trainer_module.embedding import MultiSizeEmbedding
 from trainer_module.features import DatasetConfig
 from trainer_module.rewards import sample_negatives, sampled_logits
@@ -24,7 +25,6 @@ from trainer_module.search_space import SearchSpace
 from trainer_module.spec import ModelSpec
 from trainer_module.supernet import SupernetEmbedding
 
-DEFAULT_HIDDEN_UNITS = (256, 128, 64)
 DEFAULT_NUM_SAMPLED = 512
 
 

@@ -8,8 +8,8 @@ Trainer for the baseline). ``fn_args.custom_config`` keys:
 * ``baseline``: True -> train ``baselines.uniform_se_spec(vocab_sizes, budget, baseline_dim)``
   even if an MES is wired (also the default when no MES is given); ``budget``
   defaults to the MES's budget; ``baseline_dim`` optional.
-* ``train_batch_size`` / ``eval_batch_size`` (256), ``learning_rate`` (1e-3),
-  ``hidden_units``, ``strategy`` ('default' | 'mirrored' | 'tpu'),
+* ``train_batch_size`` / ``eval_batch_size`` (``defaults.DEFAULT_BATCH_SIZE``),
+  ``learning_rate`` (1e-3), ``hidden_units``, ``strategy`` ('default' | 'mirrored' | 'tpu'),
   ``seed`` (shuffling of the training data).
 * ``max_epochs`` (20) and ``patience`` (2): the training recipe (``training.fit``):
   epochs of one pass over the train split until the validation metric (AUC /
@@ -41,6 +41,7 @@ from absl import logging
 from tfx.components.trainer.fn_args_utils import FnArgs
 
 from trainer_module import baselines, models, preprocessing, tfx_io, training
+from trainer_module.defaults import DEFAULT_BATCH_SIZE, DEFAULT_HIDDEN_UNITS
 from trainer_module.features import DatasetConfig
 from trainer_module.spec import ModelSpec
 
@@ -48,7 +49,6 @@ SERVING_SIGNATURE = "serving_default"
 TRANSFORM_SIGNATURE = "transformed_features"
 RANKING_OUTPUT = "probability"
 RETRIEVAL_OUTPUT = "scores"
-DEFAULT_BATCH_SIZE = 256
 
 
 def read_spec(path: str, budget: int | None = None) -> ModelSpec:
@@ -198,7 +198,7 @@ def run_fn(fn_args: FnArgs) -> None:
     with tfx_io.make_strategy(config.get("strategy", "default")).scope():
         model = models.build_model(dataset, spec, num_labels,
                                    hidden_units=tuple(config.get("hidden_units",
-                                                                 models.DEFAULT_HIDDEN_UNITS)),
+                                                                 DEFAULT_HIDDEN_UNITS)),
                                    learning_rate=float(config.get("learning_rate", 1e-3)))
     train_ds, val_ds = _datasets(fn_args, tft_out, dataset, config)
     callbacks = ([tf.keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir)]

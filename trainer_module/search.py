@@ -24,6 +24,7 @@ Every step is one ``strategy.run`` of a ``tf.function``: pass a
 """
 from __future__ import annotations
 
+import json
 from typing import Callable, Dict, List, Optional, Sequence
 
 import numpy as np
@@ -45,15 +46,15 @@ from trainer_module.sequence_network import ExactPricing
 __all__ = ["SearchConfig", "SearchResult", "NeuralInputSearch", "exact_pricing", "run_search"]
 
 
-def exact_pricing(space: SearchSpace, order: Sequence[int]) -> Optional[ExactPricing]:
-    """Geometry for exact ME budget masks, decisions in controller ``order`` (projections are
+def exact_pricing(space: SearchSpace) -> Optional[ExactPricing]:
+    """Geometry for exact ME budget masks, decisions in the space's order (projections are
     not additive over decisions); None when the fixed per-category costs are exact already
     (SE, whose picks have no projections, or tables-only accounting)."""
     if space.mode != "ME" or space.accounting != "exact":
         return None
-    feature = {k: f for f, sl in enumerate(space.decision_slices()) for k in range(sl.start, sl.stop)}
+    feature = [f for f, sl in enumerate(space.decision_slices()) for _ in range(sl.start, sl.stop)]
     dims = [d for f in space.features for d in f.dim_chunks]
-    return ExactPricing(feature=[feature[int(k)] for k in order], dim=[dims[int(k)] for k in order],
+    return ExactPricing(feature=feature, dim=dims,
                         block_vocab=[list(f.block_vocab) for f in space.features],
                         budget=float(space.budget))
 
@@ -75,24 +76,19 @@ class NeuralInputSearch:
         self._group = config.group_size if config.task == "ranking" else config.retrieval_group_size
         self._se_tables = {f.name: tf.constant(f.se_level_table()) for f in space.features}
         self._slices = space.decision_slices()
-        # Controller decision j is the space's decision order[j] (config.decision_order); in
-        # "random" order the controller keeps the feature order and shuffles features per sample.
-        shuffled = config.decision_order == "random"
-        order = np.asarray(space.controller_order("feature" if shuffled else config.decision_order))
-        groups = [sl.stop - sl.start for sl in self._slices] if shuffled else None
-        self._order, self._inverse = order, np.argsort(order)
-        self._identity_order = bool(np.all(order == np.arange(len(order))))
+        # The controller decides in the space's order; in "random" order it shuffles the
+        # features per sampled configuration and returns the actions in the space's order.
+        groups = ([sl.stop - sl.start for sl in self._slices]
+                  if config.decision_order == "random" else None)
         with self.strategy.scope():
             self.model = build_supernet(space, dataset, num_labels, config.hidden_units)
             self.optimizer = tf.keras.optimizers.Adam(config.learning_rate)
-            costs = ([[c / space.budget for c in space.decision_costs()[k]] for k in order]
+            costs = ([[c / space.budget for c in dc] for dc in space.decision_costs()]
                      if config.budget_masking else None)
-            self.controller = Controller([space.decision_sizes()[k] for k in order],
-                                         config.controller_units,
+            self.controller = Controller(space.decision_sizes(), config.controller_units,
                                          config.controller_learning_rate, config.entropy_weight,
                                          decision_costs=costs, shuffle_groups=groups,
-                                         reserves=self._reserves(order) if config.budget_masking else None,
-                                         exact_pricing=exact_pricing(space, order),
+                                         exact_pricing=exact_pricing(space),
                                          logit_bound=config.logit_bound,
                                          budget_input=config.budget_input)
             self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
@@ -102,30 +98,10 @@ class NeuralInputSearch:
         self._search_fn = tf.function(self._search_step, autograph=False)
         self._score_fn = tf.function(self._score_step, autograph=False)
 
-    def _reserves(self, order) -> list:
-        """Budget share each controller decision releases: ``budget_reserve`` x the feature's
-        cheapest non-empty choice, at the feature's first decision (all held at most half the
-        budget together)."""
-        share = {sl.start: self.config.budget_reserve * f.min_nonempty_cost() / self.space.budget
-                 for f, sl in zip(self.space.features, self._slices)}
-        scale = min(1.0, 0.5 / max(sum(share.values()), 1e-12))
-        return [share.get(int(k), 0.0) * scale for k in order]
-
     # --- shapes ----------------------------------------------------------------
     def _build_model(self):
         feats = {f.name: tf.zeros([1, f.max_len], tf.int64) for f in self.dataset.features}
         self.model.forward(feats, self.levels(tf.zeros([1, len(self.space.decision_sizes())], tf.int32)))
-
-    def _to_space(self, actions):
-        """Controller-order actions ``[N, n]`` (tensor or array) in the space's order."""
-        if self._identity_order:  # feature order, or any SE space: no op on the step's path
-            return actions
-        if isinstance(actions, np.ndarray):
-            return actions[..., self._inverse]
-        return tf.gather(actions, self._inverse, axis=-1)
-
-    def _to_controller(self, actions: np.ndarray) -> np.ndarray:
-        return np.asarray(actions)[..., self._order]
 
     def levels(self, actions: tf.Tensor) -> Dict[str, tf.Tensor]:
         """Per-feature level vectors ``[N, T]`` from actions ``[N, n_decisions]`` in the space's order."""
@@ -169,8 +145,8 @@ class NeuralInputSearch:
     def _warmup_step(self, features, labels):
         """Warm-up: a supernet step under uniformly random choices (controller frozen)."""
         def replica_fn(x, y):
-            return self._train_main(x, y, self._to_space(self.controller.uniform(
-                self._num_choices(tf.shape(y)[0]), self._seed(0))))
+            return self._train_main(x, y, self.controller.uniform(
+                self._num_choices(tf.shape(y)[0]), self._seed(0)))
         loss = self.strategy.run(replica_fn, args=(features, labels))
         return self.strategy.reduce(tf.distribute.ReduceOp.MEAN, loss, axis=None)
 
@@ -204,7 +180,7 @@ class NeuralInputSearch:
             with tf.GradientTape() as tape:
                 rollout = self.controller.rollout(n_main + n, self._seed(2))
                 with tape.stop_recording():
-                    actions = self._to_space(rollout.actions)
+                    actions = rollout.actions
                     main_loss = self._train_main(x, y, actions[:n_main])
                     levels = self.levels(actions[n_main:])
                     objective, valid = self._objective(xv, yv, self._per_example(levels, batch), n)
@@ -243,7 +219,7 @@ class NeuralInputSearch:
         writer = tf.summary.create_file_writer(log_dir) if log_dir else None
         # The first batches of val_ds, drawn before the loop, so a resumed run scores the final
         # candidates on the same batches. The pass runs to its end: an iterator left idle for
-        # the whole search took 15-20 s to release afterwards (ML-100K, prefetching val_ds).
+        # the whole search is slow to release afterwards (it keeps prefetching val_ds).
         n_final = cfg.final_eval_batches if cfg.final_candidates else 0
         final_batches = list(self.strategy.experimental_distribute_dataset(val_ds.take(n_final)))
         train_it = iter(self.strategy.experimental_distribute_dataset(train_ds))
@@ -285,6 +261,37 @@ class NeuralInputSearch:
                      int(self.step.numpy()))
         return manager, progress.load_history(checkpoint_dir)
 
+    def step_functions(self, val_batch_size: int) -> Dict[str, Callable[..., tf.Tensor]]:
+        """The compiled pieces of a search step, so they can be timed alone.
+
+        Args:
+          val_batch_size: examples in the controller's validation batch.
+
+        Returns:
+          ``warmup_step(x, y)`` and ``search_step(x, y, xv, yv)``: the loop's own compiled
+          steps; ``controller_update()``: one controller pass over a validation batch's choices
+          with its A3C update (reward 0); ``reward(xv, yv)``: the supernet forward and the
+          objective of uniformly drawn choices on a validation batch.
+        """
+        n, ctl = self._num_choices(val_batch_size), self.controller
+
+        @tf.function(autograph=False)
+        def controller_update():
+            with tf.GradientTape() as tape:
+                rollout = ctl.rollout(n, tf.constant([self.config.seed, 1], tf.int64))
+                loss = ctl.losses_from(rollout, tf.zeros([n]))["loss"]
+            ctl.apply(tape, loss)
+            return loss
+
+        @tf.function(autograph=False)
+        def reward(val_features, val_labels):
+            actions = ctl.uniform(n, tf.constant([self.config.seed, 2], tf.int64))
+            levels = self._per_example(self.levels(actions), val_batch_size)
+            return self._objective(val_features, val_labels, levels, n)[0]
+
+        return {"warmup_step": self._warmup_fn, "search_step": self._search_fn,
+                "controller_update": controller_update, "reward": reward}
+
     def scores(self, actions: Sequence[int], val_batches) -> List[float]:
         """The reward objective of configuration ``actions`` (space order) on each validation batch."""
         a = tf.constant(np.asarray(actions), tf.int32)
@@ -308,7 +315,7 @@ class NeuralInputSearch:
 
     def _log(self, step, warm, main_loss, acc, writer) -> Dict:
         stats = np.mean([a.numpy() for a in acc], axis=0).tolist() if acc else None
-        spec = self.space.to_spec(self._to_space(self.controller.greedy()))
+        spec = self.space.to_spec(self.controller.greedy())
         row = progress.progress_row(step, warm, float(main_loss), stats, spec)
         progress.report(row, writer)
         return row
@@ -324,11 +331,10 @@ class NeuralInputSearch:
         ``selection.race``): a policy that is still spread out has an unstable argmax, while
         the sampled configurations it favours are measured directly.
         """
-        greedy = self._to_space(self.controller.greedy())
-        samples = self._to_space(
-            self.controller.sample(max(512, self.config.final_candidates),
-                                   tf.constant([self.config.seed, -1], tf.int64)).numpy())
-        score = lambda a: self.controller.log_prob(tf.constant(self._to_controller(a), tf.int32)).numpy()
+        greedy = self.controller.greedy()
+        samples = self.controller.sample(max(512, self.config.final_candidates),
+                                         tf.constant([self.config.seed, -1], tf.int64)).numpy()
+        score = lambda a: self.controller.log_prob(tf.constant(a, tf.int32)).numpy()
         actions, info = budget_lib.select_within_budget(self.space, greedy, score, samples)
         if val_batches and self.config.final_candidates:
             rand = budget_lib.random_feasible(self.space, self.config.final_random_candidates,
@@ -338,11 +344,11 @@ class NeuralInputSearch:
         if self.config.fill_budget and self.space.mode == "SE":
             info["unfilled_cost"] = int(self.space.cost(actions))
             actions = budget_lib.widen_to_budget(self.space, actions)
-        probs = self.controller.probabilities(self._to_controller(actions))
-        probs = [probs[j] for j in self._inverse]  # the space's decision order
+        probs = list(self.controller.probabilities(np.asarray(actions)))
         by_feature = {f.name: [p.tolist() for p in probs[sl]]
                       for f, sl in zip(self.space.features, self._slices)}
         info.update(steps=int(self.step.numpy()), task=self.config.task,
+                    search_config=json.loads(self.config.to_json()),
                     search_space={f.name: {"block_vocab": list(f.block_vocab),
                                            "dim_chunks": list(f.dim_chunks)} for f in self.space.features})
         spec = budget_lib.checked(self.space.to_spec(actions, metadata=info))

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from typing import Any, Dict, List, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 
+from trainer_module.defaults import DEFAULT_HIDDEN_UNITS
 from trainer_module.spec import ModelSpec
 
-DECISION_ORDERS = ("feature", "chunk", "random")
+DECISION_ORDERS = ("feature", "random")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -29,13 +30,11 @@ class SearchConfig:
         default batch is ``group_size * groups_per_step`` validation examples.
       retrieval_group_size: retrieval: consecutive examples that share one sampled
         configuration, in the main-model and in the controller step; the controller's reward
-        is their mean Sampled Recall@1. 1 (per example) is the default: 4 made ML-100K
-        retrieval searches 2.7x faster on CPU (the controller pass runs over 4x fewer rows)
-        but lowered Recall@1 x100 of the retrained NIS-ME at 2% and 8% (two searches each;
-        BENCHMARKS.md findings).
+        is their mean Sampled Recall@1. Larger groups make a retrieval search faster (the
+        controller pass runs over fewer rows) and its reward coarser; 1 (per example) is the
+        default (benchmarks/findings.md).
       num_negatives: retrieval negatives for Sampled Recall@1 (capped at labels - 1). The
-        paper samples 5,000 from a 20-million vocabulary (section 4); the default is smaller
-        because the benchmark's label vocabularies hold about 1,700 items.
+        paper samples 5,000 from a 20-million vocabulary (section 4).
       learning_rate: main model (supernet) Adam learning rate.
       controller_learning_rate: controller + baseline Adam learning rate.
       entropy_weight: entropy bonus of the policy gradient.
@@ -47,40 +46,28 @@ class SearchConfig:
       final_candidates: configurations sampled from the final controller (plus its greedy
         choice) that are scored on validation data; the best one is emitted (ENAS-style
         selection; 0 emits the most probable configuration, the controller's converged choice
-        as the paper describes it, section 3.3.1, which has no final selection). 256 (with 8 batches) instead
-        of 32 (with 4) raised ML-100K ranking AUC at 2% by 0.4 pt in feature order and 1.0 pt
-        in random order (BENCHMARKS.md findings).
+        as the paper describes it, section 3.3.1, which has no final selection).
       final_random_candidates: random within-budget configurations (``budget.random_feasible``:
         features in a random order, each decision uniform among the categories that fit)
         scored beside the controller's samples in the final selection (0: none; only when
-        ``final_candidates`` > 0, which turns the final selection on). On ML-100K
-        retrieval at 2% the feature-order controller starves ``history``, while its own
-        supernet rates configurations that feed it higher: 256 of them raised Recall@1 x100 of
-        the same trained search from 0.31 to 0.58; ranking picks were unchanged
-        (BENCHMARKS.md findings).
+        ``final_candidates`` > 0, which turns the final selection on), so a configuration the
+        controller does not reach but the supernet rates higher can still be emitted.
       final_eval_batches: validation batches the finalists are scored on; all candidates are
         screened on the first quarter of them, the best eighth go on (``selection.race``).
       fill_budget: SE: widen the emitted configuration into the budget it leaves unused
         (``budget.widen_to_budget``: every kept feature one width step at a time, round-robin,
-        while it fits). Opt-in: of the benchmark's NIS-SE MESs, six used 13-73% of their
-        budgets; widened, synthetic 8% AUC x100 rose from 70.73 to 72.54 and the other five
-        stayed within the seed spread (BENCHMARKS.md findings).
+        while it fits). Opt-in (benchmarks/findings.md).
       budget_masking: the controller samples only configurations within the budget (each
         decision's categories that would overshoot the remaining budget get probability 0),
         so the memory part of the cost loss is always 0; False samples freely from the softmax
         and relies on the cost loss alone, as the paper does (sections 3.3.1-3.3.2; it never
         masks choices). Either way the emitted configuration is within the budget: an
         over-budget most probable choice is replaced by the most probable feasible sample.
-      decision_order: "feature" (all of a feature's decisions, then the next feature's),
-        "chunk" (ME: chunk t of every feature before any chunk t + 1) or "random" (every
-        sampled configuration decides the features in its own random order, a feature's
-        decisions together; greedy choices use the feature order). Under budget masking a
-        fixed order lets the first features spend a tight budget before the last are decided
-        (see BENCHMARKS.md findings).
-      budget_reserve: with budget masking, every feature not decided yet holds this many
-        times its cheapest non-empty choice (one row block x the narrowest chunk) of the
-        budget, which the features decided before it cannot spend (at most half the budget
-        is held in all); 0 holds nothing.
+      decision_order: "feature" (all of a feature's decisions, then the next feature's, in
+        the dataset config's order) or "random" (every sampled configuration decides the
+        features in its own random order, a feature's decisions together; greedy choices use
+        the feature order). Under budget masking a fixed order lets the first features spend
+        a tight budget before the last are decided.
       logit_bound: the controller's logits are squashed to ``(-logit_bound, logit_bound)``
         by a scaled ``tanh`` (ENAS' ``tanh_constant``); 0 leaves them unbounded. The NIS paper
         specifies no bound: it says the controller converges to the optimal choice (section
@@ -104,13 +91,12 @@ class SearchConfig:
     controller_learning_rate: float = 5e-3
     entropy_weight: float = 1e-2
     controller_units: int = 64
-    hidden_units: Tuple[int, ...] = (256, 128, 64)
+    hidden_units: Tuple[int, ...] = DEFAULT_HIDDEN_UNITS
     log_every: int = 50
     checkpoint_every: int = 100
     seed: int = 0
     budget_masking: bool = True
     decision_order: str = "feature"
-    budget_reserve: float = 0.0
     final_candidates: int = 256
     final_eval_batches: int = 8
     final_random_candidates: int = 256
@@ -130,7 +116,7 @@ class SearchConfig:
             raise ValueError(f"decision_order must be one of {DECISION_ORDERS}, "
                              f"got {self.decision_order!r}")
         for name in ("warmup_steps", "search_steps", "final_candidates", "final_eval_batches",
-                     "final_random_candidates", "budget_reserve", "logit_bound"):
+                     "final_random_candidates", "logit_bound"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
 
@@ -144,12 +130,59 @@ class SearchConfig:
         return json.dumps(dataclasses.asdict(self), sort_keys=True)
 
     @classmethod
-    def from_json(cls, text: str) -> "SearchConfig":
-        d = json.loads(text)
-        unknown = sorted(set(d) - {f.name for f in dataclasses.fields(cls)})
+    def from_dict(cls, d: Mapping[str, Any], task: Optional[str] = None) -> "SearchConfig":
+        """A SearchConfig from JSON-like options, each checked by name and type.
+
+        Args:
+          d: option name -> value (a subset of the fields; the rest keep their defaults).
+          task: the dataset config's task, where the task is declared. The options may
+            omit ``task``; naming a different one is an error.
+
+        Raises:
+          ValueError: one line naming an unknown option (and the accepted ones), a value of
+            the wrong type, or a task that differs from ``task``.
+        """
+        if not isinstance(d, Mapping):
+            raise ValueError(f"search options must be a JSON object, got {d!r}")
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - set(fields))
         if unknown:
-            raise ValueError(f"unknown search option(s) {unknown}")
-        return cls(**d)
+            raise ValueError(f"unknown search option(s) {unknown}; accepted: "
+                             f"{', '.join(sorted(fields))}")
+        for name, value in d.items():
+            _check_type(name, value, fields[name].default)
+        if task is not None and d.get("task", task) != task:
+            raise ValueError(f"search options name task {d['task']!r} but the dataset config's task "
+                             f"is {task!r}; the task is set once, in the dataset config")
+        return cls(**{**d, **({"task": task} if task is not None else {})})
+
+    @classmethod
+    def from_json(cls, text: str, task: Optional[str] = None) -> "SearchConfig":
+        """``from_dict`` of a JSON object (e.g. ``to_json``'s output)."""
+        try:
+            d = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise ValueError(f"search options are not valid JSON: {e}") from e
+        return cls.from_dict(d, task)
+
+
+def _check_type(name: str, value: Any, default: Any) -> None:
+    """Raises ValueError when ``value`` does not have the type of the option's default."""
+    if isinstance(default, bool):
+        ok = isinstance(value, bool)
+    elif isinstance(default, int):
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif isinstance(default, float):
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    elif isinstance(default, tuple):
+        ok = (isinstance(value, (list, tuple))
+              and all(isinstance(v, int) and not isinstance(v, bool) for v in value))
+    else:
+        ok = isinstance(value, type(default))
+    if not ok:
+        kind = {bool: "a bool", int: "an int", float: "a number", str: "a string",
+                tuple: "a list of ints"}[type(default)]
+        raise ValueError(f"search option {name!r} must be {kind}, got {value!r}")
 
 
 @dataclasses.dataclass

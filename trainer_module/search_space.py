@@ -104,21 +104,6 @@ class SearchSpace:
             i += k
         return out
 
-    def controller_order(self, order: str = "feature") -> List[int]:
-        """The order in which a controller makes the decisions: ``out[j]`` is decision j's index.
-
-        ``"feature"``: feature by feature (all of a feature's ME chunks, then the next).
-        ``"chunk"``: chunk t of every feature before any chunk t + 1, so every feature's narrow
-        first chunks are chosen before any wide one (same as "feature" in SE mode).
-        """
-        slices = self.decision_slices()
-        if order == "feature":
-            return list(range(sum(sl.stop - sl.start for sl in slices)))
-        if order == "chunk":
-            depth = max(sl.stop - sl.start for sl in slices)
-            return [sl.start + t for t in range(depth) for sl in slices if sl.start + t < sl.stop]
-        raise ValueError(f"decision order must be 'feature' or 'chunk', got {order!r}")
-
     def levels(self, actions: Sequence[int]) -> Dict[str, List[int]]:
         return {f.name: f.levels(list(actions[sl]), self.mode)
                 for f, sl in zip(self.features, self.decision_slices())}

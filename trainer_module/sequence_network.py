@@ -61,7 +61,7 @@ class SequenceNetwork(tf.keras.Model):
 
     def __init__(self, decision_sizes: Sequence[int], units: int = 64, head: str = "policy",
                  logit_bound: float = 2.5, decision_costs: Optional[Sequence[Sequence[float]]] = None,
-                 any_order: bool = False, reserves: Optional[Sequence[float]] = None,
+                 any_order: bool = False,
                  exact_pricing: Optional[ExactPricing] = None, budget_input: bool = True, **kw):
         super().__init__(**kw)
         self.logit_bound = float(logit_bound)
@@ -97,12 +97,6 @@ class SequenceNetwork(tf.keras.Model):
                              f"{self.decision_sizes}, got {[len(c) for c in costs]}")
         self.costs = tf.constant([list(map(float, c)) + [0.0] * (widest - len(c)) for c in costs],
                                  tf.float32)
-        # Budget reserve: decision i releases reserves[i] budgets held for its feature (its first
-        # decision); until then no other decision may spend into the held share.
-        self.reserves = tf.constant([float(r) for r in (reserves or [0.0] * n)], tf.float32)
-        if self.reserves.shape[0] != n:
-            raise ValueError(f"reserves must have one entry per decision ({n}), got {len(reserves)}")
-        self.has_reserves = bool(reserves) and any(float(r) > 0 for r in reserves)
         self.exact = exact_pricing is not None and self.masked
         if self.exact:
             p = exact_pricing
@@ -146,7 +140,7 @@ class SequenceNetwork(tf.keras.Model):
         d = tf.reshape(tf.gather(self.decision_dim, i), [-1, 1])
         return widths + f * (d * tf.gather(self.placed, choice))[:, None, :]
 
-    def advance(self, x, h, c, i, spent, held=None, costs=None):
+    def advance(self, x, h, c, i, spent, costs=None):
         """One LSTM step (plain ops: Keras call overhead dominates at this size), then decision
         i's padded logits ``[B, widest]`` or value ``[B, 1]``.
 
@@ -154,9 +148,7 @@ class SequenceNetwork(tf.keras.Model):
         in a per-row decision order). With ``logit_bound`` > 0 logits are squashed to
         ``(-logit_bound, logit_bound)`` by a scaled tanh (0: unbounded); invalid categories, and with
         budget masking the ones that would take the running cost ``spent`` ``[B]`` over the
-        budget, get -1e9; so do non-free ones that would spend into ``held`` ``[B]``, the
-        budget reserved for features not decided yet (a free category is always allowed).
-        ``costs`` ``[B, widest]`` overrides the fixed per-category costs (exact pricing).
+        budget, get -1e9. ``costs`` ``[B, widest]`` overrides the fixed per-category costs (exact pricing).
         """
         gates = tf.matmul(tf.concat([x, h], axis=1), self.lstm_kernel) + self.lstm_bias
         gi, gf, gg, go = tf.split(gates, 4, axis=1)
@@ -173,10 +165,7 @@ class SequenceNetwork(tf.keras.Model):
             z = z + tf.gather(self._invalid, i)
             if self.masked:
                 cost = tf.gather(self.costs, i) if costs is None else costs
-                over = spent[:, None] + cost > 1.0 + 1e-6
-                if held is not None:
-                    over = over | ((cost > 0) & (spent[:, None] + held[:, None] + cost > 1.0 + 1e-6))
-                z = tf.where(over, -1e9, z)
+                z = tf.where(spent[:, None] + cost > 1.0 + 1e-6, -1e9, z)
         return h, c, z
 
     def choice_cost(self, i, choice):
@@ -239,16 +228,12 @@ def unroll(lead: SequenceNetwork, follower: Optional[SequenceNetwork], batch, ac
     nets = [lead] + ([follower] if follower is not None else [])
 
     def step(carry, elems):
-        states, spent, reserve, widths, _, _, _ = carry
+        states, spent, widths, _, _, _ = carry
         j, i, given = elems
-        held = costs = None
-        if lead.has_reserves:  # static: without reserves the step has no extra ops
-            reserve = held = reserve - tf.gather(lead.reserves, i)  # i's feature is decided now
-        if lead.exact:  # static, as above
-            costs = lead.exact_costs(i, widths)
+        costs = lead.exact_costs(i, widths) if lead.exact else None  # static: no ops otherwise
         new_states, outs = [], []
         for net, (x, h, c) in zip(nets, states):
-            h, c, z = net.advance(x, h, c, i, spent, held, costs if net is lead else None)
+            h, c, z = net.advance(x, h, c, i, spent, costs if net is lead else None)
             new_states.append((h, c))
             outs.append(z)
         if actions is not None:
@@ -266,14 +251,13 @@ def unroll(lead: SequenceNetwork, follower: Optional[SequenceNetwork], batch, ac
         states = tuple((net.next_input(i, choice, spent), h, c)
                        for net, (h, c) in zip(nets, new_states))
         value = outs[1][:, 0] if follower is not None else tf.zeros([batch])
-        return states, spent, reserve, widths, outs[0], value, choice
+        return states, spent, widths, outs[0], value, choice
 
     widths = (tf.zeros([batch, lead.num_features, lead.num_blocks]) if lead.exact
               else tf.zeros([batch, 0, 0]))
-    init = (tuple(net.initial(batch) for net in nets), tf.zeros([batch]),
-            tf.fill([batch], tf.reduce_sum(lead.reserves)), widths, tf.zeros([batch, width]),
-            tf.zeros([batch]), tf.zeros([batch], tf.int32))
-    _, _, _, _, logits, values, choices = tf.scan(step, (tf.range(n), index, tf.transpose(fed)),
+    init = (tuple(net.initial(batch) for net in nets), tf.zeros([batch]), widths,
+            tf.zeros([batch, width]), tf.zeros([batch]), tf.zeros([batch], tf.int32))
+    _, _, _, logits, values, choices = tf.scan(step, (tf.range(n), index, tf.transpose(fed)),
                                             initializer=init)
     out = Rollout(tf.transpose(choices), tf.transpose(logits, [1, 0, 2]), tf.transpose(values))
     if order is None:

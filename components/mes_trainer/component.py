@@ -21,10 +21,8 @@ from tfx.types.component_spec import ChannelParameter
 from tfx.types.system_executions import Train
 from tfx.utils import json_utils
 
-from components.artifacts import MultiSizeEmbeddingSpec
+from components.artifacts import EMBEDDING_SPEC_KEY, MultiSizeEmbeddingSpec
 from components.mes_trainer import executor
-
-EMBEDDING_SPEC_KEY = executor.EMBEDDING_SPEC_KEY
 _TRAINER = standard_component_specs.TrainerSpec
 
 

@@ -30,19 +30,18 @@ from typing import List, Optional, Sequence
 import tensorflow_model_analysis as tfma
 
 from trainer_module.features import LABEL_KEY, TASKS
+from trainer_module.run_fn import RANKING_OUTPUT, RETRIEVAL_OUTPUT, SERVING_SIGNATURE, \
+    TRANSFORM_SIGNATURE
 
 CANDIDATE = "candidate"
 BASELINE = "baseline"
-RANKING_PREDICTION_KEY = "probability"
-RETRIEVAL_PREDICTION_KEY = "scores"
-TRANSFORM_SIGNATURE = "transformed_features"
 
 
 def model_spec(task: str, name: str = CANDIDATE, is_baseline: bool = False) -> tfma.ModelSpec:
     return tfma.ModelSpec(
-        name=name, is_baseline=is_baseline, signature_name="serving_default",
+        name=name, is_baseline=is_baseline, signature_name=SERVING_SIGNATURE,
         preprocessing_function_names=[TRANSFORM_SIGNATURE], label_key=LABEL_KEY,
-        prediction_key=RANKING_PREDICTION_KEY if task == "ranking" else RETRIEVAL_PREDICTION_KEY)
+        prediction_key=RANKING_OUTPUT if task == "ranking" else RETRIEVAL_OUTPUT)
 
 
 def metric_configs(task: str) -> List[tfma.MetricConfig]:

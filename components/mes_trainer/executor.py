@@ -12,8 +12,8 @@ from tfx.components.trainer import executor as trainer_executor
 from tfx.components.trainer import fn_args_utils
 
 from components import artifacts
+from components.artifacts import EMBEDDING_SPEC_KEY
 
-EMBEDDING_SPEC_KEY = "embedding_spec"
 MES_URI_KEY = "mes_uri"
 
 

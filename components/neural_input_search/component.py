@@ -18,9 +18,33 @@ from tfx.utils import json_utils
 from components.artifacts import MultiSizeEmbeddingSpec, SearchResults
 from components.neural_input_search import constants as c
 from components.neural_input_search import executor
+from trainer_module.defaults import DEFAULT_BATCH_SIZE
+from trainer_module.features import DatasetConfig
+from trainer_module.search_config import SearchConfig
 from trainer_module.spec import check_accounting
 
 IntOrRuntime = Union[int, data_types.RuntimeParameter]
+SearchOptions = Union[SearchConfig, Mapping[str, Any], str, data_types.RuntimeParameter]
+
+
+def search_config_json(search_config: Optional[SearchOptions], task: str) -> str:
+    """The one serialized ``SearchConfig`` of the ``search_config`` execution parameter.
+
+    Args:
+      search_config: a ``SearchConfig``, a dict or JSON object of its options (omitted ones keep
+        their defaults), or None for all defaults.
+      task: the dataset config's task; the options may omit it, and naming another is an error.
+
+    Raises:
+      ValueError: one line naming an unknown option, a mistyped value or a differing task.
+    """
+    if search_config is None:
+        return SearchConfig(task=task).to_json()
+    if isinstance(search_config, SearchConfig):
+        return SearchConfig.from_json(search_config.to_json(), task=task).to_json()
+    if isinstance(search_config, str):
+        return SearchConfig.from_json(search_config, task=task).to_json()
+    return SearchConfig.from_dict(dict(search_config), task=task).to_json()
 
 
 class NeuralInputSearchSpec(types.ComponentSpec):
@@ -30,11 +54,7 @@ class NeuralInputSearchSpec(types.ComponentSpec):
         c.BUDGET_KEY: ExecutionParameter(type=int),
         c.MODE_KEY: ExecutionParameter(type=str),
         c.ACCOUNTING_KEY: ExecutionParameter(type=str, optional=True),
-        c.TASK_KEY: ExecutionParameter(type=str, optional=True),
-        c.WARMUP_STEPS_KEY: ExecutionParameter(type=int),
-        c.SEARCH_STEPS_KEY: ExecutionParameter(type=int),
-        c.GROUP_SIZE_KEY: ExecutionParameter(type=int),
-        c.NUM_NEGATIVES_KEY: ExecutionParameter(type=int),
+        c.SEARCH_CONFIG_KEY: ExecutionParameter(type=str),
         c.TRAIN_BATCH_SIZE_KEY: ExecutionParameter(type=int),
         c.EVAL_BATCH_SIZE_KEY: ExecutionParameter(type=int, optional=True),
         c.STRATEGY_KEY: ExecutionParameter(type=str),
@@ -69,6 +89,7 @@ class NeuralInputSearch(base_component.BaseComponent):
             examples=transform.outputs['transformed_examples'],
             transform_graph=transform.outputs['transform_graph'],
             budget=200_000, mode='ME',
+            search_config={'search_steps': 600, 'seed': 3},
             custom_config={'dataset': dataset_config.to_dict()})
     """
 
@@ -82,12 +103,8 @@ class NeuralInputSearch(base_component.BaseComponent):
                  custom_config: Mapping[str, Any],
                  schema: Optional[types.BaseChannel] = None,
                  mode: Union[str, data_types.RuntimeParameter] = "ME",
-                 task: Optional[str] = None,
-                 warmup_steps: IntOrRuntime = c.DEFAULT_WARMUP_STEPS,
-                 search_steps: IntOrRuntime = c.DEFAULT_SEARCH_STEPS,
-                 group_size: int = c.DEFAULT_GROUP_SIZE,
-                 num_negatives: int = c.DEFAULT_NUM_NEGATIVES,
-                 train_batch_size: int = c.DEFAULT_TRAIN_BATCH_SIZE,
+                 search_config: Optional[SearchOptions] = None,
+                 train_batch_size: int = DEFAULT_BATCH_SIZE,
                  eval_batch_size: Optional[int] = None,
                  strategy: str = "default",
                  search_space: Optional[Union[str, Mapping[str, Mapping[str, Any]]]] = None,
@@ -101,17 +118,16 @@ class NeuralInputSearch(base_component.BaseComponent):
           examples: transformed `Examples` (Transform's `transformed_examples`).
           transform_graph: `TransformGraph`; vocabulary sizes and the feature spec come from it.
           budget: memory budget C, total embedding floats allowed (see ``accounting``).
-          custom_config: dict with ``'dataset'`` = ``DatasetConfig.to_dict()`` (required) and
-            optionally ``'search_config'`` = extra ``SearchConfig`` fields (learning_rate, seed, ...)
-            and ``'checkpoint_dir'`` (stable dir so a new execution resumes an interrupted search;
-            default: ``<search_results uri>/checkpoints``).
+          custom_config: dict with ``'dataset'`` = ``DatasetConfig.to_dict()`` (required; it
+            declares the task) and optionally ``'checkpoint_dir'`` (stable dir so a new execution
+            resumes an interrupted search; default: ``<search_results uri>/checkpoints``).
           schema: optional raw `Schema` (accepted for Tuner-like wiring; unused).
           mode: ``'SE'`` (one size per feature) or ``'ME'`` (multi-size embeddings).
-          task: ``'ranking'`` or ``'retrieval'``; default: the dataset config's task.
-          warmup_steps: main-model steps under uniform random choices.
-          search_steps: alternating main / controller steps.
-          group_size: ranking: examples per controller choice (one AUC reward each).
-          num_negatives: retrieval: sampled negatives of the Sampled Recall@1 reward.
+          search_config: every option of the search as one value: a ``SearchConfig``, a dict or
+            JSON object of its options (e.g. ``{'search_steps': 600, 'seed': 3}``; omitted ones
+            keep their defaults; ``task`` comes from the dataset config), or a string
+            RuntimeParameter holding ``SearchConfig.to_json()``. The executor passes it to
+            ``run_search`` unchanged.
           train_batch_size: batch size of the main model (on `train_split`).
           eval_batch_size: batch size of the controller (on `eval_split`); for ranking a multiple
             of `group_size` (default: ranking `group_size * groups_per_step` of the
@@ -130,11 +146,15 @@ class NeuralInputSearch(base_component.BaseComponent):
         config = dict(custom_config or {})
         if c.DATASET_CONFIG_KEY not in config:
             raise ValueError("custom_config must carry 'dataset' (DatasetConfig.to_dict())")
+        if c.SEARCH_CONFIG_KEY in config:
+            raise ValueError("custom_config['search_config'] is not read; pass the search options "
+                             "as the search_config argument")
         if isinstance(mode, str) and mode not in ("SE", "ME"):
             raise ValueError(f"mode must be 'SE' or 'ME', got {mode!r}")
         check_accounting(accounting)
-        if task is not None and task not in ("ranking", "retrieval"):
-            raise ValueError(f"task must be 'ranking' or 'retrieval', got {task!r}")
+        if not isinstance(search_config, data_types.RuntimeParameter):
+            task = DatasetConfig.from_dict(config[c.DATASET_CONFIG_KEY]).task
+            search_config = search_config_json(search_config, task)
         spec = NeuralInputSearchSpec(
             examples=examples,
             transform_graph=transform_graph,
@@ -142,11 +162,7 @@ class NeuralInputSearch(base_component.BaseComponent):
             budget=budget,
             mode=mode,
             accounting=accounting,
-            task=task,
-            warmup_steps=warmup_steps,
-            search_steps=search_steps,
-            group_size=group_size,
-            num_negatives=num_negatives,
+            search_config=search_config,
             train_batch_size=train_batch_size,
             eval_batch_size=eval_batch_size,
             strategy=strategy,

@@ -1,6 +1,5 @@
 """Channel and execution-property names of the NeuralInputSearch component."""
-from trainer_module.search_config import SearchConfig
-
+from components.artifacts import EMBEDDING_SPEC_KEY  # noqa: F401  (shared with MesTrainer)
 
 # Input channels.
 EXAMPLES_KEY = "examples"
@@ -8,18 +7,13 @@ TRANSFORM_GRAPH_KEY = "transform_graph"
 SCHEMA_KEY = "schema"
 
 # Output channels.
-EMBEDDING_SPEC_KEY = "embedding_spec"
 SEARCH_RESULTS_KEY = "search_results"
 
 # Execution properties.
 BUDGET_KEY = "budget"
 MODE_KEY = "mode"
 ACCOUNTING_KEY = "accounting"
-TASK_KEY = "task"
-WARMUP_STEPS_KEY = "warmup_steps"
-SEARCH_STEPS_KEY = "search_steps"
-GROUP_SIZE_KEY = "group_size"
-NUM_NEGATIVES_KEY = "num_negatives"
+SEARCH_CONFIG_KEY = "search_config"     # SearchConfig.to_json(): every option of the search
 TRAIN_BATCH_SIZE_KEY = "train_batch_size"
 EVAL_BATCH_SIZE_KEY = "eval_batch_size"
 STRATEGY_KEY = "strategy"
@@ -31,12 +25,4 @@ CUSTOM_CONFIG_KEY = "custom_config"
 
 # Keys inside custom_config.
 DATASET_CONFIG_KEY = "dataset"          # DatasetConfig.to_dict(), required
-SEARCH_CONFIG_KEY = "search_config"     # extra SearchConfig fields (learning_rate, seed, ...)
 CHECKPOINT_DIR_KEY = "checkpoint_dir"   # stable checkpoint dir (resume across executions)
-
-# Defaults: the library's, from their one home (trainer_module.search_config.SearchConfig).
-DEFAULT_WARMUP_STEPS = SearchConfig.warmup_steps
-DEFAULT_SEARCH_STEPS = SearchConfig.search_steps
-DEFAULT_GROUP_SIZE = SearchConfig.group_size
-DEFAULT_NUM_NEGATIVES = SearchConfig.num_negatives
-DEFAULT_TRAIN_BATCH_SIZE = 256

@@ -21,6 +21,7 @@ from components import artifacts
 from components.neural_input_search import constants as c
 from components.neural_input_search import report
 from trainer_module import preprocessing, tfx_io
+from trainer_module.defaults import DEFAULT_BATCH_SIZE
 from trainer_module import search as nis_search
 from trainer_module.features import DatasetConfig
 from trainer_module.search_space import SearchSpace
@@ -45,9 +46,6 @@ def resolve_inputs(input_dict: Mapping[str, List[types.Artifact]],
                    exec_properties: Mapping[str, Any]) -> SearchInputs:
     """Dataset config (custom_config['dataset']), transform graph and split file patterns."""
     dataset = preprocessing.dataset_from_custom_config(custom_config(exec_properties))
-    task = exec_properties.get(c.TASK_KEY)
-    if task and task != dataset.task:
-        raise ValueError(f"task {task!r} disagrees with the dataset config's task {dataset.task!r}")
     examples = input_dict[c.EXAMPLES_KEY]
 
     def files(split: str) -> List[str]:
@@ -88,29 +86,18 @@ def build_search_space(vocab_sizes: Mapping[str, int],
 
 def build_search_config(exec_properties: Mapping[str, Any],
                         dataset: DatasetConfig) -> nis_search.SearchConfig:
-    """SearchConfig from the execution properties plus custom_config['search_config']."""
-    extra = dict(custom_config(exec_properties).get(c.SEARCH_CONFIG_KEY) or {})
-    fields = dict(task=dataset.task,
-                  warmup_steps=int(exec_properties.get(c.WARMUP_STEPS_KEY, c.DEFAULT_WARMUP_STEPS)),
-                  search_steps=int(exec_properties.get(c.SEARCH_STEPS_KEY, c.DEFAULT_SEARCH_STEPS)),
-                  group_size=int(exec_properties.get(c.GROUP_SIZE_KEY, c.DEFAULT_GROUP_SIZE)),
-                  num_negatives=int(exec_properties.get(c.NUM_NEGATIVES_KEY, c.DEFAULT_NUM_NEGATIVES)))
-    clash = sorted(set(extra) & set(fields))
-    if clash:
-        raise ValueError(f"custom_config['search_config'] repeats {clash}; set them as component "
-                         "parameters instead")
-    if "hidden_units" in extra:
-        extra["hidden_units"] = tuple(extra["hidden_units"])
-    try:
-        return nis_search.SearchConfig(**fields, **extra)
-    except TypeError as e:
-        raise ValueError(f"bad custom_config['search_config'] {sorted(extra)}: {e}") from e
+    """The ``search_config`` execution parameter (``SearchConfig.to_json``), read as it is.
+
+    Its task, when it names one, must be the dataset config's (the task is declared there).
+    """
+    return nis_search.SearchConfig.from_json(exec_properties.get(c.SEARCH_CONFIG_KEY) or "{}",
+                                             task=dataset.task)
 
 
 def batch_sizes(exec_properties: Mapping[str, Any],
                 config: nis_search.SearchConfig) -> Tuple[int, int]:
     """(main-model batch, controller batch); the latter defaults to ``SearchConfig.controller_batch_size``."""
-    train_bs = int(exec_properties.get(c.TRAIN_BATCH_SIZE_KEY, c.DEFAULT_TRAIN_BATCH_SIZE))
+    train_bs = int(exec_properties.get(c.TRAIN_BATCH_SIZE_KEY, DEFAULT_BATCH_SIZE))
     eval_bs = exec_properties.get(c.EVAL_BATCH_SIZE_KEY)
     if eval_bs is None:
         return train_bs, config.controller_batch_size(train_bs)

@@ -95,6 +95,8 @@ def test_methods_and_report_end_to_end(tiny, tmp_path):
                "python": "3", "tensorflow": "2"}
     text = document.markdown(records, {}, info, machine, Settings(quick=True), 1.0, "plot.png", None)
     assert "## Machine" in text and "QUICK" in text and "plot.png" in text
+    full = document.markdown(records, {}, info, machine, Settings(), 1.0, "plot.png", None)
+    assert full.index("## Results") < full.index("## Throughput") < full.index("## Findings")
 
 
 def test_merge_replaces_the_rerun_task_and_records_both_runs(tmp_path):
@@ -123,3 +125,12 @@ def test_step_profile_times_every_piece(tiny):
     assert out["decisions"] > len(tiny.vocab_sizes) and out["controller_batch"] == 2000
     for key in ("warmup_step_ms", "search_step_ms", "controller_pass_and_update_ms", "reward_ms"):
         assert out[key] > 0
+
+
+def test_step_profile_uses_only_the_search_s_public_hook():
+    import ast
+    import inspect
+    tree = ast.parse(inspect.getsource(step_profile))
+    private = sorted({n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute)
+                      and n.attr.startswith("_") and not n.attr.endswith("__")})
+    assert private == []

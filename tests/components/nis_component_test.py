@@ -1,4 +1,5 @@
 """NeuralInputSearch and MesTrainer construction: channels, types, execution properties."""
+import dataclasses
 import json
 
 import pytest
@@ -10,6 +11,7 @@ from components.artifacts import MultiSizeEmbeddingSpec, SearchResults
 from components.mes_trainer import MesTrainer
 from components.neural_input_search import NeuralInputSearch
 from trainer_module.features import DatasetConfig, FeatureConfig
+from trainer_module.search_config import SearchConfig
 
 DATASET = DatasetConfig(task="ranking", label="clicked", features=[FeatureConfig("item")])
 
@@ -29,33 +31,50 @@ def test_nis_channels_and_defaults():
     assert nis.outputs["search_results"].type is SearchResults
     props = nis.exec_properties
     assert props["budget"] == 5000 and props["mode"] == "ME" and props["strategy"] == "default"
-    assert (props["warmup_steps"], props["search_steps"], props["group_size"]) == (200, 1200, 100)
+    assert SearchConfig.from_json(props["search_config"]) == SearchConfig(task="ranking")
     assert (props["train_split"], props["eval_split"]) == ("train", "eval")
     assert DatasetConfig.from_dict(json.loads(props["custom_config"])["dataset"]) == DATASET
-    assert props["search_space"] is None and props["task"] is None
+    assert props["search_space"] is None
 
 
 def test_nis_all_parameters():
     examples, graph = _channels()
     schema = types.Channel(type=standard_artifacts.Schema)
     nis = NeuralInputSearch(examples=examples, transform_graph=graph, schema=schema, budget=10,
-                            mode="SE", task="ranking", warmup_steps=1, search_steps=2, group_size=4,
-                            num_negatives=7, train_batch_size=8, eval_batch_size=16,
+                            mode="SE", search_config={"search_steps": 2, "seed": 3},
+                            train_batch_size=8, eval_batch_size=16,
                             strategy="mirrored", search_space={"*": {"num_dim_chunks": 2}},
                             train_split="a", eval_split="b", ui_metadata_path="/tmp/ui.json",
-                            custom_config={"dataset": DATASET.to_dict(),
-                                           "search_config": {"seed": 3}})
+                            custom_config={"dataset": DATASET.to_dict()})
     props = nis.exec_properties
     assert nis.inputs["schema"] is schema
     assert json.loads(props["search_space"]) == {"*": {"num_dim_chunks": 2}}
-    assert (props["mode"], props["num_negatives"], props["eval_batch_size"]) == ("SE", 7, 16)
-    assert json.loads(props["custom_config"])["search_config"] == {"seed": 3}
+    assert (props["mode"], props["eval_batch_size"]) == ("SE", 16)
+    assert SearchConfig.from_json(props["search_config"]) == SearchConfig(search_steps=2, seed=3)
+
+
+@pytest.mark.parametrize("search_config", [
+    SearchConfig(seed=3, fill_budget=True), {"seed": 3, "fill_budget": True},
+    '{"seed": 3, "fill_budget": true, "task": "ranking"}'])
+def test_nis_search_config_is_one_parameter(search_config):
+    examples, graph = _channels()
+    nis = NeuralInputSearch(examples=examples, transform_graph=graph, budget=10,
+                            search_config=search_config,
+                            custom_config={"dataset": DATASET.to_dict()})
+    options = {f.name for f in dataclasses.fields(SearchConfig)}
+    assert not options & set(nis.exec_properties)  # no option is mirrored as its own execution parameter
+    assert nis.exec_properties["search_config"] == SearchConfig(seed=3, fill_budget=True).to_json()
 
 
 @pytest.mark.parametrize("kwargs, match", [
     ({"custom_config": {}}, "dataset"),
     ({"mode": "XE"}, "mode"),
-    ({"task": "ctr"}, "task"),
+    ({"search_config": {"task": "retrieval"}},
+     "name task 'retrieval' but the dataset config's task is 'ranking'"),
+    ({"search_config": {"seeed": 1}}, r"unknown search option\(s\) \['seeed'\]; accepted: .*seed"),
+    ({"search_config": {"seed": "1"}}, "search option 'seed' must be an int, got '1'"),
+    ({"custom_config": {"dataset": DATASET.to_dict(), "search_config": {"seed": 1}}},
+     "pass the search options as the search_config argument"),
 ])
 def test_nis_rejects_bad_arguments(kwargs, match):
     examples, graph = _channels()

@@ -10,14 +10,14 @@ from components.artifacts import MultiSizeEmbeddingSpec, SearchResults
 from components.neural_input_search import NeuralInputSearch, executor
 from trainer_module.search_space import SearchSpace
 
-SEARCH_CONFIG = {"log_every": 3, "checkpoint_every": 3, "hidden_units": [16], "controller_units": 8}
+SEARCH_CONFIG = {"warmup_steps": 3, "search_steps": 3, "group_size": 10, "num_negatives": 8,
+                 "log_every": 3, "checkpoint_every": 3, "hidden_units": [16], "controller_units": 8}
 
 
 def _props(data, **overrides):
     from tfx import types
-    args = dict(budget=600, warmup_steps=3, search_steps=3, group_size=10, num_negatives=8,
-                train_batch_size=16, custom_config={"dataset": data.dataset.to_dict(),
-                                                    "search_config": SEARCH_CONFIG})
+    args = dict(budget=600, search_config=SEARCH_CONFIG, train_batch_size=16,
+                custom_config={"dataset": data.dataset.to_dict()})
     args.update(overrides)
     nis = NeuralInputSearch(examples=types.Channel(type=standard_artifacts.Examples),
                             transform_graph=types.Channel(type=standard_artifacts.TransformGraph),
@@ -85,8 +85,6 @@ def test_missing_split_and_task_mismatch(tiny_data, make_artifacts):
     inputs = {"examples": [examples], "transform_graph": [graph]}
     with pytest.raises(ValueError, match="no split 'test'"):
         executor.resolve_inputs(inputs, _props(data, eval_split="test"))
-    with pytest.raises(ValueError, match="disagrees"):
-        executor.resolve_inputs(inputs, _props(data, task="retrieval"))
 
 
 def test_search_space_overrides_and_config_helpers():
@@ -110,18 +108,26 @@ def test_search_space_overrides_and_config_helpers():
     assert executor.batch_sizes({"train_batch_size": 16, "eval_batch_size": 25}, cfg) == (16, 25)
 
 
-def test_search_config_from_properties(tiny_data):
-    from trainer_module.features import DatasetConfig, FeatureConfig
-    ds = DatasetConfig(task="retrieval", label="y", features=[FeatureConfig("a")])
-    props = {"warmup_steps": 1, "search_steps": 2, "group_size": 3, "num_negatives": 4,
-             "custom_config": json.dumps({"dataset": ds.to_dict(), "search_config": {"seed": 9}})}
-    cfg = executor.build_search_config(props, ds)
-    assert (cfg.task, cfg.warmup_steps, cfg.num_negatives, cfg.seed) == ("retrieval", 1, 4, 9)
-    bad = {**props, "custom_config": json.dumps({"dataset": ds.to_dict(),
-                                                 "search_config": {"warmup_steps": 5}})}
-    with pytest.raises(ValueError, match="repeats"):
-        executor.build_search_config(bad, ds)
-    bad = {**props, "custom_config": json.dumps({"dataset": ds.to_dict(),
-                                                 "search_config": {"nope": 5}})}
-    with pytest.raises(ValueError, match="nope"):
-        executor.build_search_config(bad, ds)
+def test_search_config_parameter_reaches_run_search_unchanged(tiny_data, make_artifacts,
+                                                               tmp_path, monkeypatch):
+    from trainer_module.search_config import SearchConfig
+    data = tiny_data("ranking")
+    examples, graph = make_artifacts(data)
+    sent = SearchConfig(**{**SEARCH_CONFIG, "hidden_units": (16,)}, seed=7, fill_budget=True,
+                        final_candidates=5)
+    received = []
+
+    def run_search(space, dataset, train_ds, val_ds, config, **kwargs):
+        received.append(config)
+        raise RuntimeError("stop")
+
+    monkeypatch.setattr(executor.nis_search, "run_search", run_search)
+    with pytest.raises(RuntimeError, match="stop"):
+        executor.Executor().Do({"examples": [examples], "transform_graph": [graph]},
+                               _outputs(tmp_path), _props(data, search_config=sent))
+    assert received == [sent]
+    # A hand-edited parameter naming another task than the dataset config's is refused.
+    props = _props(data, search_config=sent)
+    props["search_config"] = props["search_config"].replace('"ranking"', '"retrieval"')
+    with pytest.raises(ValueError, match="task 'retrieval' but the dataset config's task is 'ranking'"):
+        executor.build_search_config(props, data.dataset)

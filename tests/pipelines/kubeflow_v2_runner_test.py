@@ -2,6 +2,7 @@
 
 The pipeline root is local: with gs:// the compiler may try to upload packages.
 """
+import dataclasses
 import json
 import os
 
@@ -11,6 +12,7 @@ import pytest  # noqa: E402
 
 from pipelines import kubeflow_v2_runner  # noqa: E402
 from pipelines import pipeline as nis_pipeline  # noqa: E402
+from trainer_module.search_config import SearchConfig  # noqa: E402
 
 IMAGE = "us-docker.pkg.dev/test-project/nis/nis-tfx:test"
 
@@ -23,7 +25,8 @@ def compiled(tmp_path_factory):
         "--output-dir", str(out), "--root", str(tmp / "root"), "--image", IMAGE,
         "--pipeline-name", "nis-kfp-test", "--budget", "4321",
         "--search-gpu", "NVIDIA_TESLA_T4:2", "--search-memory", "30",
-        "--trainer-gpu", "NVIDIA_L4", "--trainer-cpu", "8"])
+        "--trainer-gpu", "NVIDIA_L4", "--trainer-cpu", "8",
+        "--search-steps", "77", "--search", "seed=7", "--search", "fill_budget=true"])
     assert rc == 0
     path = out / "nis-kfp-test.json"
     assert path.exists()
@@ -64,6 +67,15 @@ def test_exec_properties_reach_the_spec(compiled):
     budget = params["parameters"]["budget"]["runtimeValue"]["constantValue"]
     assert int(budget.get("intValue", budget.get("numberValue", 0))) == 4321
     assert params["artifacts"]["transform_graph"]["taskOutputArtifact"]["producerTask"] == "Transform"
+
+
+def test_search_options_reach_the_one_search_parameter(compiled):
+    params = compiled["pipelineSpec"]["root"]["dag"]["tasks"]["NeuralInputSearch"]["inputs"]
+    value = params["parameters"]["search_config"]["runtimeValue"]["constantValue"]
+    search = SearchConfig.from_json(value["stringValue"])
+    assert search == SearchConfig(task="ranking", search_steps=77, seed=7, fill_budget=True)
+    options = {f.name for f in dataclasses.fields(SearchConfig)}
+    assert not options & set(params["parameters"])  # no option mirrored as its own parameter
 
 
 def test_dataflow_flags():

@@ -12,6 +12,7 @@ from pipelines import pipeline as nis_pipeline  # noqa: E402
 from pipelines.config import PipelineConfig  # noqa: E402
 from pipelines.data import synthetic  # noqa: E402
 from trainer_module.features import DatasetConfig  # noqa: E402
+from trainer_module.search_config import SearchConfig  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -20,8 +21,8 @@ def make_config(tmp_path, **overrides) -> PipelineConfig:
     fields = dict(pipeline_name="wiring", data_path=str(tmp_path / "data"),
                   schema_path=os.path.join(REPO, "schemas", "synthetic_ranking", "schema.pbtxt"),
                   dataset=synthetic.dataset_config("ranking").to_dict(),
-                  output_dir=str(tmp_path / "out"), budget=12_345, warmup_steps=3,
-                  search_steps=4, train_steps=5, eval_steps=2)
+                  output_dir=str(tmp_path / "out"), budget=12_345,
+                  search={"warmup_steps": 3, "search_steps": 4}, train_steps=5, eval_steps=2)
     fields.update(overrides)
     return PipelineConfig(**fields)
 
@@ -84,9 +85,9 @@ def test_search_trainers_evaluator_pusher_wiring(tmp_path):
     nis, trainer, baseline = c["NeuralInputSearch"], c["Trainer"], c["BaselineTrainer"]
     assert source(nis, "examples") == ("Transform", "transformed_examples")
     assert source(nis, "transform_graph") == ("Transform", "transform_graph")
-    assert (nis.exec_properties["budget"], nis.exec_properties["mode"],
-            nis.exec_properties["task"]) == (12_345, "ME", "ranking")
-    assert (nis.exec_properties["warmup_steps"], nis.exec_properties["search_steps"]) == (3, 4)
+    assert (nis.exec_properties["budget"], nis.exec_properties["mode"]) == (12_345, "ME")
+    search = SearchConfig.from_json(nis.exec_properties["search_config"])
+    assert (search.task, search.warmup_steps, search.search_steps) == ("ranking", 3, 4)
     assert source(trainer, "embedding_spec") == ("NeuralInputSearch", "embedding_spec")
     assert "embedding_spec" not in baseline.inputs
     for t in (trainer, baseline):
@@ -134,6 +135,9 @@ def test_retrieval_recall_and_options(tmp_path):
 def test_task_mismatch_is_rejected(tmp_path):
     with pytest.raises(ValueError, match="task"):
         nis_pipeline.create_pipeline(make_config(tmp_path, task="retrieval"))
+    with pytest.raises(ValueError, match="name task 'retrieval' but the dataset config's task is "
+                                         "'ranking'"):
+        make_config(tmp_path, search={"task": "retrieval"})
 
 
 def test_pipeline_module_knows_no_runner():

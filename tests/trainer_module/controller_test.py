@@ -131,19 +131,3 @@ def test_shuffled_controller_learns_best_feasible_configuration():
     for i in range(200):
         step(tf.constant(i, tf.int64))
     np.testing.assert_array_equal(ctl.greedy(), [1, 1])
-
-
-def test_budget_reserve_keeps_room_for_features_not_decided_yet():
-    # Decision 1's feature holds 0.3 budgets until it is decided: decision 0 may not take
-    # the 1.0 pick (nothing would be left), the 0.6 one leaves exactly the reserve.
-    costs = [[0.0, 0.6, 1.0], [0.0, 0.3, 0.5]]
-    ctl = Controller([3, 3], decision_costs=costs, reserves=[0.0, 0.3])
-    acts = ctl.sample(3000, tf.constant([1, 5], tf.int64)).numpy()
-    assert not (acts[:, 0] == 2).any()
-    assert {(1, 1), (0, 2), (1, 0)} <= {tuple(a) for a in acts}
-    free = Controller([3, 3], decision_costs=costs).sample(3000, tf.constant([1, 5], tf.int64)).numpy()
-    assert (free[:, 0] == 2).mean() > 0.2              # without a reserve the first takes it all
-    # A reserve bigger than the whole budget still leaves the free category: no NaN, no overshoot.
-    greedy = Controller([3, 3], decision_costs=costs, reserves=[0.0, 5.0])
-    acts = greedy.sample(200, tf.constant([2, 5], tf.int64)).numpy()
-    assert (acts[:, 0] == 0).all() and np.isfinite(greedy.log_prob(tf.constant(acts)).numpy()).all()

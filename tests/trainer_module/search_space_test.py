@@ -68,21 +68,10 @@ def test_exact_increments_are_nonnegative_and_sum_to_the_cost_in_any_order():
     for _ in range(100):
         acts = [int(rng.integers(k)) for k in space.decision_sizes()]
         row, total = [0] * n, 0
-        for i in rng.permutation(n):  # features interleaved, as in the "chunk" order
+        for i in rng.permutation(n):  # the decisions in any order, features interleaved
             inc = space.increment_costs(row, int(i))
             assert inc[0] == 0 and min(inc) >= 0
             row[i] = acts[i]
             total += inc[acts[i]]
             assert total == space.cost(row)
         assert total == space.cost(acts) == space.to_spec(acts).cost()
-
-
-def test_chunk_order_decides_every_features_first_chunks_first():
-    space = SearchSpace.from_vocab_sizes({"a": 100, "b": 50}, 2000, mode="ME",
-                                         overrides={"a": {"num_dim_chunks": 3}, "b": {"num_dim_chunks": 2}})
-    assert space.controller_order("feature") == [0, 1, 2, 3, 4]
-    assert space.controller_order("chunk") == [0, 3, 1, 4, 2]
-    se = SearchSpace.from_vocab_sizes({"a": 100, "b": 50}, 2000, mode="SE")
-    assert se.controller_order("chunk") == se.controller_order("feature") == [0, 1]
-    with pytest.raises(ValueError, match="'random'"):
-        space.controller_order("random")

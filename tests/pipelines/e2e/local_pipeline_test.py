@@ -1,7 +1,7 @@
 """End to end: LocalDagRunner on tiny synthetic data, then MLMD lineage, cache and failure checks.
 
 One pipeline root and MLMD are shared by the tests, which run in file order:
-full run (module fixture) -> identical second run (cache) -> run on a bad CSV (stops at the
+full run through the ``nis-pipeline`` command line (module fixture) -> identical second run (cache) -> run on a bad CSV (stops at the
 gate, earlier artifacts intact) -> run with an unreachable blessing threshold (not pushed).
 """
 import csv
@@ -22,24 +22,33 @@ from pipelines.data import synthetic  # noqa: E402
 
 pytestmark = pytest.mark.e2e
 BUDGET = 5_000
+SEARCH_SEED = 5  # not the default: the search must receive it from the command line
 TIMINGS = {}
 
 
 @pytest.fixture(scope="module")
-def cfg(tmp_path_factory) -> PipelineConfig:
+def argv(tmp_path_factory):
     root = tmp_path_factory.mktemp("e2e")
     csv_path, schema_path, dataset = synthetic.generate("ranking", 1500, 0, str(root / "gen"))
-    return PipelineConfig(
-        pipeline_name="e2e", data_path=os.path.dirname(csv_path), schema_path=schema_path,
-        dataset=dataset.to_dict(), output_dir=str(root / "out"), budget=BUDGET,
-        warmup_steps=10, search_steps=20, group_size=16, num_negatives=50, train_batch_size=32,
-        train_steps=20, eval_steps=2, blessing_threshold=0.0)
+    dataset_json = root / "dataset.json"
+    dataset_json.write_text(dataset.to_json())
+    return ["--pipeline-name", "e2e", "--data-path", os.path.dirname(csv_path),
+            "--schema-path", schema_path, "--dataset-config", str(dataset_json),
+            "--output-dir", str(root / "out"), "--budget", str(BUDGET), "--batch-size", "32",
+            "--search", "warmup_steps=10", "--search", "search_steps=20", "--group-size", "16",
+            "--search", f"seed={SEARCH_SEED}", "--train-steps", "20", "--eval-steps", "2",
+            "--blessing-threshold", "0.0"]
 
 
 @pytest.fixture(scope="module")
-def first_run(cfg):
+def cfg(argv) -> PipelineConfig:
+    return local_runner._resolve(local_runner._parser().parse_args(argv))  # pylint: disable=protected-access
+
+
+@pytest.fixture(scope="module")
+def first_run(cfg, argv):
     start = time.time()
-    local_runner.run(cfg)
+    assert local_runner.main([*argv, "--verbose"]) == 0
     TIMINGS["first run"] = time.time() - start
     store = results.connect(cfg.metadata_path)
     run = results.latest_run(store, cfg.pipeline_name)
@@ -74,6 +83,12 @@ def test_every_component_ran(first_run):
     assert set(states.values()) == {results.Execution.COMPLETE}, states
     mes = read_mes(outputs[P.SEARCH]["embedding_spec"].uri)
     assert mes.budget == BUDGET and mes.cost() <= BUDGET
+
+
+def test_cli_search_options_reach_the_search(first_run):
+    _, _, outputs = first_run
+    searched = read_mes(outputs[P.SEARCH]["embedding_spec"].uri).metadata["search_config"]
+    assert (searched["seed"], searched["search_steps"], searched["group_size"]) == (SEARCH_SEED, 20, 16)
 
 
 def test_lineage_search_to_model_to_evaluation(first_run):

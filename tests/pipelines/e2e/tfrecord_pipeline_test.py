@@ -37,7 +37,8 @@ def test_tfrecord_input_with_inferred_schema_runs_every_component(tmp_path):
     cfg = PipelineConfig(
         pipeline_name="e2e-tfrecord", data_path=str(tmp_path / "tfrecords"), input_format="tfrecord",
         schema_path=None, dataset=dataset.to_dict(), output_dir=str(tmp_path / "out"), budget=5_000,
-        warmup_steps=10, search_steps=20, group_size=16, train_batch_size=32, train_steps=20,
+        search={"warmup_steps": 10, "search_steps": 20, "group_size": 16}, train_batch_size=32,
+        train_steps=20,
         eval_steps=2, blessing_threshold=0.0)
     pipeline = P.create_pipeline(cfg)
     kinds = {c.id: type(c) for c in pipeline.components}
