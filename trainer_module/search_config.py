@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from typing import Any, Dict, List, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
+from trainer_module.optimizers import DEFAULT_OPTIMIZER, OPTIMIZERS
 from trainer_module.spec import ModelSpec
 
 DECISION_ORDERS = ("feature", "chunk", "random")
@@ -34,7 +35,11 @@ class SearchConfig:
         but lowered Recall@1 x100 of the retrained NIS-ME at 2% and 8% (two searches each;
         BENCHMARKS.md findings).
       num_negatives: retrieval negatives for Sampled Recall@1 (capped at labels - 1).
-      learning_rate: main model (supernet) Adam learning rate.
+      learning_rate: main model (supernet) learning rate.
+      optimizer: main model (supernet) optimizer, one of ``optimizers.OPTIMIZERS``:
+        "lazy_adam" updates only the embedding rows (and their moments) a batch touches,
+        so a step's cost does not grow with the tables; "adam" is Keras' Adam, which
+        decays the moments of every row on every step.
       controller_learning_rate: controller + baseline Adam learning rate.
       entropy_weight: entropy bonus of the policy gradient.
       controller_units: LSTM width of controller and baseline.
@@ -72,6 +77,10 @@ class SearchConfig:
         decisions together; greedy choices use the feature order). Under budget masking a
         fixed order lets the first features spend a tight budget before the last are decided
         (see BENCHMARKS.md findings).
+      memory_limit_bytes: the most bytes the memory plan (``memory_plan.plan``: supernet,
+        its optimizer slots and the final model with its slots, an upper bound) may need;
+        the search stops with an error before training when it needs more. None: a share
+        (``memory_plan.DEFAULT_RAM_FRACTION``) of this machine's physical memory; 0: no check.
       budget_reserve: with budget masking, every feature not decided yet holds this many
         times its cheapest non-empty choice (one row block x the narrowest chunk) of the
         budget, which the features decided before it cannot spend (at most half the budget
@@ -86,6 +95,7 @@ class SearchConfig:
     retrieval_group_size: int = 1
     num_negatives: int = 20
     learning_rate: float = 1e-3
+    optimizer: str = DEFAULT_OPTIMIZER
     controller_learning_rate: float = 5e-3
     entropy_weight: float = 1e-2
     controller_units: int = 64
@@ -100,6 +110,7 @@ class SearchConfig:
     final_eval_batches: int = 8
     final_random_candidates: int = 256
     fill_budget: bool = False
+    memory_limit_bytes: Optional[int] = None
 
     def __post_init__(self):
         object.__setattr__(self, "hidden_units", tuple(int(u) for u in self.hidden_units))
@@ -109,9 +120,13 @@ class SearchConfig:
                      "log_every", "checkpoint_every"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
         if self.decision_order not in DECISION_ORDERS:
             raise ValueError(f"decision_order must be one of {DECISION_ORDERS}, "
                              f"got {self.decision_order!r}")
+        if self.memory_limit_bytes is not None and self.memory_limit_bytes < 0:
+            raise ValueError(f"memory_limit_bytes must be >= 0 or None, got {self.memory_limit_bytes}")
         for name in ("warmup_steps", "search_steps", "final_candidates", "final_eval_batches",
                      "final_random_candidates", "budget_reserve"):
             if getattr(self, name) < 0:
@@ -137,17 +152,21 @@ class SearchConfig:
 
 @dataclasses.dataclass
 class SearchResult:
-    """What a search emits: the MES, the logged history and final controller probabilities."""
+    """What a search emits: the MES, the logged history, final controller probabilities and
+    the memory plan it was checked against (``memory_plan.plan``, in bytes)."""
 
     spec: ModelSpec
     history: List[Dict[str, Any]]
     probabilities: Dict[str, List[List[float]]]
+    memory_plan: Dict[str, int] = dataclasses.field(default_factory=dict)
 
     def to_json(self) -> str:
         return json.dumps({"spec": self.spec.to_dict(), "history": self.history,
-                           "probabilities": self.probabilities}, indent=2)
+                           "probabilities": self.probabilities,
+                           "memory_plan": self.memory_plan}, indent=2)
 
     @classmethod
     def from_json(cls, text: str) -> "SearchResult":
         d = json.loads(text)
-        return cls(ModelSpec.from_dict(d["spec"]), d["history"], d["probabilities"])
+        return cls(ModelSpec.from_dict(d["spec"]), d["history"], d["probabilities"],
+                   d.get("memory_plan", {}))
