@@ -208,8 +208,8 @@ def write(out_dir: str, rows: int, seed: int = 0, num_shards: int = 1,
           shards: Optional[Tuple[int, int]] = None) -> Dict:
     """Writes shards ``shards`` (default: all) of a ``rows``-row dataset; returns the manifest.
 
-    Refuses to overwrite an existing shard file. The schema and the manifest are written too
-    (the same bytes from every process).
+    Refuses to overwrite an existing shard file, or a manifest of other data. The schema and
+    the manifest are written first (the same bytes from every process of one dataset).
     """
     sizes = sizes or StreamSizes()
     if rows < 1 or num_shards < 1 or chunk_rows < 1:
@@ -224,6 +224,12 @@ def write(out_dir: str, rows: int, seed: int = 0, num_shards: int = 1,
     existing = [path for path in paths if tf.io.gfile.exists(path)]
     if existing:
         raise FileExistsError(f"{existing[0]} exists; choose an empty --out-dir")
+    manifest = {"rows": rows, "seed": seed, "num_shards": num_shards, "chunk_rows": chunk_rows,
+                "sizes": dataclasses.asdict(sizes), "label": LABEL,
+                "dataset": dataset_config(sizes).to_dict()}
+    _write_once(os.path.join(out_dir, MANIFEST_NAME), json.dumps(manifest, indent=1))
+    _write_once(os.path.join(out_dir, "schema", SCHEMA_NAME),
+                text_format.MessageToString(make_schema()))
     params = make_params(sizes, seed)
     tf.io.gfile.makedirs(os.path.dirname(paths[0]))
     header = ",".join(FEATURES + (LABEL,)) + "\n"
@@ -234,15 +240,20 @@ def write(out_dir: str, rows: int, seed: int = 0, num_shards: int = 1,
                 n = min(chunk_rows, rows - chunk * chunk_rows)
                 f.write("".join(chunk_lines(params, sizes, seed, chunk, n)))
         tf.io.gfile.rename(path + ".tmp", path)
-    manifest = {"rows": rows, "seed": seed, "num_shards": num_shards, "chunk_rows": chunk_rows,
-                "sizes": dataclasses.asdict(sizes), "label": LABEL,
-                "dataset": dataset_config(sizes).to_dict()}
-    for name, text in ((os.path.join("schema", SCHEMA_NAME), text_format.MessageToString(make_schema())),
-                       (MANIFEST_NAME, json.dumps(manifest, indent=1))):
-        tf.io.gfile.makedirs(os.path.dirname(os.path.join(out_dir, name)))
-        with tf.io.gfile.GFile(os.path.join(out_dir, name), "w") as f:
-            f.write(text)
     return manifest
+
+
+def _write_once(path: str, text: str) -> None:
+    """Writes ``text`` to ``path``; an existing file must already hold exactly ``text``."""
+    if tf.io.gfile.exists(path):
+        with tf.io.gfile.GFile(path) as f:
+            if f.read() != text:
+                raise FileExistsError(f"{path} exists and describes other data; choose an "
+                                      f"empty --out-dir")
+        return
+    tf.io.gfile.makedirs(os.path.dirname(path))
+    with tf.io.gfile.GFile(path, "w") as f:
+        f.write(text)
 
 
 def _parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
