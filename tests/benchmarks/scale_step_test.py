@@ -7,9 +7,9 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspa
 from benchmarks import scale_step  # noqa: E402
 
 
-def test_scale_step_times_both_sizes_for_each_optimizer(capsys):
+def test_scale_step_times_both_sizes(capsys):
     scale_step.main(["--small", "50", "--large", "500", "--features", "2", "--dim", "4",
-                     "--repeats", "2", "--rounds", "1", "--optimizers", "lazy_adam", "adam"])
+                     "--repeats", "2", "--rounds", "1", "--optimizers", "lazy_adam"])
     lines = capsys.readouterr().out.splitlines()
-    assert [line.split(":")[0] for line in lines] == ["lazy_adam", "adam"]
+    assert [line.split(":")[0] for line in lines] == ["lazy_adam"]
     assert all("50 rows" in line and "500 rows" in line and "ratio" in line for line in lines)

@@ -45,7 +45,7 @@ def test_shards_hold_the_schemas_columns(tmp_path):
     with pytest.raises(FileExistsError, match="part-00000-of-00003.csv exists"):
         ss.write(str(tmp_path), rows=2500, seed=1, num_shards=3, sizes=TINY, chunk_rows=400)
     with pytest.raises(FileExistsError, match="manifest.json exists and describes other data"):
-        ss.write(str(tmp_path), rows=2500, seed=2, num_shards=3, sizes=TINY, chunk_rows=400)
+        ss.write(str(tmp_path), rows=2500, seed=2, num_shards=2, sizes=TINY, chunk_rows=400)
 
 
 def test_rows_depend_on_the_seed_not_on_sharding_or_the_writer(tmp_path):
