@@ -12,7 +12,8 @@ from pipelines.data import synthetic_stream as ss
 from trainer_module.features import DatasetConfig
 
 TINY = ss.StreamSizes(num_users=5000, num_items=3000, num_categories=40, num_regions=20,
-                      num_devices=3, history_len=4, latent_dim=8)
+                      num_devices=3, history_len=4, latent_dim=8,
+                      zipf_exponent=1.05)
 
 
 def _rows(out_dir):
