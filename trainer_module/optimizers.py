@@ -21,6 +21,7 @@ OPTIMIZERS = ("lazy_adam", "adam")
 DEFAULT_OPTIMIZER = "adam"
 
 
+@tf.keras.utils.register_keras_serializable(package="nis")
 class LazyAdam(tf.keras.optimizers.Adam):
     """Adam whose sparse (``IndexedSlices``) updates touch only the gradient's rows.
 
@@ -31,7 +32,8 @@ class LazyAdam(tf.keras.optimizers.Adam):
         v[i] = beta_2 v[i] + (1 - beta_2) g^2
         w[i] -= alpha m[i] / (sqrt(v[i]) + epsilon)
 
-    and every other row of ``w``, ``m`` and ``v`` is left as it is.
+    and every other row of ``w``, ``m`` and ``v`` is left as it is. Registered with Keras, so
+    ``tf.keras.models.load_model`` restores a model compiled with it.
     """
 
     def __init__(self, learning_rate=1e-3, name: str = "LazyAdam", **kwargs):

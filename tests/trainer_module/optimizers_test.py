@@ -3,7 +3,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+import planted_data as pdata
 from trainer_module import optimizers
+from trainer_module.models import build_model
+from trainer_module.spec import ModelSpec
 from trainer_module.search_config import SearchConfig
 
 ROWS, DIM = 50, 4
@@ -85,3 +88,14 @@ def test_make_and_config_reject_unknown_optimizer_names():
     with pytest.raises(ValueError, match="optimizer must be one of"):
         SearchConfig(optimizer="sgd")
     assert SearchConfig.from_json(SearchConfig(optimizer="adam").to_json()).optimizer == "adam"
+
+
+def test_model_trained_with_lazy_adam_saves_and_loads(tmp_path):
+    spec = ModelSpec(budget=20_000, mode="SE", features={
+        "signal": [(2000, 4)], "context": [(50, 4)], "noise": []})
+    model = build_model(pdata.DATASET, spec, hidden_units=(8,), optimizer="lazy_adam")
+    assert isinstance(model.optimizer, optimizers.LazyAdam)
+    model.fit(pdata.dataset(pdata.ranking_arrays(512, 0), 128), steps_per_epoch=2, verbose=0)
+    model.save(str(tmp_path / "model"), save_format="tf")
+    loaded = tf.keras.models.load_model(str(tmp_path / "model"))
+    assert isinstance(loaded.optimizer, optimizers.LazyAdam)
