@@ -17,6 +17,7 @@ from typing import Dict, Optional, Sequence
 
 import tensorflow as tf
 
+from trainer_module import optimizers
 from trainer_module.defaults import DEFAULT_HIDDEN_UNITS
 from trainer_module.embedding import MultiSizeEmbedding
 from trainer_module.features import DatasetConfig
@@ -181,16 +182,19 @@ def recall_metrics():
 
 def build_model(dataset: DatasetConfig, spec: ModelSpec, num_labels: Optional[int] = None,
                 hidden_units: Sequence[int] = DEFAULT_HIDDEN_UNITS,
-                learning_rate: float = 1e-3, steps_per_execution: int = 1) -> tf.keras.Model:
+                learning_rate: float = 1e-3, steps_per_execution: int = 1,
+                optimizer: str = optimizers.DEFAULT_OPTIMIZER) -> tf.keras.Model:
     """The compiled fixed-size model of ``spec``.
 
     Its embedding layers hold exactly ``spec.table_floats() + spec.projection_floats()``
     floats (``spec.cost()`` under exact accounting). ``steps_per_execution`` > 1 runs that
     many training steps per call of the compiled train function (the same updates, less
     Python overhead per step); use it when every epoch has a known number of steps.
+    ``optimizer`` names an ``optimizers.OPTIMIZERS`` entry ("lazy_adam" updates only the
+    table rows a batch touches; "adam" is Keras' Adam).
     """
     inputs = FixedInputs(spec.to_json(), dataset.to_json(), name="embeddings")
-    optimizer = tf.keras.optimizers.Adam(learning_rate)
+    optimizer = optimizers.make(optimizer, learning_rate)
     if dataset.task == "ranking":
         model = RankingModel(inputs, hidden_units, name="nis_ranking")
         model.compile(optimizer=optimizer, loss=tf.keras.losses.BinaryCrossentropy(),

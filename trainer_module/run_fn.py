@@ -10,6 +10,8 @@ Trainer for the baseline). ``fn_args.custom_config`` keys:
   defaults to the MES's budget; ``baseline_dim`` optional.
 * ``train_batch_size`` / ``eval_batch_size`` (``defaults.DEFAULT_BATCH_SIZE``),
   ``learning_rate`` (1e-3), ``hidden_units``, ``strategy`` ('default' | 'mirrored' | 'tpu'),
+  ``optimizer`` (``optimizers.DEFAULT_OPTIMIZER``; "lazy_adam" updates only the table rows a
+  batch touches),
   ``seed`` (shuffling of the training data).
 * ``max_epochs`` (20) and ``patience`` (2): the training recipe (``training.fit``):
   epochs of one pass over the train split until the validation metric (AUC /
@@ -40,7 +42,7 @@ import tensorflow_transform as tft
 from absl import logging
 from tfx.components.trainer.fn_args_utils import FnArgs
 
-from trainer_module import baselines, models, preprocessing, tfx_io, training
+from trainer_module import baselines, models, optimizers, preprocessing, tfx_io, training
 from trainer_module.defaults import DEFAULT_BATCH_SIZE, DEFAULT_HIDDEN_UNITS
 from trainer_module.features import DatasetConfig
 from trainer_module.spec import ModelSpec
@@ -199,7 +201,8 @@ def run_fn(fn_args: FnArgs) -> None:
         model = models.build_model(dataset, spec, num_labels,
                                    hidden_units=tuple(config.get("hidden_units",
                                                                  DEFAULT_HIDDEN_UNITS)),
-                                   learning_rate=float(config.get("learning_rate", 1e-3)))
+                                   learning_rate=float(config.get("learning_rate", 1e-3)),
+                                   optimizer=config.get("optimizer", optimizers.DEFAULT_OPTIMIZER))
     train_ds, val_ds = _datasets(fn_args, tft_out, dataset, config)
     callbacks = ([tf.keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir)]
                  if fn_args.model_run_dir else [])

@@ -32,6 +32,7 @@ import tensorflow as tf
 from absl import logging
 
 from trainer_module import budget as budget_lib
+from trainer_module import memory_plan, optimizers
 from trainer_module import search_progress as progress
 from trainer_module import selection
 from trainer_module.controller import Controller
@@ -68,6 +69,8 @@ class NeuralInputSearch:
         if config.task != dataset.task:
             raise ValueError(f"search task {config.task!r} differs from the dataset's {dataset.task!r}")
         space.check_feasible()
+        self.memory_plan = memory_plan.checked_plan(space, config.hidden_units, num_labels,
+                                                    config.memory_limit_bytes)
         self.space, self.dataset, self.config = space, dataset, config
         self.num_labels = num_labels
         self.strategy = strategy or tf.distribute.get_strategy()
@@ -82,7 +85,7 @@ class NeuralInputSearch:
                   if config.decision_order == "random" else None)
         with self.strategy.scope():
             self.model = build_supernet(space, dataset, num_labels, config.hidden_units)
-            self.optimizer = tf.keras.optimizers.Adam(config.learning_rate)
+            self.optimizer = optimizers.make(config.optimizer, config.learning_rate)
             costs = ([[c / space.budget for c in dc] for dc in space.decision_costs()]
                      if config.budget_masking else None)
             self.controller = Controller(space.decision_sizes(), config.controller_units,
@@ -352,7 +355,8 @@ class NeuralInputSearch:
                     search_space={f.name: {"block_vocab": list(f.block_vocab),
                                            "dim_chunks": list(f.dim_chunks)} for f in self.space.features})
         spec = budget_lib.checked(self.space.to_spec(actions, metadata=info))
-        return SearchResult(spec=spec, history=list(history), probabilities=by_feature)
+        return SearchResult(spec=spec, history=list(history), probabilities=by_feature,
+                            memory_plan=dict(self.memory_plan))
 
 
 def _check_group_batch(ds: tf.data.Dataset, group_size: int) -> None:

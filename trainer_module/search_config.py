@@ -12,6 +12,7 @@ import json
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from trainer_module.defaults import DEFAULT_HIDDEN_UNITS
+from trainer_module.optimizers import DEFAULT_OPTIMIZER, OPTIMIZERS
 from trainer_module.spec import ModelSpec
 
 DECISION_ORDERS = ("feature", "random")
@@ -35,7 +36,11 @@ class SearchConfig:
         default (benchmarks/findings.md).
       num_negatives: retrieval negatives for Sampled Recall@1 (capped at labels - 1). The
         paper samples 5,000 from a 20-million vocabulary (section 4).
-      learning_rate: main model (supernet) Adam learning rate.
+      learning_rate: main model (supernet) learning rate.
+      optimizer: main model (supernet) optimizer, one of ``optimizers.OPTIMIZERS``:
+        "lazy_adam" updates only the embedding rows (and their moments) a batch touches,
+        so a step's cost does not grow with the tables; "adam" is Keras' Adam, which
+        decays the moments of every row on every step.
       controller_learning_rate: controller + baseline Adam learning rate.
       entropy_weight: entropy bonus of the policy gradient.
       controller_units: LSTM width of controller and baseline.
@@ -78,6 +83,10 @@ class SearchConfig:
         ``budget_masking``, since unmasked decisions are priced 0). False feeds the previous
         choice alone, as the paper's controller does (section 3.3.3: the baseline sees "the
         choices that have already been made").
+      memory_limit_bytes: the most bytes the memory plan (``memory_plan.plan``: supernet,
+        its optimizer slots and the final model with its slots, an upper bound) may need;
+        the search stops with an error before training when it needs more. None: a share
+        (``memory_plan.DEFAULT_RAM_FRACTION``) of this machine's physical memory; 0: no check.
     """
 
     task: str = "ranking"
@@ -88,6 +97,7 @@ class SearchConfig:
     retrieval_group_size: int = 1
     num_negatives: int = 20
     learning_rate: float = 1e-3
+    optimizer: str = DEFAULT_OPTIMIZER
     controller_learning_rate: float = 5e-3
     entropy_weight: float = 1e-2
     controller_units: int = 64
@@ -103,6 +113,7 @@ class SearchConfig:
     fill_budget: bool = False
     logit_bound: float = 2.5
     budget_input: bool = True
+    memory_limit_bytes: Optional[int] = None
 
     def __post_init__(self):
         object.__setattr__(self, "hidden_units", tuple(int(u) for u in self.hidden_units))
@@ -112,9 +123,13 @@ class SearchConfig:
                      "log_every", "checkpoint_every"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
         if self.decision_order not in DECISION_ORDERS:
             raise ValueError(f"decision_order must be one of {DECISION_ORDERS}, "
                              f"got {self.decision_order!r}")
+        if self.memory_limit_bytes is not None and self.memory_limit_bytes < 0:
+            raise ValueError(f"memory_limit_bytes must be >= 0 or None, got {self.memory_limit_bytes}")
         for name in ("warmup_steps", "search_steps", "final_candidates", "final_eval_batches",
                      "final_random_candidates", "logit_bound"):
             if getattr(self, name) < 0:
@@ -168,7 +183,9 @@ class SearchConfig:
 
 def _check_type(name: str, value: Any, default: Any) -> None:
     """Raises ValueError when ``value`` does not have the type of the option's default."""
-    if isinstance(default, bool):
+    if default is None:  # optional ints (memory_limit_bytes)
+        ok = value is None or (isinstance(value, int) and not isinstance(value, bool))
+    elif isinstance(default, bool):
         ok = isinstance(value, bool)
     elif isinstance(default, int):
         ok = isinstance(value, int) and not isinstance(value, bool)
@@ -181,23 +198,27 @@ def _check_type(name: str, value: Any, default: Any) -> None:
         ok = isinstance(value, type(default))
     if not ok:
         kind = {bool: "a bool", int: "an int", float: "a number", str: "a string",
-                tuple: "a list of ints"}[type(default)]
+                tuple: "a list of ints", type(None): "an int or null"}[type(default)]
         raise ValueError(f"search option {name!r} must be {kind}, got {value!r}")
 
 
 @dataclasses.dataclass
 class SearchResult:
-    """What a search emits: the MES, the logged history and final controller probabilities."""
+    """What a search emits: the MES, the logged history, final controller probabilities and
+    the memory plan it was checked against (``memory_plan.plan``, in bytes)."""
 
     spec: ModelSpec
     history: List[Dict[str, Any]]
     probabilities: Dict[str, List[List[float]]]
+    memory_plan: Dict[str, int] = dataclasses.field(default_factory=dict)
 
     def to_json(self) -> str:
         return json.dumps({"spec": self.spec.to_dict(), "history": self.history,
-                           "probabilities": self.probabilities}, indent=2)
+                           "probabilities": self.probabilities,
+                           "memory_plan": self.memory_plan}, indent=2)
 
     @classmethod
     def from_json(cls, text: str) -> "SearchResult":
         d = json.loads(text)
-        return cls(ModelSpec.from_dict(d["spec"]), d["history"], d["probabilities"])
+        return cls(ModelSpec.from_dict(d["spec"]), d["history"], d["probabilities"],
+                   d.get("memory_plan", {}))

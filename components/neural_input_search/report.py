@@ -16,6 +16,7 @@ import html as html_lib
 import json
 from typing import Any, Dict, List, NamedTuple, Optional, Sequence
 
+from trainer_module import memory_plan
 from trainer_module.search_space import SearchSpace
 from trainer_module.spec import SERVING_BYTES_PER_FLOAT, ModelSpec
 
@@ -157,6 +158,13 @@ def _history_section(history: Sequence[Dict[str, Any]]) -> Section:
                    keys, rows)
 
 
+def _memory_section(plan: Dict[str, int]) -> Section:
+    limit = plan.get("limit_bytes")
+    checked = f"checked against {limit:,} bytes" if limit else "not checked (no limit)"
+    return Section("Memory plan", [f"{memory_plan.describe(plan)}; {checked}. Parameters and "
+                                   "optimizer slots, estimated before the search built anything."])
+
+
 def sections(spec: ModelSpec, result: Any = None, space: Optional[SearchSpace] = None,
              task: Optional[str] = None) -> List[Section]:
     """The report's content; ``result`` is a ``SearchResult`` (or None for a bare MES)."""
@@ -167,6 +175,9 @@ def sections(spec: ModelSpec, result: Any = None, space: Optional[SearchSpace] =
     history = getattr(result, "history", None)
     if history:
         out.append(_history_section(history))
+    plan = getattr(result, "memory_plan", None)
+    if plan:
+        out.append(_memory_section(plan))
     return out
 
 

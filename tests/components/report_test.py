@@ -30,7 +30,7 @@ def test_markdown_has_features_cost_probabilities_and_history():
     assert "6,400 floats in tables and 256 in projection matrices, both counted" in md
     assert "| item | dim chunk 1 (8 dims) | s=1: 0.70, " in md
     assert "| 20 | search | 0.61 |" in md and "| 10 | warmup | - |" in md
-    assert "Budget fallback" not in md
+    assert "Budget fallback" not in md and "Memory plan" not in md
     # Width per row block of item: 100 rows at 32, then 400 rows at 8, rest 0.
     assert "32 8 8 0 0" in md
 
@@ -85,3 +85,12 @@ def test_ui_metadata_viewers():
     assert [o["type"] for o in meta["outputs"]] == ["markdown", "web-app", "tensorboard"]
     assert meta["outputs"][0] == {"type": "markdown", "storage": "inline", "source": "# md"}
     assert len(report.ui_metadata("# md")["outputs"]) == 1
+
+
+def test_memory_plan_section():
+    res = _result()
+    res.memory_plan = {"supernet_bytes": 1 << 30, "supernet_slot_bytes": 2 << 30,
+                       "final_model_bytes": 3 << 29, "total_bytes": 9 << 29, "limit_bytes": 10 << 30}
+    md = report.render_markdown(res.spec, res, SPACE, task="ranking")
+    assert ("memory plan: 4.50 GiB = supernet 1.00 GiB + optimizer slots 2.00 GiB + final model "
+            "with slots up to 1.50 GiB; checked against 10,737,418,240 bytes.") in md
