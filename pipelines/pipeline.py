@@ -19,6 +19,7 @@ Usage::
 """
 from __future__ import annotations
 
+import os
 from typing import Dict, List, Optional
 
 from ml_metadata.proto import metadata_store_pb2
@@ -26,6 +27,7 @@ from tfx import v1 as tfx
 
 import tensorflow_model_analysis as tfma
 
+from components.checkpoints import CHECKPOINT_ROOT_KEY, CHECKPOINTS_FOLDER
 from components.mes_trainer import MesTrainer
 from components.mes_trainer.eval_config import make_eval_config
 from components.neural_input_search import NeuralInputSearch
@@ -74,6 +76,12 @@ def _eval_config(cfg: PipelineConfig) -> tfma.EvalConfig:
         max_regression=cfg.baseline_tolerance if cfg.train_baseline else None)
 
 
+def checkpoint_root(cfg: PipelineConfig, component_id: str) -> str:
+    """``<pipeline root>/checkpoints/<component id>``: where a component's stable checkpoint
+    folders live (``components.checkpoints``), so a retried or re-run step resumes."""
+    return os.path.join(cfg.resolved_pipeline_root, CHECKPOINTS_FOLDER, component_id)
+
+
 def _common_custom_config(cfg: PipelineConfig) -> Dict:
     """custom_config of both trainers (see trainer_module.run_fn)."""
     return {"dataset": cfg.load_dataset().to_dict(), "budget": int(cfg.budget),
@@ -120,7 +128,8 @@ def create_pipeline(
         group_size=int(cfg.group_size), num_negatives=int(cfg.num_negatives),
         train_batch_size=int(cfg.train_batch_size), strategy=cfg.strategy,
         search_space=cfg.search_space,
-        custom_config={"dataset": dataset.to_dict()}).with_id(SEARCH)
+        custom_config={"dataset": dataset.to_dict(),
+                       CHECKPOINT_ROOT_KEY: checkpoint_root(cfg, SEARCH)}).with_id(SEARCH)
     components += [transform, search]
 
     train_args = tfx.proto.TrainArgs(num_steps=int(cfg.train_steps))
@@ -132,7 +141,8 @@ def create_pipeline(
         schema=gate.outputs["validated_schema"],
         embedding_spec=search.outputs["embedding_spec"],
         train_args=train_args, eval_args=eval_args,
-        custom_config=custom_config).with_id(TRAINER)
+        custom_config={**custom_config,
+                       CHECKPOINT_ROOT_KEY: checkpoint_root(cfg, TRAINER)}).with_id(TRAINER)
     components.append(trainer)
 
     baseline_model = None
@@ -143,8 +153,9 @@ def create_pipeline(
             transform_graph=transform.outputs["transform_graph"],
             schema=gate.outputs["validated_schema"],
             train_args=train_args, eval_args=eval_args,
-            custom_config={**custom_config, "baseline": True,
-                           "baseline_dim": cfg.baseline_dim}).with_id(BASELINE_TRAINER)
+            custom_config={**custom_config, "baseline": True, "baseline_dim": cfg.baseline_dim,
+                           CHECKPOINT_ROOT_KEY: checkpoint_root(cfg, BASELINE_TRAINER)}
+        ).with_id(BASELINE_TRAINER)
         components.append(baseline)
         baseline_model = baseline.outputs["model"]
 

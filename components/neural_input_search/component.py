@@ -103,8 +103,11 @@ class NeuralInputSearch(base_component.BaseComponent):
           budget: memory budget C, total embedding floats allowed (see ``accounting``).
           custom_config: dict with ``'dataset'`` = ``DatasetConfig.to_dict()`` (required) and
             optionally ``'search_config'`` = extra ``SearchConfig`` fields (learning_rate, seed, ...)
-            and ``'checkpoint_dir'`` (stable dir so a new execution resumes an interrupted search;
-            default: ``<search_results uri>/checkpoints``).
+            and ``'checkpoint_root'`` (the search checkpoints in ``<checkpoint_root>/<key>``, the key
+            a digest of the inputs and settings, so a retry or re-run resumes; default:
+            ``<pipeline root>/checkpoints/<component id>`` where the launcher's output layout
+            shows the pipeline root, else ``<search_results uri>/checkpoints``) or an explicit
+            ``'checkpoint_dir'``, which wins.
           schema: optional raw `Schema` (accepted for Tuner-like wiring; unused).
           mode: ``'SE'`` (one size per feature) or ``'ME'`` (multi-size embeddings).
           task: ``'ranking'`` or ``'retrieval'``; default: the dataset config's task.

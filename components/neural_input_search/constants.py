@@ -32,7 +32,8 @@ CUSTOM_CONFIG_KEY = "custom_config"
 # Keys inside custom_config.
 DATASET_CONFIG_KEY = "dataset"          # DatasetConfig.to_dict(), required
 SEARCH_CONFIG_KEY = "search_config"     # extra SearchConfig fields (learning_rate, seed, ...)
-CHECKPOINT_DIR_KEY = "checkpoint_dir"   # stable checkpoint dir (resume across executions)
+CHECKPOINT_DIR_KEY = "checkpoint_dir"   # explicit checkpoint dir (wins over the derived one)
+CHECKPOINT_ROOT_KEY = "checkpoint_root" # root of the derived <root>/<key> dirs (components.checkpoints)
 
 # Defaults: the library's, from their one home (trainer_module.search_config.SearchConfig).
 DEFAULT_WARMUP_STEPS = SearchConfig.warmup_steps
