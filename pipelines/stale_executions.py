@@ -54,8 +54,8 @@ def active_executions(store: metadata_store.MetadataStore, pipeline_name: str) -
     context = store.get_context_by_type_and_name("pipeline", pipeline_name)
     if context is None:
         return []
-    return [e for e in store.get_executions_by_context(context.id)
-            if e.last_known_state in ACTIVE_STATES]
+    return sorted((e for e in store.get_executions_by_context(context.id)
+                   if e.last_known_state in ACTIVE_STATES), key=lambda e: e.id)
 
 
 def _node_id(store: metadata_store.MetadataStore, execution: Execution) -> str:
@@ -66,11 +66,11 @@ def _node_id(store: metadata_store.MetadataStore, execution: Execution) -> str:
 
 
 def describe(store: metadata_store.MetadataStore, execution: Execution, pipeline_root: str) -> str:
-    """``<node> (execution <id>)`` plus the folders of its unrecorded outputs, if any."""
+    """``<node> (execution <id>[, partial outputs left in <dirs>])``: its unrecorded output folders."""
     node = _node_id(store, execution)
     partial = sorted(glob.glob(os.path.join(pipeline_root, node, "*", str(execution.id))))
-    where = f"; partial outputs left in {', '.join(partial)}" if partial else ""
-    return f"{node} (execution {execution.id}){where}"
+    where = f", partial outputs left in {' '.join(partial)}" if partial else ""
+    return f"{node} (execution {execution.id}{where})"
 
 
 def settle(store: metadata_store.MetadataStore, pipeline_name: str, pipeline_root: str,
