@@ -44,6 +44,8 @@ FINGERPRINT_FILE = "fingerprint.json"
 IGNORED_PROPERTIES = ("ui_metadata_path",)
 # Files up to this size are fingerprinted by content; larger ones by name and size.
 CONTENT_HASH_LIMIT = 1 << 20
+# An artifact with more files is fingerprinted by file names only (one listing, no stat per file).
+MAX_STAT_FILES = 256
 _CKPT_NAME = re.compile(r"ckpt-(\d+)$")
 
 
@@ -63,7 +65,8 @@ def _file_digest(path: str) -> str:
 
 
 def artifact_fingerprint(artifact: types.Artifact) -> Dict[str, Any]:
-    """URI plus (relative path, size, content digest of files up to CONTENT_HASH_LIMIT bytes).
+    """URI plus (relative path, size, content digest of files up to CONTENT_HASH_LIMIT bytes);
+    only the relative paths when there are more than MAX_STAT_FILES files.
 
     The URI identifies an immutable artifact; the listing guards against a URI
     reused for other content (e.g. a pipeline root kept after its MLMD was deleted).
@@ -75,8 +78,12 @@ def artifact_fingerprint(artifact: types.Artifact) -> Dict[str, Any]:
         else:
             paths = [artifact.uri]
         for path in sorted(paths):
+            name = os.path.relpath(path, artifact.uri)
+            if len(paths) > MAX_STAT_FILES:
+                files.append([name])
+                continue
             size = tf.io.gfile.stat(path).length
-            files.append([os.path.relpath(path, artifact.uri), int(size),
+            files.append([name, int(size),
                           _file_digest(path) if size <= CONTENT_HASH_LIMIT else None])
     return {"uri": artifact.uri, "type": artifact.type_name, "files": files}
 

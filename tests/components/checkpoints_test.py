@@ -105,3 +105,11 @@ def test_latest_step(tmp_path):
     manager = tf.train.CheckpointManager(tf.train.Checkpoint(v=tf.Variable(1.0)), str(tmp_path), 2)
     manager.save(checkpoint_number=40)
     assert checkpoints.latest_step(str(tmp_path)) == 40
+
+
+def test_many_files_are_fingerprinted_by_name(tmp_path, monkeypatch):
+    artifact = _inputs(tmp_path)["transform_graph"][0]
+    assert checkpoints.artifact_fingerprint(artifact)["files"][0][:2] == \
+        ["transform_fn/assets/vocab_user", 4]
+    monkeypatch.setattr(checkpoints, "MAX_STAT_FILES", 0)
+    assert checkpoints.artifact_fingerprint(artifact)["files"] == [["transform_fn/assets/vocab_user"]]
