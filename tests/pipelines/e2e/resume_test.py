@@ -20,8 +20,11 @@ os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 import pytest  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
-# Default SearchConfig: log_every 50, checkpoint_every 100 -> checkpoints at 100 and 200.
-WARMUP, SEARCH, LOG_EVERY = 20, 180, 50
+WARMUP, SEARCH, LOG_EVERY, CHECKPOINT_EVERY = 20, 80, 10, 20
+# Small networks and final selection: the test is about resuming, not about the search's quality.
+SEARCH_CONFIG = {"log_every": LOG_EVERY, "checkpoint_every": CHECKPOINT_EVERY, "hidden_units": [16],
+                 "controller_units": 8, "final_candidates": 16, "final_random_candidates": 16,
+                 "final_eval_batches": 2}
 BUDGET = 5_000
 NAME = "resume"
 SEARCH_ID = "NeuralInputSearch"
@@ -58,7 +61,8 @@ def make_pipeline(out_dir: str):
         examples=transform.outputs["transformed_examples"],
         transform_graph=transform.outputs["transform_graph"], budget=BUDGET, mode="ME",
         warmup_steps=WARMUP, search_steps=SEARCH, group_size=16, num_negatives=50,
-        train_batch_size=32, custom_config={"dataset": dataset.to_dict()}).with_id(SEARCH_ID)
+        train_batch_size=32,
+        custom_config={"dataset": dataset.to_dict(), "search_config": SEARCH_CONFIG}).with_id(SEARCH_ID)
     return tfx.dsl.Pipeline(
         pipeline_name=NAME, pipeline_root=pipeline_root(out_dir),
         components=[example_gen, schema, transform, search], enable_cache=True,
