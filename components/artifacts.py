@@ -6,7 +6,8 @@
 * ``SearchResults``: ``<uri>/history.json`` (per-step history),
   ``<uri>/probabilities.json`` (final controller distributions),
   ``<uri>/search_result.json`` (everything), ``<uri>/logs`` (TensorBoard) and
-  ``<uri>/checkpoints`` (search checkpoints, so a retried execution resumes).
+  ``<uri>/checkpoints`` (search checkpoints only when no pipeline root is known;
+  normally they live under the pipeline root, see ``components.checkpoints``).
 
 Two constraints of TFX's Kubeflow V2 (Vertex) path shape these classes:
 

@@ -77,15 +77,35 @@ def run(cfg: config_lib.PipelineConfig) -> Optional[str]:
     root fails at once (``RunLockedError``) and the run recorded in MLMD while
     the lock is held is this one.
     """
-    from tfx import v1 as tfx  # pylint: disable=import-outside-toplevel
-
     from pipelines.pipeline import create_pipeline  # pylint: disable=import-outside-toplevel
     with run_lock.run_lock(cfg.resolved_pipeline_root):
         before = set(_run_ids(cfg))
-        tfx.orchestration.LocalDagRunner().run(
-            create_pipeline(cfg, metadata_connection_config=metadata_connection_config(cfg)))
+        run_pipeline(create_pipeline(cfg, metadata_connection_config=metadata_connection_config(cfg)),
+                     cfg.metadata_path)
         new = [r for r in _run_ids(cfg) if r not in before]
     return new[-1] if new else None
+
+
+def run_pipeline(pipeline, metadata_path: str) -> None:
+    """LocalDagRunner on ``pipeline``, holding the pipeline root's runner lock for the run.
+
+    Executions an earlier, killed run left RUNNING are marked FAILED first
+    (``pipelines.stale_executions``), so MLMD shows the kill; the re-run then
+    resumes their work from the stable checkpoints (``components.checkpoints``).
+    """
+    from tfx import v1 as tfx  # pylint: disable=import-outside-toplevel
+
+    from pipelines import results, stale_executions  # pylint: disable=import-outside-toplevel
+    root = pipeline.pipeline_info.pipeline_root
+    with stale_executions.runner_lock(root) as alone:
+        if os.path.exists(metadata_path):
+            marked = stale_executions.settle(results.connect(metadata_path),
+                                             pipeline.pipeline_info.pipeline_name, root, alone)
+            if marked:
+                print(f"Marked execution(s) {marked} FAILED: an earlier run was killed while they "
+                      "ran; their work resumes from checkpoints where it has them", file=sys.stderr,
+                      flush=True)
+        tfx.orchestration.LocalDagRunner().run(pipeline)
 
 
 def report(cfg: config_lib.PipelineConfig, run_id: Optional[str] = None) -> str:

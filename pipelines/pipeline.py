@@ -14,6 +14,7 @@ Usage::
 from __future__ import annotations
 
 import json
+import os
 from typing import Dict, List, Optional
 
 from ml_metadata.proto import metadata_store_pb2
@@ -21,6 +22,7 @@ from tfx import v1 as tfx
 
 import tensorflow_model_analysis as tfma
 
+from components.checkpoints import CHECKPOINT_ROOT_KEY, CHECKPOINTS_FOLDER
 from components.mes_trainer import MesTrainer
 from components.mes_trainer.eval_config import make_eval_config
 from components.neural_input_search import NeuralInputSearch
@@ -69,6 +71,12 @@ def _eval_config(cfg: PipelineConfig) -> tfma.EvalConfig:
     return make_eval_config(
         cfg.task, with_baseline=cfg.train_baseline, min_value=cfg.blessing_threshold,
         max_regression=cfg.baseline_tolerance if cfg.train_baseline else None)
+
+
+def checkpoint_root(cfg: PipelineConfig, component_id: str) -> str:
+    """``<pipeline root>/checkpoints/<component id>``: where a component's stable checkpoint
+    folders live (``components.checkpoints``), so a retried or re-run step resumes."""
+    return os.path.join(cfg.resolved_pipeline_root, CHECKPOINTS_FOLDER, component_id)
 
 
 def _common_custom_config(cfg: PipelineConfig) -> Dict:
@@ -125,7 +133,8 @@ def create_pipeline(
         budget=int(cfg.budget), mode=cfg.mode, search_config=cfg.search,
         train_batch_size=int(cfg.train_batch_size), strategy=cfg.strategy,
         search_space=cfg.search_space,
-        custom_config={"dataset": dataset.to_dict()}).with_id(SEARCH)
+        custom_config={"dataset": dataset.to_dict(),
+                       CHECKPOINT_ROOT_KEY: checkpoint_root(cfg, SEARCH)}).with_id(SEARCH)
     search.add_upstream_node(vocabulary_gate)
     components += [transform, vocabulary_gate, search]
 
@@ -138,7 +147,8 @@ def create_pipeline(
         schema=gate.outputs["validated_schema"],
         embedding_spec=search.outputs["embedding_spec"],
         train_args=train_args, eval_args=eval_args,
-        custom_config=custom_config).with_id(TRAINER)
+        custom_config={**custom_config,
+                       CHECKPOINT_ROOT_KEY: checkpoint_root(cfg, TRAINER)}).with_id(TRAINER)
     trainer.add_upstream_node(vocabulary_gate)
     components.append(trainer)
 
@@ -150,8 +160,9 @@ def create_pipeline(
             transform_graph=transform.outputs["transform_graph"],
             schema=gate.outputs["validated_schema"],
             train_args=train_args, eval_args=eval_args,
-            custom_config={**custom_config, "baseline": True,
-                           "baseline_dim": cfg.baseline_dim}).with_id(BASELINE_TRAINER)
+            custom_config={**custom_config, "baseline": True, "baseline_dim": cfg.baseline_dim,
+                           CHECKPOINT_ROOT_KEY: checkpoint_root(cfg, BASELINE_TRAINER)}
+        ).with_id(BASELINE_TRAINER)
         baseline.add_upstream_node(vocabulary_gate)
         components.append(baseline)
         baseline_model = baseline.outputs["model"]

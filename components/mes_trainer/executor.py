@@ -1,17 +1,22 @@
-"""MesTrainer executor: TFX's GenericExecutor that hands the MES path to the run_fn.
+"""MesTrainer executor: TFX's GenericExecutor that hands the MES path and a checkpoint dir to the run_fn.
 
 ``custom_config['mes_uri']`` is set to the MES JSON path of the
-``embedding_spec`` input (when one is wired); everything else is Trainer's.
+``embedding_spec`` input (when one is wired), and ``custom_config['checkpoint_dir']``
+to a stable folder keyed by the inputs, the MES and the training settings
+(``components.checkpoints``), so a preempted training that is retried or re-run
+continues from its checkpoints. An explicit ``checkpoint_dir`` wins; the
+``checkpoint_root`` key is consumed here. Everything else is Trainer's.
 """
 from __future__ import annotations
 
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Mapping
 
+from absl import logging
 from tfx import types
 from tfx.components.trainer import executor as trainer_executor
 from tfx.components.trainer import fn_args_utils
 
-from components import artifacts
+from components import artifacts, checkpoints
 from components.artifacts import EMBEDDING_SPEC_KEY
 
 MES_URI_KEY = "mes_uri"
@@ -27,12 +32,34 @@ def with_mes_uri(custom_config: Dict[str, Any] | None,
     return config
 
 
+def with_checkpoint_dir(custom_config: Dict[str, Any] | None,
+                        input_dict: Mapping[str, List[types.Artifact]],
+                        output_dict: Mapping[str, List[types.Artifact]],
+                        exec_properties: Mapping[str, Any], context: Any = None) -> Dict[str, Any]:
+    """A copy of custom_config with 'checkpoint_dir' set to the stable folder, when one is known.
+
+    The key covers every input artifact (the MES content included), the train/eval
+    args, the run_fn and the custom_config, so a different training never resumes
+    from another's checkpoints.
+    """
+    config = dict(custom_config or {})
+    stable = checkpoints.stable_checkpoint_dir(input_dict, output_dict, exec_properties, config,
+                                               context)
+    config.pop(checkpoints.CHECKPOINT_ROOT_KEY, None)
+    if stable:
+        config[checkpoints.CHECKPOINT_DIR_KEY] = stable
+        logging.info("Trainer: checkpoint_dir %s", stable)
+    return config
+
+
 class Executor(trainer_executor.GenericExecutor):
-    """GenericExecutor + ``custom_config['mes_uri']``."""
+    """GenericExecutor + ``custom_config['mes_uri']`` and ``custom_config['checkpoint_dir']``."""
 
     def _GetFnArgs(self, input_dict: Dict[str, List[types.Artifact]],
                    output_dict: Dict[str, List[types.Artifact]],
                    exec_properties: Dict[str, Any]) -> fn_args_utils.FnArgs:
         fn_args = super()._GetFnArgs(input_dict, output_dict, exec_properties)
-        fn_args.custom_config = with_mes_uri(fn_args.custom_config, input_dict)
+        fn_args.custom_config = with_checkpoint_dir(
+            with_mes_uri(fn_args.custom_config, input_dict), input_dict, output_dict,
+            exec_properties, self._context)
         return fn_args

@@ -119,8 +119,11 @@ class NeuralInputSearch(base_component.BaseComponent):
           transform_graph: `TransformGraph`; vocabulary sizes and the feature spec come from it.
           budget: memory budget C, total embedding floats allowed (see ``accounting``).
           custom_config: dict with ``'dataset'`` = ``DatasetConfig.to_dict()`` (required; it
-            declares the task) and optionally ``'checkpoint_dir'`` (stable dir so a new execution
-            resumes an interrupted search; default: ``<search_results uri>/checkpoints``).
+            declares the task) and optionally ``'checkpoint_root'`` (the search checkpoints in
+            ``<checkpoint_root>/<key>``, the key a digest of the inputs and settings, so a retry or
+            re-run resumes; default: ``<pipeline root>/checkpoints/<component id>`` where the
+            launcher's output layout shows the pipeline root, else
+            ``<search_results uri>/checkpoints``) or an explicit ``'checkpoint_dir'``, which wins.
           schema: optional raw `Schema` (accepted for Tuner-like wiring; unused).
           mode: ``'SE'`` (one size per feature) or ``'ME'`` (multi-size embeddings).
           search_config: every option of the search as one value: a ``SearchConfig``, a dict or

@@ -25,4 +25,5 @@ CUSTOM_CONFIG_KEY = "custom_config"
 
 # Keys inside custom_config.
 DATASET_CONFIG_KEY = "dataset"          # DatasetConfig.to_dict(), required
-CHECKPOINT_DIR_KEY = "checkpoint_dir"   # stable checkpoint dir (resume across executions)
+CHECKPOINT_DIR_KEY = "checkpoint_dir"   # explicit checkpoint dir (wins over the derived one)
+CHECKPOINT_ROOT_KEY = "checkpoint_root" # root of the derived <root>/<key> dirs (components.checkpoints)

@@ -17,7 +17,7 @@ from tfx.dsl.components.base import base_executor
 from tfx.types import artifact_utils
 from tfx.utils import io_utils, json_utils
 
-from components import artifacts
+from components import artifacts, checkpoints
 from components.neural_input_search import constants as c
 from components.neural_input_search import report
 from trainer_module import preprocessing, tfx_io
@@ -119,20 +119,41 @@ def build_datasets(inputs: SearchInputs, exec_properties: Mapping[str, Any],
     return train, val
 
 
+def search_checkpoint_dir(input_dict: Mapping[str, List[types.Artifact]],
+                          output_dict: Mapping[str, List[types.Artifact]],
+                          exec_properties: Mapping[str, Any], config: nis_search.SearchConfig,
+                          context: Any = None) -> str:
+    """Where the search checkpoints: the explicit ``custom_config['checkpoint_dir']``, else a
+    folder under the pipeline root keyed by the inputs and settings (``components.checkpoints``),
+    so a retried or re-run search resumes; else ``<search_results uri>/checkpoints``.
+    """
+    stable = checkpoints.stable_checkpoint_dir(
+        input_dict, output_dict, exec_properties, custom_config(exec_properties), context,
+        extra={"search_config": json.loads(config.to_json())})
+    if stable:
+        return stable
+    results = artifact_utils.get_single_instance(output_dict[c.SEARCH_RESULTS_KEY])
+    logging.warning("NIS: no pipeline root known (set custom_config['checkpoint_root'] or "
+                    "'checkpoint_dir'); checkpoints stay in this execution's output URI")
+    return artifacts.checkpoints_dir(results)
+
+
 def run(space: SearchSpace, inputs: SearchInputs, train_ds: tf.data.Dataset,
         val_ds: tf.data.Dataset, config: nis_search.SearchConfig,
-        exec_properties: Mapping[str, Any], results: types.Artifact) -> nis_search.SearchResult:
-    """``run_search`` with TensorBoard logs and checkpoints under `results`.
+        exec_properties: Mapping[str, Any], results: types.Artifact,
+        checkpoint_dir: Optional[str] = None) -> nis_search.SearchResult:
+    """``run_search`` with TensorBoard logs under `results`, resuming from `checkpoint_dir`.
 
-    A re-run with the same output URI resumes from the checkpoints; to resume
-    across executions (new URIs), set a stable ``custom_config['checkpoint_dir']``.
+    `checkpoint_dir` defaults to ``<results uri>/checkpoints``; a checkpoint there
+    (from an earlier, interrupted execution) is resumed from its step.
     """
     name = exec_properties.get(c.STRATEGY_KEY) or "default"
     strategy = None if name == "default" else tfx_io.make_strategy(name)
-    checkpoint_dir = (custom_config(exec_properties).get(c.CHECKPOINT_DIR_KEY)
-                      or artifacts.checkpoints_dir(results))
+    checkpoint_dir = checkpoint_dir or artifacts.checkpoints_dir(results)
     logging.info("NIS: %s search over %d features, budget %d floats, checkpoints in %s",
                  space.mode, len(space.features), space.budget, checkpoint_dir)
+    checkpoints.log_resume_state(checkpoint_dir, "NIS search",
+                                 config.warmup_steps + config.search_steps)
     return nis_search.run_search(
         space, inputs.dataset, train_ds, val_ds, config,
         num_labels=preprocessing.num_labels(inputs.transform_graph_uri, inputs.dataset),
@@ -192,5 +213,8 @@ class Executor(base_executor.BaseExecutor):
         config = build_search_config(exec_properties, inputs.dataset)
         train_ds, val_ds = build_datasets(inputs, exec_properties, config)
         results = artifact_utils.get_single_instance(output_dict[c.SEARCH_RESULTS_KEY])
-        result = run(space, inputs, train_ds, val_ds, config, exec_properties, results)
+        checkpoint_dir = search_checkpoint_dir(input_dict, output_dict, exec_properties, config,
+                                               self._context)
+        result = run(space, inputs, train_ds, val_ds, config, exec_properties, results,
+                     checkpoint_dir)
         write_outputs(output_dict, result, space, exec_properties, config.task)

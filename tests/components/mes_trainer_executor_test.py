@@ -110,3 +110,46 @@ def test_baseline_retrieval_model_and_tfma_recall_at_k(tiny_data, make_artifacts
     for k in (1, 5):
         assert metrics[f"recall_at_{k}"] == pytest.approx(_recall_at(scores, labels, k), abs=1e-6)
     assert metrics["recall_at_5"] >= metrics["recall_at_1"]
+
+
+def test_checkpoint_dir_is_stable_per_inputs_and_settings(tmp_path):
+    from tfx.proto.orchestration import pipeline_pb2
+    import types as pytypes
+
+    def mes(uri, budget):
+        a = MultiSizeEmbeddingSpec()
+        a.uri = str(tmp_path / uri)
+        artifacts.write_mes(a, ModelSpec(budget=budget, mode="ME",
+                                         features={"user": FeatureMES([(2, 8)])}))
+        return a
+
+    examples = standard_artifacts.Examples()
+    examples.uri = str(tmp_path / "examples")
+    props = {"run_fn": "trainer_module.run_fn.run_fn",
+             "train_args": proto_utils.proto_to_json(trainer_pb2.TrainArgs(num_steps=6)),
+             "custom_config": json.dumps({"budget": 600})}
+    config = {"budget": 600, "checkpoint_root": str(tmp_path / "root")}
+    inputs = {"examples": [examples], "embedding_spec": [mes("mes", 600)]}
+
+    def where(inputs=inputs, props=props, config=config, outputs=None):
+        return mes_executor.with_checkpoint_dir(config, inputs, outputs or {}, props)
+
+    first = where()
+    assert os.path.dirname(first["checkpoint_dir"]) == str(tmp_path / "root")
+    assert "checkpoint_root" not in first and first["budget"] == 600
+    assert where()["checkpoint_dir"] == first["checkpoint_dir"]
+    others = {where(inputs={**inputs, "embedding_spec": [mes("mes2", 700)]})["checkpoint_dir"],
+              where(props={**props, "train_args": proto_utils.proto_to_json(
+                  trainer_pb2.TrainArgs(num_steps=7))})["checkpoint_dir"],
+              where(props={**props, "custom_config": json.dumps({"budget": 601})})["checkpoint_dir"]}
+    assert len(others) == 3 and first["checkpoint_dir"] not in others
+    assert where(config={**config, "checkpoint_dir": "/mine"})["checkpoint_dir"] == "/mine"
+    assert "checkpoint_dir" not in where(config={"budget": 600})  # no root known
+    # Under a TFX launcher the root is derived from the output layout.
+    node = pipeline_pb2.PipelineNode()
+    node.node_info.id = "Trainer"
+    model = standard_artifacts.Model()
+    model.uri = str(tmp_path / "p" / "Trainer" / "model" / "5")
+    derived = mes_executor.with_checkpoint_dir({"budget": 600}, inputs, {"model": [model]}, props,
+                                               pytypes.SimpleNamespace(pipeline_node=node))
+    assert os.path.dirname(derived["checkpoint_dir"]) == str(tmp_path / "p" / "checkpoints" / "Trainer")

@@ -1,11 +1,12 @@
 """NeuralInputSearch executor on tiny transformed data: outputs, resume, feasibility, helpers."""
 import json
+import logging
 import os
 
 import pytest
 from tfx.types import standard_artifacts
 
-from components import artifacts
+from components import artifacts, checkpoints
 from components.artifacts import MultiSizeEmbeddingSpec, SearchResults
 from components.neural_input_search import NeuralInputSearch, executor
 from trainer_module.search_space import SearchSpace
@@ -31,14 +32,17 @@ def _outputs(tmp_path):
     return {"embedding_spec": [mes], "search_results": [results]}
 
 
-def test_executor_writes_mes_report_and_results(tiny_data, make_artifacts, tmp_path):
+def test_executor_writes_mes_report_and_results(tiny_data, make_artifacts, tmp_path, caplog):
     # One task only: tracing the search's step functions dominates the run time.
     task = "ranking"
     data = tiny_data(task)
     examples, graph = make_artifacts(data)
     outputs = _outputs(tmp_path)
     ui_path = str(tmp_path / "ui" / "mlpipeline-ui-metadata.json")
-    props = _props(data, ui_metadata_path=ui_path)
+    root = str(tmp_path / "checkpoints")
+    props = _props(data, ui_metadata_path=ui_path,
+                   custom_config={"dataset": data.dataset.to_dict(), "checkpoint_root": root,
+                                  "search_config": SEARCH_CONFIG})
     executor.Executor().Do({"examples": [examples], "transform_graph": [graph]}, outputs, props)
 
     mes, results = outputs["embedding_spec"][0], outputs["search_results"][0]
@@ -53,17 +57,44 @@ def test_executor_writes_mes_report_and_results(tiny_data, make_artifacts, tmp_p
     assert [h["step"] for h in history] == [3, 6] and results.num_steps == 6
     assert results.task == task
     assert set(artifacts.read_json(results, artifacts.PROBABILITIES_FILE)) == set(spec.features)
-    assert os.listdir(artifacts.logs_dir(results)) and os.listdir(artifacts.checkpoints_dir(results))
+    assert os.listdir(artifacts.logs_dir(results))
+    # Checkpoints live in one folder under the root, keyed by inputs + settings, not in the outputs.
+    (key,) = os.listdir(root)
+    assert checkpoints.latest_step(os.path.join(root, key)) == 6
+    assert not os.path.exists(artifacts.checkpoints_dir(results))
     with open(ui_path) as f:
         assert [o["type"] for o in json.load(f)["outputs"]] == ["markdown", "web-app", "tensorboard"]
 
-    # A retried execution resumes from the checkpoint: no new steps, same MES.
-    outputs2 = {"embedding_spec": [MultiSizeEmbeddingSpec()], "search_results": [results]}
-    outputs2["embedding_spec"][0].uri = str(tmp_path / "mes2")
-    executor.Executor().Do({"examples": [examples], "transform_graph": [graph]}, outputs2,
-                           {**props, "ui_metadata_path": None})
-    assert [h["step"] for h in artifacts.read_json(results, artifacts.HISTORY_FILE)] == [3, 6]
+    # A retry or re-run is a new execution with new output URIs: it finds the checkpoint and
+    # resumes from it (no new steps, same MES).
+    outputs2 = _outputs(tmp_path / "run2")
+    with caplog.at_level(logging.INFO):
+        executor.Executor().Do({"examples": [examples], "transform_graph": [graph]}, outputs2,
+                               {**props, "ui_metadata_path": None})
+    assert "NIS search: resuming from step 6 of 6" in caplog.text
+    history = artifacts.read_json(outputs2["search_results"], artifacts.HISTORY_FILE)
+    assert [h["step"] for h in history] == [3, 6]
     assert artifacts.read_mes(outputs2["embedding_spec"]) == spec
+    assert os.listdir(root) == [key]
+
+
+def test_checkpoint_dir_choice(tiny_data, make_artifacts, tmp_path):
+    from trainer_module.search_config import SearchConfig
+    data = tiny_data("ranking")
+    examples, graph = make_artifacts(data)
+    inputs = {"examples": [examples], "transform_graph": [graph]}
+    outputs = _outputs(tmp_path)
+    config = {"dataset": data.dataset.to_dict(), "checkpoint_root": str(tmp_path / "root")}
+
+    def where(cfg=SearchConfig(), **custom):
+        props = _props(data, custom_config={**config, **custom})
+        return executor.search_checkpoint_dir(inputs, outputs, props, cfg)
+
+    assert os.path.dirname(where()) == str(tmp_path / "root")
+    assert where(SearchConfig(seed=1)) != where()  # a resolved setting changes the key
+    assert where(checkpoint_dir="/explicit") == "/explicit"
+    # No root known (no launcher context, no checkpoint_root): the execution's own output URI.
+    assert where(checkpoint_root=None) == artifacts.checkpoints_dir(outputs["search_results"][0])
 
 
 def test_infeasible_budget_fails_before_training(tiny_data, make_artifacts, tmp_path, monkeypatch):

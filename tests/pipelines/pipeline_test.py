@@ -96,6 +96,11 @@ def test_search_trainers_evaluator_pusher_wiring(tmp_path):
         assert t.exec_properties["run_fn"] == "trainer_module.run_fn.run_fn"
     assert json.loads(baseline.exec_properties["custom_config"])["baseline"] is True
     assert json.loads(trainer.exec_properties["custom_config"])["budget"] == 12_345
+    # Checkpoints of each step under <pipeline root>/checkpoints/<component id> (resume on retry).
+    root = make_config(tmp_path).resolved_pipeline_root
+    for component in (nis, trainer, baseline):
+        config = json.loads(component.exec_properties["custom_config"])
+        assert config["checkpoint_root"] == os.path.join(root, "checkpoints", component.id)
     ev = c["Evaluator"]
     assert source(ev, "model") == ("Trainer", "model")
     assert source(ev, "baseline_model") == ("BaselineTrainer", "model")
