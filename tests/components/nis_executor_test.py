@@ -41,8 +41,7 @@ def test_executor_writes_mes_report_and_results(tiny_data, make_artifacts, tmp_p
     ui_path = str(tmp_path / "ui" / "mlpipeline-ui-metadata.json")
     root = str(tmp_path / "checkpoints")
     props = _props(data, ui_metadata_path=ui_path,
-                   custom_config={"dataset": data.dataset.to_dict(), "checkpoint_root": root,
-                                  "search_config": SEARCH_CONFIG})
+                   custom_config={"dataset": data.dataset.to_dict(), "checkpoint_root": root})
     executor.Executor().Do({"examples": [examples], "transform_graph": [graph]}, outputs, props)
 
     mes, results = outputs["embedding_spec"][0], outputs["search_results"][0]
