@@ -15,7 +15,8 @@ def test_rows_carry_phase_stats_cost_ratio_and_mes():
     assert warm["phase"] == "warmup" and warm["mean_reward"] is None
     row = progress.progress_row(100, False, 0.5, [0.6, 0.61, 0.9], SPEC)
     assert (row["mean_reward"], row["mean_objective"], row["mean_cost_ratio"]) == (0.6, 0.61, 0.9)
-    assert row["most_probable_cost_ratio"] == 160 / 1000
+    # Exact accounting: tables 10x8 + 20x4 = 160 floats, projection of the 4-wide entry 4x8 = 32.
+    assert row["most_probable_cost_ratio"] == (160 + 32) / 1000
     assert row["mes"] == {"user": [[10, 8], [20, 4]], "genre": []}
 
 
