@@ -1,10 +1,25 @@
 """Executions a killed run left RUNNING: marked FAILED by the next run, unless another run is alive."""
+import logging
 import os
+
+import pytest
 
 from ml_metadata import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 
 from pipelines import stale_executions
+
+
+@pytest.fixture(autouse=True)
+def absl_records_reach_caplog():
+    """Earlier CLI tests in the same process may leave quiet-output filters on the absl logger."""
+    absl_logger = logging.getLogger("absl")
+    saved = list(absl_logger.filters)
+    for f in saved:
+        absl_logger.removeFilter(f)
+    yield
+    for f in saved:
+        absl_logger.addFilter(f)
 
 Execution = metadata_store_pb2.Execution
 
