@@ -57,13 +57,18 @@ class TaskData:
         return dim * sum(self.vocab_sizes.values())
 
 
+def movielens_source(cache_dir: Optional[str] = None) -> str:
+    """The cached ML-100K files (fetched from the RecBole wheel when missing)."""
+    from pipelines.data.fetch_movielens import fetch_ml100k
+    return fetch_ml100k(cache_dir or os.path.join(REPO_ROOT, "data_cache"))
+
+
 def movielens_frames(task: str, cache_dir: Optional[str] = None
                      ) -> Tuple[Dict[str, pd.DataFrame], DatasetConfig]:
     """ML-100K ``task`` splits as string frames (CSV cells), written by the project's loader."""
-    from pipelines.data.fetch_movielens import fetch_ml100k
     from pipelines.data.movielens import MovieLensConfig, prepare_movielens
     cache = cache_dir or os.path.join(REPO_ROOT, "data_cache")
-    source = fetch_ml100k(cache)
+    source = movielens_source(cache)
     out = os.path.join(cache, "bench", f"ml100k_{task}")
     dataset = prepare_movielens(source, out, config=MovieLensConfig(task=task))
     frames = {s: pd.read_csv(os.path.join(out, s, "data.csv"), dtype=str, keep_default_na=False)

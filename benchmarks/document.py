@@ -21,7 +21,10 @@ def _protocol(s, total_s: float, quick: bool) -> List[str]:
         "## How it was run", "",
         f"- Command: `{'make bench-quick' if quick else 'make bench'}` "
         f"(`python -m benchmarks.run{' --quick' if quick else ''} --output ...`); "
-        f"total wall time **{total_s / 60:.1f} min**.",
+        f"total wall time **{total_s / 60:.1f} min**"
+        + (f", the tasks in {s.jobs} parallel processes (`--jobs {s.jobs}`: every wall time "
+           "and rate was measured while the other tasks ran)" if getattr(s, "jobs", 1) > 1
+           else "") + ".",
         f"- Seeds {list(s.seeds)}; budgets = {[f'{f:g}' for f in s.fractions]} x the embedding "
         "floats of the full-vocabulary d=32 model of each task.",
         "- Data: ML-100K (RecBole wheel via `pipelines.data.fetch_movielens`, split by "
@@ -37,8 +40,13 @@ def _protocol(s, total_s: float, quick: bool) -> List[str]:
         "then the test split.",
         f"- **Uniform SE grid** (the paper's hand tuning): one shared width d in "
         f"{list(s.grid_dims)}, every feature keeps its most frequent items that fit the budget "
-        "(`baselines.uniform_se_spec`, water-filling); every point trained per seed, the best "
-        "mean validation metric is the baseline. Its wall time is the whole grid for one seed.",
+        "(`baselines.uniform_se_spec`, water-filling); "
+        + ("every point trained per seed, the best mean validation metric is the baseline. "
+           "Its wall time is the whole grid for one seed."
+           if getattr(s, "grid_select", "all_seeds") == "all_seeds" else
+           f"every point trained with seed {s.seeds[0]}, the best validation metric is the "
+           "baseline and is retrained with the other seeds (`--grid-select first_seed`). Its "
+           "wall time is the whole grid for one seed."),
         f"- **{report.PER_FEATURE}** (`methods.per_feature_se`): what a person does next, "
         "from the grid's best, one pass over the features: one width step wider (else narrower) "
         f"in {list(m.TUNE_DIMS)}, the others fixed, vocabularies water-filled "

@@ -6,18 +6,22 @@ four methods of ``benchmarks.methods``, evaluates on the test split over several
 seeds, measures throughput / search overhead / Transform time, and writes the
 markdown report, a PNG plot and the raw records (``<output>.json``).
 
-Seeds: every fixed-size model (each grid point, the power-law model, each NIS
-retrain) is trained once per seed; the grid picks the spec with the best mean
-validation metric; each NIS mode searches once per (task, budget) with seed 0
-(the issue's "one search run each") and its MES is retrained per seed.
+Seeds: every grid point is trained with the first seed and the spec with the best
+validation metric is retrained with the other seeds (``grid_select="first_seed"``;
+"all_seeds" trains every point per seed and picks the best mean); the power-law model
+and each NIS retrain are trained once per seed; each NIS mode searches once per
+(task, budget) with the first seed and its MES is retrained per seed. ``--jobs N``
+runs the tasks in N processes (tasks are independent).
 ``--quick`` is a smoke run (one seed, one budget, short searches, small data)
 whose numbers are not representative.
 """
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import dataclasses
 import json
+import multiprocessing
 import os
 import platform
 import tempfile
@@ -44,6 +48,8 @@ class Settings:
     search_overrides: Dict = dataclasses.field(default_factory=dict)
     ablation_tasks: Tuple[str, ...] = ("ml100k_ranking", "ml100k_retrieval")
     random_order_row: bool = False  # --random-order: NIS-ME with decision_order="random" too
+    grid_select: str = "first_seed"  # or "all_seeds" (every grid point trained per seed)
+    jobs: int = 1  # tasks run in this many processes
     quick: bool = False
 
     @property
@@ -110,12 +116,9 @@ def bench_budget(data: bdata.TaskData, frac: float, s: Settings, perf: Dict) -> 
     train = lambda spec: [m.train_eval(data, spec, seed, s.max_epochs, patience=s.patience)  # noqa
                           for seed in s.seeds]
     n = len(s.seeds)
-    t0 = time.perf_counter()
-    grid = [(spec, train(spec)) for spec in m.grid_specs(data.vocab_sizes, budget, s.grid_dims)]
-    grid_s = (time.perf_counter() - t0) / n
-    best_spec, best_runs = max(grid, key=lambda g: sum(r.val for r in g[1]))
+    best_spec, best_runs, grid_s, grid_note = _grid(data, budget, s, train)
     out = [_record(data, budget, frac, "Uniform SE grid", best_runs, grid_s,
-                   f"{len(grid)} runs/seed; best d={best_spec.metadata['dim']}", _mes(best_spec))]
+                   f"{grid_note}; best d={best_spec.metadata['dim']}", _mes(best_spec))]
     tuned, tune_runs, tune_s = m.per_feature_se(data, budget, best_spec, s.seeds[0],
                                                 s.screen_epochs)
     tuned_runs, retrain_s = best_runs, 0.0  # no move kept: the grid's runs stand
@@ -164,6 +167,28 @@ def bench_budget(data: bdata.TaskData, frac: float, s: Settings, perf: Dict) -> 
     return out
 
 
+def _grid(data: bdata.TaskData, budget: int, s: Settings, train):
+    """The grid's best spec, its runs per seed, the grid's wall seconds for one seed, a note.
+
+    "first_seed": every grid point trained with the first seed, the best on validation
+    retrained with the others; "all_seeds": every point per seed, the best mean wins.
+    """
+    specs = m.grid_specs(data.vocab_sizes, budget, s.grid_dims)
+    t0 = time.perf_counter()
+    if s.grid_select == "all_seeds":
+        grid = [(spec, train(spec)) for spec in specs]
+        best_spec, best_runs = max(grid, key=lambda g: sum(r.val for r in g[1]))
+        return (best_spec, best_runs, (time.perf_counter() - t0) / len(s.seeds),
+                f"{len(grid)} runs/seed")
+    first = [m.train_eval(data, spec, s.seeds[0], s.max_epochs, patience=s.patience)
+             for spec in specs]
+    grid_s = time.perf_counter() - t0
+    best = max(range(len(specs)), key=lambda i: first[i].val)
+    rest = [m.train_eval(data, specs[best], seed, s.max_epochs, patience=s.patience)
+            for seed in s.seeds[1:]]
+    return specs[best], [first[best]] + rest, grid_s, f"{len(specs)} runs (seed {s.seeds[0]})"
+
+
 def _mean(values) -> float:
     values = [v for v in values if v == v]
     return sum(values) / len(values) if values else float("nan")
@@ -187,6 +212,12 @@ def main(argv=None) -> None:
     p.add_argument("--random-order", action="store_true",
                    help="also run NIS-ME with SearchConfig(decision_order='random') (about 15 "
                         "more minutes)")
+    p.add_argument("--jobs", type=int, default=None,
+                   help="run the tasks in this many processes (default 1; wall times are then "
+                        "measured while the other tasks run)")
+    p.add_argument("--grid-select", choices=("first_seed", "all_seeds"), default=None,
+                   help="grid protocol: points trained with the first seed and the best "
+                        "retrained with the others (default), or every point per seed")
     p.add_argument("--merge", nargs=2, default=None, metavar=("BASE_JSON", "NEW_JSON"),
                    help="replace BASE's tasks by NEW_JSON's (a --tasks re-run), write the merged "
                         "raw records to BASE_JSON and re-render --output")
@@ -206,37 +237,66 @@ def main(argv=None) -> None:
         s = dataclasses.replace(s, fractions=tuple(float(f) for f in args.fractions.split(",")))
     if args.random_order:
         s = dataclasses.replace(s, random_order_row=True)
+    if args.jobs:
+        s = dataclasses.replace(s, jobs=args.jobs)
+    if args.grid_select:
+        s = dataclasses.replace(s, grid_select=args.grid_select)
     out_dir = os.path.dirname(os.path.abspath(args.output))
     plot_path = _plot_path(args)
     os.makedirs(out_dir, exist_ok=True)
     os.makedirs(os.path.dirname(os.path.abspath(plot_path)), exist_ok=True)
     machine = machine_info()
     start = time.perf_counter()
-    records, perfs, tasks = [], {}, {}
+    raw = {"machine": machine, "settings": dataclasses.asdict(s), "tasks": {}, "perf": {},
+           "records": [], "total_s": 0.0}
     with tempfile.TemporaryDirectory(prefix="nis_bench_") as tmp:
-        for name in s.tasks:
-            t0 = time.perf_counter()
-            data = load_task(name, s, args.work_dir or tmp)
-            tasks[name] = {"vocab_sizes": data.vocab_sizes, "num_labels": data.num_labels,
-                           "sizes": {k: data.size(k) for k in bdata.SPLITS},
-                           "full_floats": data.full_floats(), "transform_s": data.transform_s,
-                           "pandas_s": data.pandas_s, "transform_rows": data.transform_rows}
-            perf: Dict = {}
-            for frac in s.fractions:
-                records += bench_budget(data, frac, s, perf)
-                print(f"[bench] {name} {frac:g} done at {time.perf_counter() - start:.0f}s", flush=True)
-            perf["full_se_examples_per_s"] = full_size_throughput(data)
-            perfs[name] = perf
-            tasks[name]["wall_s"] = time.perf_counter() - t0
-            # After every task: a stopped run keeps the finished tasks (render them with
-            # --render, or re-run the rest with --tasks and --merge).
-            raw = {"machine": machine, "settings": dataclasses.asdict(s), "tasks": tasks,
-                   "perf": perfs, "records": records, "total_s": time.perf_counter() - start}
-            with open(os.path.splitext(args.output)[0] + ".json", "w", encoding="utf-8") as f:
-                json.dump(raw, f, indent=1, default=str)
+        work_dir = args.work_dir or tmp
+        if s.jobs > 1:
+            if any(name.startswith("ml100k_") for name in s.tasks):
+                bdata.movielens_source()  # once, before the processes that read it start
+            ctx = multiprocessing.get_context("spawn")  # TensorFlow does not survive a fork
+            with concurrent.futures.ProcessPoolExecutor(s.jobs, mp_context=ctx) as pool:
+                futures = [pool.submit(run_task, name, s, work_dir) for name in s.tasks]
+                for future in concurrent.futures.as_completed(futures):
+                    _add_task(raw, future.result(), start, args.output)
+        else:
+            for name in s.tasks:
+                _add_task(raw, run_task(name, s, work_dir), start, args.output)
+    order = {name: i for i, name in enumerate(s.tasks)}  # tasks in the settings' order
+    raw["records"].sort(key=lambda r: order[r["task"]])
+    raw["tasks"] = {name: raw["tasks"][name] for name in s.tasks}
     total_s = raw["total_s"]
     write_report(raw, s, args, plot_path)
     print(f"[bench] wrote {args.output} and {plot_path} in {total_s:.0f}s", flush=True)
+
+
+def run_task(name: str, s: Settings, work_dir: str) -> Tuple[str, Dict, Dict, List[Dict]]:
+    """Every budget of one task: (name, task facts, throughput facts, records)."""
+    t0 = time.perf_counter()
+    data = load_task(name, s, work_dir)
+    info = {"vocab_sizes": data.vocab_sizes, "num_labels": data.num_labels,
+            "sizes": {k: data.size(k) for k in bdata.SPLITS},
+            "full_floats": data.full_floats(), "transform_s": data.transform_s,
+            "pandas_s": data.pandas_s, "transform_rows": data.transform_rows}
+    perf: Dict = {}
+    records: List[Dict] = []
+    for frac in s.fractions:
+        records += bench_budget(data, frac, s, perf)
+        print(f"[bench] {name} {frac:g} done at {time.perf_counter() - t0:.0f}s", flush=True)
+    perf["full_se_examples_per_s"] = full_size_throughput(data)
+    info["wall_s"] = time.perf_counter() - t0
+    return name, info, perf, records
+
+
+def _add_task(raw: Dict, result, start: float, output: str) -> None:
+    """Adds one finished task to ``raw`` and saves the raw records, so a stopped run keeps
+    the finished tasks (render them with --render, or re-run the rest with --tasks and --merge)."""
+    name, info, perf, records = result
+    raw["tasks"][name], raw["perf"][name] = info, perf
+    raw["records"] += records
+    raw["total_s"] = time.perf_counter() - start
+    with open(os.path.splitext(output)[0] + ".json", "w", encoding="utf-8") as f:
+        json.dump(raw, f, indent=1, default=str)
 
 
 def _plot_path(args) -> str:
@@ -286,6 +346,7 @@ def render(json_path: str, args) -> None:
     fields = {k: tuple(v) if isinstance(v, list) else v for k, v in raw["settings"].items()}
     fields.setdefault("random_order_row", False)  # runs from before the row existed
     fields.setdefault("patience", 1)  # earlier runs stopped after 1 epoch without improvement
+    fields.setdefault("grid_select", "all_seeds")  # earlier runs trained every point per seed
     write_report(raw, Settings(**fields), args, _plot_path(args))
 
 
