@@ -2,8 +2,9 @@
 
 Builds the same ranking supernet twice, once with ``--small`` and once with ``--large``
 rows per feature (``--features`` features of width ``--dim``, so only the row count
-differs), and times the search's main-model step (``NeuralInputSearch._warmup_fn``: one
-supernet forward, backward and optimizer update) on one fixed batch whose ids all lie in
+differs), and times the search's main-model step (``warmup_step`` of
+``NeuralInputSearch.step_functions``: one supernet forward, backward and optimizer update)
+on one fixed batch whose ids all lie in
 the small vocabulary. Per-step work that follows the batch gives a ratio near 1; an
 optimizer that touches every row of every table gives a ratio that grows with the rows.
 Prints milliseconds per step for each size and optimizer and the large/small ratio.
@@ -55,7 +56,8 @@ def supernet_step(rows: int, optimizer: str, num_features: int, dim: int, batch)
     space = SearchSpace.from_vocab_sizes(vocab, budget=rows * dim, mode="ME",
                                          overrides={n: {"dim": dim} for n in vocab})
     search = NeuralInputSearch(space, dataset, SearchConfig(optimizer=optimizer))
-    step = lambda: search._warmup_fn(*batch)  # noqa: E731
+    warmup_step = search.step_functions(len(batch[1]))["warmup_step"]
+    step = lambda: warmup_step(*batch)  # noqa: E731
     for _ in range(3):  # trace and warm up
         out = step()
     _ = out.numpy()
