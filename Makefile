@@ -33,7 +33,7 @@ compile: venv
 	$(VPY) -m pipelines.kubeflow_v2_runner --output-dir $(or $(OUT),build) $(ARGS)
 
 bench: venv
-	$(VPY) -m benchmarks.run --output BENCHMARKS.md
+	$(VPY) -m benchmarks.run --jobs 3 --output BENCHMARKS.md
 
 bench-quick: venv
 	$(VPY) -m benchmarks.run --quick --output build/BENCHMARKS.quick.md

@@ -20,7 +20,8 @@ def _protocol(s, total_s: float, quick: bool) -> List[str]:
     out = [
         "## How it was run", "",
         f"- Command: `{'make bench-quick' if quick else 'make bench'}` "
-        f"(`python -m benchmarks.run{' --quick' if quick else ''} --output ...`); "
+        f"(`python -m benchmarks.run{' --quick' if quick else ''}"
+        f"{f' --jobs {s.jobs}' if getattr(s, 'jobs', 1) > 1 else ''} --output ...`); "
         f"total wall time **{total_s / 60:.1f} min**"
         + (f", the tasks in {s.jobs} parallel processes (`--jobs {s.jobs}`: every wall time "
            "and rate was measured while the other tasks ran)" if getattr(s, "jobs", 1) > 1

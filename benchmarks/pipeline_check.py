@@ -41,10 +41,12 @@ def within(value: float, values: List[float]) -> bool:
     return min(values) - sd <= value <= max(values) + sd
 
 
-def pipeline_config(task: str, budget: int, baseline_dim: int, output_dir: str):
+def pipeline_config(task: str, budget: int, baseline_dim: int, output_dir: str,
+                    write: bool = True):
     """A PipelineConfig on the benchmark's pre-split ML-100K data (written when missing)."""
     from pipelines import config as config_lib  # pylint: disable=import-outside-toplevel
-    bdata.movielens_frames(task)  # writes <data_cache>/bench/ml100k_<task>/{train,eval,test}
+    if write:
+        bdata.movielens_frames(task)  # writes <data_cache>/bench/ml100k_<task>/{train,eval,test}
     data_dir = os.path.join(bdata.REPO_ROOT, "data_cache", "bench", f"ml100k_{task}")
     return config_lib.PipelineConfig(
         pipeline_name=f"ml100k-{task}-check", data_path=data_dir,
@@ -61,12 +63,14 @@ def main(argv=None) -> None:
     p.add_argument("--fraction", type=float, default=0.08)
     p.add_argument("--bench", default="BENCHMARKS.json", help="the benchmark's raw records")
     p.add_argument("--output-dir", default="build/pipeline_check")
+    p.add_argument("--reuse", action="store_true",
+                   help="compare the latest finished run in --output-dir instead of a new run")
     args = p.parse_args(argv)
     rows = bench_rows(args.bench, args.task, args.fraction)
     budget, dim = int(rows[GRID]["budget"]), int(rows[GRID]["wall_note"].split("best d=")[1])
     from pipelines import local_runner, results  # pylint: disable=import-outside-toplevel
-    cfg = pipeline_config(args.task, budget, dim, args.output_dir)
-    run_id = local_runner.run(cfg)
+    cfg = pipeline_config(args.task, budget, dim, args.output_dir, write=not args.reuse)
+    run_id = None if args.reuse else local_runner.run(cfg)
     summary = results.summarize(results.connect(cfg.metadata_path), cfg.pipeline_name, run_id)
     key = METRICS[args.task]
     print(f"ML-100K {args.task}, budget {budget:,} floats ({args.fraction:g}), baseline d={dim}")
