@@ -86,6 +86,9 @@ class PipelineConfig:
       search_resources / trainer_resources: Kubeflow V2 / Vertex per-step
         resources: {"cpu_limit": 8, "memory_limit": 32, "accelerator_type":
         "NVIDIA_TESLA_T4", "accelerator_count": 1}.
+      serving_tolerance: the candidate may be at most this much worse than the latest
+        blessed model of the pipeline (what serves) on the blessing metric; 0.0 = no worse;
+        None = no comparison with the serving model.
     """
 
     pipeline_name: str = "nis-pipeline"
@@ -124,6 +127,7 @@ class PipelineConfig:
     trainer_resources: Optional[Dict[str, Any]] = None
     preprocessing_fn: str = PREPROCESSING_FN
     run_fn: str = RUN_FN
+    serving_tolerance: Optional[float] = 0.0
 
     def __post_init__(self):
         if self.task not in TASKS:

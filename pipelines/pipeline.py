@@ -6,7 +6,9 @@
     schema.pbtxt -> ImportSchemaGen (or SchemaGen) ---------^              |
     Examples + validated Schema -> Transform -> NeuralInputSearch -> MES  v
     MES + Transform outputs -> Trainer (NIS model); BaselineTrainer (SE, same budget)
-    Trainer + BaselineTrainer + Examples(test) -> Evaluator -> Pusher (blessed only)
+    Trainer + BaselineTrainer + Examples(test) -> Evaluator ------------------+
+    LatestBlessedModelResolver (last run's blessed model) -> ServingEvaluator -+-> BlessingGate
+    BlessingGate -> Pusher (blessed only); the next run's resolver reads the gate's blessing
 
 Every component id is fixed (``COMPONENT_IDS``) so runners, tests and MLMD
 queries can refer to them. Runners add the MLMD connection, Beam arguments and
@@ -30,6 +32,7 @@ from components.mes_trainer import MesTrainer
 from components.mes_trainer.eval_config import make_eval_config
 from components.neural_input_search import NeuralInputSearch
 from pipelines.anomalies_gate import AnomaliesGate
+from pipelines.blessing_gate import BlessingGate
 from pipelines.config import PipelineConfig
 
 EXAMPLE_GEN = "ExampleGen"
@@ -42,9 +45,13 @@ SEARCH = "NeuralInputSearch"
 TRAINER = "Trainer"
 BASELINE_TRAINER = "BaselineTrainer"
 EVALUATOR = "Evaluator"
+LATEST_BLESSED_RESOLVER = "LatestBlessedModelResolver"
+SERVING_EVALUATOR = "ServingEvaluator"
+BLESSING_GATE = "BlessingGate"
 PUSHER = "Pusher"
 COMPONENT_IDS = (EXAMPLE_GEN, STATISTICS_GEN, SCHEMA_GEN, EXAMPLE_VALIDATOR, ANOMALIES_GATE,
-                 TRANSFORM, SEARCH, TRAINER, BASELINE_TRAINER, EVALUATOR, PUSHER)
+                 TRANSFORM, LATEST_BLESSED_RESOLVER, SEARCH, TRAINER, BASELINE_TRAINER, EVALUATOR,
+                 SERVING_EVALUATOR, BLESSING_GATE, PUSHER)
 
 
 def _example_gen(cfg: PipelineConfig):
@@ -72,6 +79,33 @@ def _eval_config(cfg: PipelineConfig) -> tfma.EvalConfig:
     return make_eval_config(
         cfg.task, with_baseline=cfg.train_baseline, min_value=cfg.blessing_threshold,
         max_regression=cfg.baseline_tolerance if cfg.train_baseline else None)
+
+
+def _serving_eval_config(cfg: PipelineConfig) -> tfma.EvalConfig:
+    """TFMA config: NIS model = candidate, the latest blessed model = baseline.
+
+    The change threshold (``serving_tolerance``) keeps a scheduled run from pushing a
+    model worse than the one serving; on the first run nothing is resolved and TFMA
+    ignores it (rubber stamp), so the value threshold alone decides.
+    """
+    return make_eval_config(cfg.task, with_baseline=True, min_value=cfg.blessing_threshold,
+                            max_regression=cfg.serving_tolerance)
+
+
+def latest_blessed_model_resolver() -> tfx.dsl.Resolver:
+    """The pipeline's latest model blessed by ``BlessingGate`` (TFX's LatestBlessedModelStrategy).
+
+    The channels name their producers, so neither the SE baseline's model nor an
+    Evaluator's own blessing is taken for what serves.
+    """
+    return tfx.dsl.Resolver(
+        strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
+        model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model,
+                              producer_component_id=TRAINER, output_key="model"),
+        model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing,
+                                       producer_component_id=BLESSING_GATE,
+                                       output_key="blessing"),
+    ).with_id(LATEST_BLESSED_RESOLVER)
 
 
 def _common_custom_config(cfg: PipelineConfig) -> Dict:
@@ -105,7 +139,8 @@ def create_pipeline(
         schema=schema_gen.outputs["schema"]).with_id(EXAMPLE_VALIDATOR)
     gate = AnomaliesGate(anomalies=example_validator.outputs["anomalies"],
                          schema=schema_gen.outputs["schema"]).with_id(ANOMALIES_GATE)
-    components += [example_gen, statistics_gen, schema_gen, example_validator, gate]
+    resolver = latest_blessed_model_resolver()
+    components += [example_gen, statistics_gen, schema_gen, example_validator, gate, resolver]
 
     transform = tfx.components.Transform(
         examples=example_gen.outputs["examples"],
@@ -155,13 +190,27 @@ def create_pipeline(
         example_splits=[_eval_split(cfg)],
         eval_config=_eval_config(cfg),
     ).with_id(EVALUATOR)
+    components.append(evaluator)
+    gate_inputs = {"baseline_blessing": evaluator.outputs["blessing"]}
+    if cfg.serving_tolerance is not None:
+        serving_evaluator = tfx.components.Evaluator(
+            examples=example_gen.outputs["examples"],
+            model=trainer.outputs["model"],
+            baseline_model=resolver.outputs["model"],
+            example_splits=[_eval_split(cfg)],
+            eval_config=_serving_eval_config(cfg),
+        ).with_id(SERVING_EVALUATOR)
+        components.append(serving_evaluator)
+        gate_inputs["serving_blessing"] = serving_evaluator.outputs["blessing"]
+    blessing_gate = BlessingGate(model=trainer.outputs["model"],
+                                 **gate_inputs).with_id(BLESSING_GATE)
     pusher = tfx.components.Pusher(
         model=trainer.outputs["model"],
-        model_blessing=evaluator.outputs["blessing"],
+        model_blessing=blessing_gate.outputs["blessing"],
         push_destination=tfx.proto.PushDestination(
             filesystem=tfx.proto.PushDestination.Filesystem(
                 base_directory=cfg.resolved_serving_model_dir))).with_id(PUSHER)
-    components += [evaluator, pusher]
+    components += [blessing_gate, pusher]
 
     return tfx.dsl.Pipeline(
         pipeline_name=cfg.pipeline_name,

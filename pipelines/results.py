@@ -173,7 +173,8 @@ def summarize(store: metadata_store.MetadataStore, pipeline_name: str) -> RunSum
             "model": (nis_pipeline.TRAINER, "model"),
             "baseline model": (nis_pipeline.BASELINE_TRAINER, "model"),
             "evaluation": (nis_pipeline.EVALUATOR, "evaluation"),
-            "blessing": (nis_pipeline.EVALUATOR, "blessing"),
+            "serving evaluation": (nis_pipeline.SERVING_EVALUATOR, "evaluation"),
+            "blessing": (nis_pipeline.BLESSING_GATE, "blessing"),
             "pushed model": (nis_pipeline.PUSHER, "pushed_model")}
     locations = {label: outputs[n][k].uri for label, (n, k) in want.items()
                  if k in outputs.get(n, {})}
@@ -184,7 +185,7 @@ def summarize(store: metadata_store.MetadataStore, pipeline_name: str) -> RunSum
     if "evaluation" in locations:
         summary.metrics = read_metrics(locations["evaluation"])
     if "blessing" in locations:
-        blessed = _custom(outputs[nis_pipeline.EVALUATOR]["blessing"], "blessed")
+        blessed = _custom(outputs[nis_pipeline.BLESSING_GATE]["blessing"], "blessed")
         summary.blessed = None if blessed is None else bool(blessed)
     pushed = outputs.get(nis_pipeline.PUSHER, {}).get("pushed_model")
     if pushed is not None and _custom(pushed, "pushed"):

@@ -31,16 +31,21 @@ def compiled(tmp_path_factory):
         return json.load(f)
 
 
+RESOLVER_TASKS = {f"{nis_pipeline.LATEST_BLESSED_RESOLVER}-model-blessing-resolver",
+                  f"{nis_pipeline.LATEST_BLESSED_RESOLVER}-model-resolver"}
+CONTAINER_IDS = set(nis_pipeline.COMPONENT_IDS) - {nis_pipeline.LATEST_BLESSED_RESOLVER}
+
+
 def test_every_component_is_a_task(compiled):
     tasks = compiled["pipelineSpec"]["root"]["dag"]["tasks"]
-    assert set(tasks) == set(nis_pipeline.COMPONENT_IDS)
+    assert set(tasks) == CONTAINER_IDS | RESOLVER_TASKS
     assert compiled["runtimeConfig"]["gcsOutputDirectory"].endswith("root/pipeline_root/nis-kfp-test")
 
 
 def test_every_executor_uses_the_project_image(compiled):
     executors = compiled["pipelineSpec"]["deploymentSpec"]["executors"]
     images = {name: e["container"]["image"] for name, e in executors.items() if "container" in e}
-    assert set(images) == {f"{c}_executor" for c in nis_pipeline.COMPONENT_IDS}
+    assert set(images) == {f"{c}_executor" for c in CONTAINER_IDS}
     assert set(images.values()) == {IMAGE}
     args = executors["NeuralInputSearch_executor"]["container"]["args"]
     assert args[args.index("--executor_class_path") + 1] == \
@@ -49,7 +54,8 @@ def test_every_executor_uses_the_project_image(compiled):
 
 def test_accelerators_on_search_and_trainers_only(compiled):
     executors = compiled["pipelineSpec"]["deploymentSpec"]["executors"]
-    resources = {n: e["container"].get("resources") for n, e in executors.items()}
+    resources = {n: e["container"].get("resources") for n, e in executors.items()
+                 if "container" in e}
     assert resources["NeuralInputSearch_executor"]["accelerator"] == {
         "type": "NVIDIA_TESLA_T4", "count": "2"}
     assert resources["NeuralInputSearch_executor"]["memoryLimit"] == 30.0
@@ -64,6 +70,19 @@ def test_exec_properties_reach_the_spec(compiled):
     budget = params["parameters"]["budget"]["runtimeValue"]["constantValue"]
     assert int(budget.get("intValue", budget.get("numberValue", 0))) == 4321
     assert params["artifacts"]["transform_graph"]["taskOutputArtifact"]["producerTask"] == "Transform"
+
+
+def test_serving_comparison_reads_only_the_gates_blessings(compiled):
+    tasks = compiled["pipelineSpec"]["root"]["dag"]["tasks"]
+    baseline = tasks["ServingEvaluator"]["inputs"]["artifacts"]["baseline_model"]
+    assert baseline["taskOutputArtifact"]["producerTask"] in RESOLVER_TASKS
+    assert (tasks["Pusher"]["inputs"]["artifacts"]["model_blessing"]["taskOutputArtifact"]
+            ["producerTask"] == "BlessingGate")
+    executors = compiled["pipelineSpec"]["deploymentSpec"]["executors"]
+    filters = [q["filter"] for e in executors.values()
+               for q in e.get("resolver", {}).get("outputArtifactQueries", {}).values()]
+    blessing = [f for f in filters if "tfx.ModelBlessing" in f]
+    assert len(blessing) == 1 and "metadata.nis_final_blessing.number_value=1" in blessing[0]
 
 
 def test_dataflow_flags():
