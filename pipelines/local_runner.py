@@ -94,8 +94,9 @@ def report(cfg: config_lib.PipelineConfig) -> str:
     """The locations + result table of the latest run, read from MLMD."""
     from pipelines import results  # pylint: disable=import-outside-toplevel
     store = results.connect(cfg.metadata_path)
-    return results.format_summary(results.summarize(store, cfg.pipeline_name),
-                                  metadata_path=cfg.metadata_path)
+    return (results.format_summary(results.summarize(store, cfg.pipeline_name),
+                                   metadata_path=cfg.metadata_path)
+            + "\n\n" + results.format_mes_changes(results.mes_changes(store, cfg.pipeline_name)))
 
 
 def _progress_only_logging(start: float) -> None:

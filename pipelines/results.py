@@ -220,3 +220,49 @@ def format_summary(s: RunSummary, metadata_path: str = "") -> str:
         lines.append(f"\nBlessed: {'yes' if s.blessed else 'no'}; "
                      + (f"pushed to {s.pushed_to}" if s.pushed_to else "not pushed"))
     return "\n".join(lines)
+
+
+# -- changes since the previous run --------------------------------------------
+@dataclasses.dataclass
+class MesChanges:
+    """The latest run's MES against the MES of the latest earlier run that searched anew."""
+
+    run_id: str
+    previous_run_id: str
+    previous: object                        # trainer_module.spec.ModelSpec
+    current: object
+
+
+def mes_changes(store: metadata_store.MetadataStore, pipeline_name: str) -> Optional[MesChanges]:
+    """The MES change since the previous run with a different MES; None without one.
+
+    Runs served from the cache reuse the MES artifact, so they are skipped: the
+    comparison is with the MES the pipeline emitted before the current one.
+    """
+    from components.artifacts import read_mes  # pylint: disable=import-outside-toplevel
+    key = (nis_pipeline.SEARCH, "embedding_spec")
+    found = []
+    for run in reversed(runs(store, pipeline_name)):
+        mes = run_outputs(store, run).get(key[0], {}).get(key[1])
+        if mes is not None and (not found or mes.id != found[0][1].id):
+            found.append((run, mes))
+        if len(found) == 2:
+            (run, mes), (prev_run, prev) = found
+            return MesChanges(run.name, prev_run.name, read_mes(prev.uri), read_mes(mes.uri))
+    return None
+
+
+def format_mes_changes(changes: Optional[MesChanges]) -> str:
+    """Per-feature rows, widths and cost of the MES change; a first run says so."""
+    from trainer_module import spec_diff  # pylint: disable=import-outside-toplevel
+    if changes is None:
+        return "Changes since the previous run: none to compare (first MES of this pipeline)."
+    lines = [f"Changes since run {changes.previous_run_id}: "
+             + spec_diff.summary(changes.previous, changes.current)]
+    widths = (18, 26, 22, 30)
+    lines.append("  " + "".join(f"{h:<{w}}" for h, w in zip(spec_diff.HEADERS, widths)))
+    for change in spec_diff.spec_changes(changes.previous, changes.current):
+        if change.changed:
+            row = change.row()
+            lines.append("  " + "".join(f"{c:<{w}}" for c, w in zip(row[:4], widths)))
+    return "\n".join(lines)

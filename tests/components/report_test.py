@@ -85,3 +85,23 @@ def test_ui_metadata_viewers():
     assert [o["type"] for o in meta["outputs"]] == ["markdown", "web-app", "tensorboard"]
     assert meta["outputs"][0] == {"type": "markdown", "storage": "inline", "source": "# md"}
     assert len(report.ui_metadata("# md")["outputs"]) == 1
+
+
+def test_changes_since_the_previous_mes_and_log_links():
+    result = _result()
+    previous = ModelSpec(budget=20_000, mode="ME",
+                         features={"item": FeatureMES([(100, 32), (200, 8)]),
+                                   "user": FeatureMES([(50, 8)])})
+    links = {"search": "gs://b/nis/logs", "trainer": "/local/model_run"}
+    md = report.render_markdown(result.spec, result, SPACE, task="ranking", previous=previous,
+                                links=links)
+    assert "## Changes since the previous blessed MES" in md
+    assert "2 of 2 feature(s) changed (item, user); total cost 5,200 -> 6,400 (+1,200)" in md
+    assert "| item | 300 -> 500 (+200) | 32 | 4,800 -> 6,400 (+1,600) |" in md
+    assert "| user | 50 -> 0 (-50) | 8 -> 0 (-8) |" in md
+    assert "- [search: gs://b/nis/logs](https://console.cloud.google.com/storage/browser/b/nis/logs)" in md
+    html = report.render_html(result.spec, result, SPACE, task="ranking", previous=previous,
+                              links=links)
+    assert "<h2>Changes since the previous blessed MES</h2>" in html
+    assert '<a href="/local/model_run">trainer: /local/model_run</a>' in html
+    assert "Changes since" not in report.render_markdown(result.spec, result, SPACE)

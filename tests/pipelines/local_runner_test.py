@@ -69,3 +69,16 @@ def test_format_summary_table():
     assert "10x32 + 40x8" in text and "removed" in text
     assert "0.7100" in text and "0.6500" in text and "SE baseline" in text
     assert "MLMD database   /x/metadata.db" in text and "pushed to /serving/1" in text
+
+
+def test_format_mes_changes():
+    before = ModelSpec(budget=1000, mode="ME", features={"item": FeatureMES([(10, 32)]),
+                                                         "user": FeatureMES([(5, 8)])})
+    after = ModelSpec(budget=1000, mode="ME", features={"item": FeatureMES([(12, 32)]),
+                                                        "user": FeatureMES([(5, 8)])})
+    text = results.format_mes_changes(results.MesChanges("r2", "r1", before, after))
+    assert text.splitlines()[0] == ("Changes since run r1: 1 of 2 feature(s) changed (item); "
+                                    "total cost 360 -> 424 (+64)")
+    assert "10 -> 12 (+2)" in text and "320 -> 384 (+64)" in text
+    assert "user" not in text.split("\n", 1)[1]  # unchanged features are not listed
+    assert "first MES" in results.format_mes_changes(None)
