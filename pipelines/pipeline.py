@@ -9,6 +9,7 @@
     Trainer + BaselineTrainer + Examples(test) -> Evaluator ------------------+
     LatestBlessedModelResolver (last run's blessed model) -> ServingEvaluator -+-> BlessingGate
     BlessingGate -> Pusher (blessed only); the next run's resolver reads the gate's blessing
+    MES + SearchResults + trainers' ModelRuns + resolved model -> RunReport (HTML/Markdown for the UI)
 
 Every component id is fixed (``COMPONENT_IDS``) so runners, tests and MLMD
 queries can refer to them. Runners add the MLMD connection, Beam arguments and
@@ -34,6 +35,7 @@ from components.neural_input_search import NeuralInputSearch
 from pipelines.anomalies_gate import AnomaliesGate
 from pipelines.blessing_gate import BlessingGate
 from pipelines.config import PipelineConfig
+from pipelines.run_report import RunReport
 
 EXAMPLE_GEN = "ExampleGen"
 STATISTICS_GEN = "StatisticsGen"
@@ -49,9 +51,10 @@ LATEST_BLESSED_RESOLVER = "LatestBlessedModelResolver"
 SERVING_EVALUATOR = "ServingEvaluator"
 BLESSING_GATE = "BlessingGate"
 PUSHER = "Pusher"
+RUN_REPORT = "RunReport"
 COMPONENT_IDS = (EXAMPLE_GEN, STATISTICS_GEN, SCHEMA_GEN, EXAMPLE_VALIDATOR, ANOMALIES_GATE,
                  TRANSFORM, LATEST_BLESSED_RESOLVER, SEARCH, TRAINER, BASELINE_TRAINER, EVALUATOR,
-                 SERVING_EVALUATOR, BLESSING_GATE, PUSHER)
+                 SERVING_EVALUATOR, BLESSING_GATE, PUSHER, RUN_REPORT)
 
 
 def _example_gen(cfg: PipelineConfig):
@@ -170,7 +173,7 @@ def create_pipeline(
         custom_config=custom_config).with_id(TRAINER)
     components.append(trainer)
 
-    baseline_model = None
+    baseline_model = baseline_run = None
     if cfg.train_baseline:
         baseline = MesTrainer(
             run_fn=cfg.run_fn,
@@ -181,7 +184,7 @@ def create_pipeline(
             custom_config={**custom_config, "baseline": True,
                            "baseline_dim": cfg.baseline_dim}).with_id(BASELINE_TRAINER)
         components.append(baseline)
-        baseline_model = baseline.outputs["model"]
+        baseline_model, baseline_run = baseline.outputs["model"], baseline.outputs["model_run"]
 
     evaluator = tfx.components.Evaluator(
         examples=example_gen.outputs["examples"],
@@ -210,7 +213,12 @@ def create_pipeline(
         push_destination=tfx.proto.PushDestination(
             filesystem=tfx.proto.PushDestination.Filesystem(
                 base_directory=cfg.resolved_serving_model_dir))).with_id(PUSHER)
-    components += [blessing_gate, pusher]
+    run_report = RunReport(
+        embedding_spec=search.outputs["embedding_spec"],
+        search_results=search.outputs["search_results"],
+        model_run=trainer.outputs["model_run"], baseline_model_run=baseline_run,
+        previous_model=resolver.outputs["model"]).with_id(RUN_REPORT)
+    components += [blessing_gate, pusher, run_report]
 
     return tfx.dsl.Pipeline(
         pipeline_name=cfg.pipeline_name,

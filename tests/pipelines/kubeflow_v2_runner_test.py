@@ -8,6 +8,7 @@ import os
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
 import pytest  # noqa: E402
+import yaml  # noqa: E402
 
 from pipelines import kubeflow_v2_runner  # noqa: E402
 from pipelines import pipeline as nis_pipeline  # noqa: E402
@@ -83,6 +84,25 @@ def test_serving_comparison_reads_only_the_gates_blessings(compiled):
                for q in e.get("resolver", {}).get("outputArtifactQueries", {}).values()]
     blessing = [f for f in filters if "tfx.ModelBlessing" in f]
     assert len(blessing) == 1 and "metadata.nis_final_blessing.number_value=1" in blessing[0]
+
+
+def test_run_report_is_a_rendered_ui_artifact(compiled):
+    """KFP v2 / Vertex render system.HTML and system.Markdown outputs on the run page."""
+    component = compiled["pipelineSpec"]["components"]["RunReport"]
+    outputs = component["outputDefinitions"]["artifacts"]
+    titles = {k: v["artifactType"].get("schemaTitle") or
+              yaml.safe_load(v["artifactType"]["instanceSchema"])["title"]
+              for k, v in outputs.items()}
+    assert titles == {"html_report": "system.HTML", "markdown_report": "system.Markdown"}
+    inputs = compiled["pipelineSpec"]["root"]["dag"]["tasks"]["RunReport"]["inputs"]["artifacts"]
+    producers = {k: (v["taskOutputArtifact"]["producerTask"],
+                     v["taskOutputArtifact"]["outputArtifactKey"]) for k, v in inputs.items()}
+    assert producers["search_results"] == ("NeuralInputSearch", "search_results")
+    assert producers["model_run"] == ("Trainer", "model_run")
+    assert producers["baseline_model_run"] == ("BaselineTrainer", "model_run")
+    # The runtime imports a custom type by its title as a <module>.<Class> path.
+    import system  # pylint: disable=import-outside-toplevel
+    assert system.HTML.TYPE_NAME == "system.HTML" and system.Markdown.TYPE_NAME == "system.Markdown"
 
 
 def test_dataflow_flags():

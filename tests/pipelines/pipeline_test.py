@@ -152,6 +152,18 @@ def test_scheduled_run_compares_with_the_latest_blessed_model(tmp_path):
     assert "wiring.BlessingGate" in contexts
 
 
+def test_run_report_links_search_and_trainer_logs(tmp_path):
+    c = by_id(nis_pipeline.create_pipeline(make_config(tmp_path)))
+    report = c["RunReport"]
+    assert source(report, "embedding_spec") == ("NeuralInputSearch", "embedding_spec")
+    assert source(report, "search_results") == ("NeuralInputSearch", "search_results")
+    assert source(report, "model_run") == ("Trainer", "model_run")
+    assert source(report, "baseline_model_run") == ("BaselineTrainer", "model_run")
+    assert source(report, "previous_model") == ("LatestBlessedModelResolver", "model")
+    assert report.outputs["html_report"].type_name == "system.HTML"
+    assert report.outputs["markdown_report"].type_name == "system.Markdown"
+
+
 def test_no_serving_comparison_when_tolerance_is_none(tmp_path):
     c = by_id(nis_pipeline.create_pipeline(make_config(tmp_path, serving_tolerance=None)))
     assert "ServingEvaluator" not in c
