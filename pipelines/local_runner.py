@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import filecmp
+import logging
 import os
 import re
 import shutil
@@ -34,6 +35,7 @@ from typing import Optional, Sequence
 from pipelines import config as config_lib
 
 _PROGRESS = re.compile(r"^Component \S+ is (running|finished)\.$")
+PROGRESS_PREFIX = "Progress: "  # trainer_module.search_progress.PROGRESS_PREFIX (TF-free import)
 DEMO_EXAMPLES = 20_000
 DEMO_OVERRIDES = dict(pipeline_name="nis-demo", budget=30_000, warmup_steps=300, search_steps=900,
                       group_size=50, num_negatives=500, train_batch_size=128, train_steps=600,
@@ -100,27 +102,35 @@ def report(cfg: config_lib.PipelineConfig) -> str:
 
 
 def _progress_only_logging(start: float) -> None:
-    """Quiet logs: one line per component start/finish, plus errors."""
+    """Quiet logs: one line per component start/finish, progress of long steps, errors."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     os.environ.setdefault("PYTHONWARNINGS", "ignore")  # also quiets Beam worker processes
     warnings.filterwarnings("ignore")
-    import logging as pylogging  # pylint: disable=import-outside-toplevel
-
     from absl import logging as absl_logging  # pylint: disable=import-outside-toplevel
 
-    class _Progress(pylogging.Filter):
-        def filter(self, record: pylogging.LogRecord) -> bool:
-            if record.levelno >= pylogging.ERROR:
-                return True
-            message = record.getMessage()
-            if _PROGRESS.match(message):
-                print(f"  [{time.time() - start:5.0f}s] {message}", flush=True)
-            return False
-
     absl_logging.set_verbosity(absl_logging.INFO)
-    pylogging.getLogger("absl").addFilter(_Progress())
+    logging.getLogger("absl").addFilter(ProgressFilter(start))
     for name in ("tensorflow", "apache_beam"):
-        pylogging.getLogger(name).setLevel(pylogging.ERROR)
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
+class ProgressFilter(logging.Filter):
+    """Prints component start/finish and long steps' progress lines; passes only errors on."""
+
+    def __init__(self, start: float):
+        super().__init__()
+        self.start = start
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno >= logging.ERROR:
+            return True
+        message = record.getMessage()
+        if _PROGRESS.match(message):
+            print(f"  [{time.time() - self.start:5.0f}s] {message}", flush=True)
+        elif message.startswith(PROGRESS_PREFIX):  # long steps: search steps, trainer epochs
+            print(f"  [{time.time() - self.start:5.0f}s]   {message[len(PROGRESS_PREFIX):]}",
+                  flush=True)
+        return False
 
 
 def _parser() -> argparse.ArgumentParser:

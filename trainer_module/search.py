@@ -249,6 +249,8 @@ class NeuralInputSearch:
         total = cfg.warmup_steps + cfg.search_steps
         acc = []
         step = int(self.step.numpy())
+        timer = progress.Progress("NeuralInputSearch", total, start=step)
+        batches = (_static_batch(train_ds), _static_batch(val_ds))
         while step < total:
             warm = step < cfg.warmup_steps
             x, y = next(train_it)
@@ -261,8 +263,10 @@ class NeuralInputSearch:
                 acc.append(stats[1:])
             self.step.assign_add(1)
             step += 1
+            timer.examples += batches[0] + (0 if warm else batches[1])
             if step % cfg.log_every == 0 or step == total:
                 history.append(self._log(step, warm, main_loss, acc, writer))
+                logging.info("%s", timer.line(step, "warm-up" if warm else "search"))
                 acc = []
             if manager and (step % cfg.checkpoint_every == 0 or step == total):
                 manager.save(checkpoint_number=step)
@@ -353,6 +357,11 @@ def _check_group_batch(ds: tf.data.Dataset, group_size: int) -> None:
         raise ValueError(f"ranking search: validation batch size {batch} is not a multiple of "
                          f"group_size {group_size} (each controller choice is scored by the AUC "
                          f"of one group)")
+
+
+def _static_batch(ds: tf.data.Dataset) -> int:
+    """Examples per batch of ``ds`` when its shape says so, else 0 (no examples/s shown)."""
+    return int(ds.element_spec[1].shape[0] or 0)
 
 
 def _batch_len(labels):

@@ -8,6 +8,7 @@ import pytest
 import tensorflow as tf
 
 import planted_data as pdata
+from trainer_module import search as search_lib
 from trainer_module.search import NeuralInputSearch, SearchConfig, run_search
 from trainer_module.search_space import SearchSpace
 
@@ -70,12 +71,19 @@ def test_killed_search_resumes_from_its_checkpoint(tmp_path):
     assert res.spec.metadata["steps"] == 12
 
 
-def test_retrieval_search_runs_with_per_example_choices(tmp_path):
+def test_retrieval_search_runs_with_per_example_choices(tmp_path, monkeypatch):
     space = SearchSpace.from_vocab_sizes({"signal": 2000, "noise": 2000, "bag": 40}, budget=20_000)
     train = pdata.dataset(pdata.retrieval_arrays(4000, 0), 128)
     val = pdata.dataset(pdata.retrieval_arrays(2000, 1), 128)
     cfg = SearchConfig(task="retrieval", warmup_steps=3, search_steps=6, log_every=3, num_negatives=100)
+    logged = []
+    monkeypatch.setattr(search_lib.logging, "info", lambda fmt, *a: logged.append(fmt % a))
     res = run_search(space, pdata.RETRIEVAL_DATASET, train, val, cfg, num_labels=300)
+    # One progress line per log step: step / total, phase, ETA (what nis-pipeline prints).
+    lines = [line for line in logged if line.startswith("Progress: ")]
+    assert [line.split(",")[0] for line in lines] == [
+        f"Progress: NeuralInputSearch step {s}/9 ({100 * s / 9:.0f}%)" for s in (3, 6, 9)]
+    assert lines[0].split(", ")[1] == "warm-up" and "ETA" in lines[0] and "ETA 0s" in lines[-1]
     assert res.spec.cost() <= 20_000
     last = res.history[-1]
     assert 0.0 <= last["mean_objective"] <= 1.0 and last["mean_cost_ratio"] > 0
