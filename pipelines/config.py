@@ -38,6 +38,7 @@ DEFAULT_SPLITS = {"train": 7, "eval": 2, "test": 1}
 INPUT_FORMATS = ("csv", "tfrecord")
 # In-process DirectRunner: fastest for small data. For large local data use
 # ["--direct_running_mode=multi_processing", "--direct_num_workers=0"] (one worker per CPU).
+WARM_START_MODES = ("off", "on", "auto")
 DEFAULT_BEAM_ARGS = ("--direct_running_mode=in_memory", "--direct_num_workers=1")
 
 
@@ -89,6 +90,10 @@ class PipelineConfig:
       serving_tolerance: the candidate may be at most this much worse than the latest
         blessed model of the pipeline (what serves) on the blessing metric; 0.0 = no worse;
         None = no comparison with the serving model.
+      warm_start: the search of a re-run starts from the latest blessed model's MES and
+        controller: "off", "on" (fail if that model records no MES) or "auto" (search
+        cold then); the first run always searches cold.
+      warm_start_search_steps: search steps of a warm search (None = ``search_steps``).
     """
 
     pipeline_name: str = "nis-pipeline"
@@ -128,12 +133,16 @@ class PipelineConfig:
     preprocessing_fn: str = PREPROCESSING_FN
     run_fn: str = RUN_FN
     serving_tolerance: Optional[float] = 0.0
+    warm_start: str = "off"
+    warm_start_search_steps: Optional[int] = None
 
     def __post_init__(self):
         if self.task not in TASKS:
             raise ValueError(f"task must be one of {TASKS}, got {self.task!r}")
         if self.mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {self.mode!r}")
+        if self.warm_start not in WARM_START_MODES:
+            raise ValueError(f"warm_start must be one of {WARM_START_MODES}, got {self.warm_start!r}")
         if self.input_format not in INPUT_FORMATS:
             raise ValueError(f"input_format must be one of {INPUT_FORMATS}, got {self.input_format!r}")
         if int(self.max_epochs) < 1:
@@ -229,6 +238,11 @@ _CLI_FIELDS = {
     "--train-steps": ("train_steps", int, "cap on a trainer's total steps (0 = none)"),
     "--eval-steps": ("eval_steps", int, "validation batches per epoch (0 = whole eval split)"),
     "--blessing-threshold": ("blessing_threshold", float, "min AUC / Recall@5 to push"),
+    "--serving-tolerance": ("serving_tolerance", float,
+                            "max drop of the blessing metric vs the latest blessed model"),
+    "--warm-start": ("warm_start", str, "off | on | auto: start the search from the latest "
+                                        "blessed model's MES and controller"),
+    "--warm-start-search-steps": ("warm_start_search_steps", int, "search steps when warm"),
     "--output-dir": ("output_dir", str, "root of artifacts, MLMD and pushed models"),
     "--pipeline-root": ("pipeline_root", str, "explicit pipeline root"),
     "--image": ("image", str, "container image (Kubeflow/Vertex)"),

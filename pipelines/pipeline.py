@@ -111,6 +111,15 @@ def latest_blessed_model_resolver() -> tfx.dsl.Resolver:
     ).with_id(LATEST_BLESSED_RESOLVER)
 
 
+def _warm_start_args(cfg: PipelineConfig, resolver: tfx.dsl.Resolver) -> Dict:
+    """NeuralInputSearch's warm-start arguments; 'off' wires no previous model (the
+    search then stays cached across re-runs with unchanged inputs)."""
+    if cfg.warm_start == "off":
+        return {}
+    return {"previous_model": resolver.outputs["model"], "warm_start": cfg.warm_start,
+            "warm_start_search_steps": cfg.warm_start_search_steps}
+
+
 def _common_custom_config(cfg: PipelineConfig) -> Dict:
     """custom_config of both trainers (see trainer_module.run_fn)."""
     return {"dataset": cfg.load_dataset().to_dict(), "budget": int(cfg.budget),
@@ -158,7 +167,8 @@ def create_pipeline(
         group_size=int(cfg.group_size), num_negatives=int(cfg.num_negatives),
         train_batch_size=int(cfg.train_batch_size), strategy=cfg.strategy,
         search_space=cfg.search_space,
-        custom_config={"dataset": dataset.to_dict()}).with_id(SEARCH)
+        custom_config={"dataset": dataset.to_dict()},
+        **_warm_start_args(cfg, resolver)).with_id(SEARCH)
     components += [transform, search]
 
     train_args = tfx.proto.TrainArgs(num_steps=int(cfg.train_steps))

@@ -43,11 +43,14 @@ class NeuralInputSearchSpec(types.ComponentSpec):
         c.EVAL_SPLIT_KEY: ExecutionParameter(type=str),
         c.UI_METADATA_PATH_KEY: ExecutionParameter(type=str, optional=True),
         c.CUSTOM_CONFIG_KEY: ExecutionParameter(type=str),
+        c.WARM_START_KEY: ExecutionParameter(type=str, optional=True),
+        c.WARM_START_SEARCH_STEPS_KEY: ExecutionParameter(type=int, optional=True),
     }
     INPUTS = {
         c.EXAMPLES_KEY: ChannelParameter(type=standard_artifacts.Examples),
         c.TRANSFORM_GRAPH_KEY: ChannelParameter(type=standard_artifacts.TransformGraph),
         c.SCHEMA_KEY: ChannelParameter(type=standard_artifacts.Schema, optional=True),
+        c.PREVIOUS_MODEL_KEY: ChannelParameter(type=standard_artifacts.Model, optional=True),
     }
     OUTPUTS = {
         c.EMBEDDING_SPEC_KEY: ChannelParameter(type=MultiSizeEmbeddingSpec),
@@ -94,7 +97,10 @@ class NeuralInputSearch(base_component.BaseComponent):
                  train_split: str = "train",
                  eval_split: str = "eval",
                  ui_metadata_path: Optional[str] = None,
-                 accounting: str = "exact"):
+                 accounting: str = "exact",
+                 previous_model: Optional[types.BaseChannel] = None,
+                 warm_start: str = "off",
+                 warm_start_search_steps: Optional[int] = None):
         """Constructs a NeuralInputSearch component.
 
         Args:
@@ -123,9 +129,18 @@ class NeuralInputSearch(base_component.BaseComponent):
           train_split, eval_split: split names feeding the main model and the controller.
           ui_metadata_path: where to write KFP v1 viewer metadata; default
             ``/mlpipeline-ui-metadata.json`` when running under KFP/Argo, else nothing.
+            KFP v2 and Vertex AI do not read that file; there the pipeline's ``RunReport``
+            (``system.HTML`` / ``system.Markdown`` artifacts) shows the report.
           accounting: what the budget counts: ``'exact'`` (tables + ME projections, every
             embedding float the retrained model serves) or ``'paper_tables_only'`` (the
             tables alone, the paper's count).
+          previous_model: the latest blessed model of the pipeline (a
+            ``LatestBlessedModelStrategy`` resolver's output); its ``embedding_spec_uri``
+            leads to the previous MES and controller (``trainer_module.warm_start``).
+          warm_start: ``'off'``; ``'on'`` (start from ``previous_model`` when one resolves,
+            fail if it records no MES); ``'auto'`` (as 'on', but search cold when the
+            previous model records no MES).
+          warm_start_search_steps: search steps of a warm search (default: ``search_steps``).
         """
         config = dict(custom_config or {})
         if c.DATASET_CONFIG_KEY not in config:
@@ -133,6 +148,8 @@ class NeuralInputSearch(base_component.BaseComponent):
         if isinstance(mode, str) and mode not in ("SE", "ME"):
             raise ValueError(f"mode must be 'SE' or 'ME', got {mode!r}")
         check_accounting(accounting)
+        if warm_start not in ("off", "on", "auto"):
+            raise ValueError(f"warm_start must be 'off', 'on' or 'auto', got {warm_start!r}")
         if task is not None and task not in ("ranking", "retrieval"):
             raise ValueError(f"task must be 'ranking' or 'retrieval', got {task!r}")
         spec = NeuralInputSearchSpec(
@@ -156,6 +173,9 @@ class NeuralInputSearch(base_component.BaseComponent):
             eval_split=eval_split,
             ui_metadata_path=ui_metadata_path,
             custom_config=json_utils.dumps(config),
+            previous_model=previous_model,
+            warm_start=warm_start,
+            warm_start_search_steps=warm_start_search_steps,
             embedding_spec=types.Channel(type=MultiSizeEmbeddingSpec),
             search_results=types.Channel(type=SearchResults),
         )

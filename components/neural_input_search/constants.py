@@ -6,6 +6,7 @@ from trainer_module.search_config import SearchConfig
 EXAMPLES_KEY = "examples"
 TRANSFORM_GRAPH_KEY = "transform_graph"
 SCHEMA_KEY = "schema"
+PREVIOUS_MODEL_KEY = "previous_model"   # latest blessed model (warm start), optional
 
 # Output channels.
 EMBEDDING_SPEC_KEY = "embedding_spec"
@@ -28,6 +29,8 @@ TRAIN_SPLIT_KEY = "train_split"
 EVAL_SPLIT_KEY = "eval_split"
 UI_METADATA_PATH_KEY = "ui_metadata_path"
 CUSTOM_CONFIG_KEY = "custom_config"
+WARM_START_KEY = "warm_start"                        # "off" | "on" | "auto"
+WARM_START_SEARCH_STEPS_KEY = "warm_start_search_steps"
 
 # Keys inside custom_config.
 DATASET_CONFIG_KEY = "dataset"          # DatasetConfig.to_dict(), required

@@ -65,6 +65,33 @@ def test_executor_writes_mes_report_and_results(tiny_data, make_artifacts, tmp_p
     assert [h["step"] for h in artifacts.read_json(results, artifacts.HISTORY_FILE)] == [3, 6]
     assert artifacts.read_mes(outputs2["embedding_spec"]) == spec
 
+    # A scheduled re-run warm-starts from the previous blessed model's MES and controller.
+    assert os.listdir(artifacts.controller_dir(mes))
+    previous_model = standard_artifacts.Model()
+    previous_model.set_string_custom_property("embedding_spec_uri", mes.uri)
+    outputs3 = _outputs(tmp_path / "rerun")
+    executor.Executor().Do({"examples": [examples], "transform_graph": [graph],
+                            "previous_model": [previous_model]}, outputs3,
+                           {**props, "ui_metadata_path": None, "warm_start": "on",
+                            "warm_start_search_steps": 0})
+    rerun = artifacts.read_mes(outputs3["embedding_spec"])
+    assert [h["step"] for h in artifacts.read_json(outputs3["search_results"][0],
+                                                   artifacts.HISTORY_FILE)] == [3]
+    assert rerun.cost() <= 600 and rerun.metadata["warm_start_cost"] <= 600
+    with open(os.path.join(outputs3["embedding_spec"][0].uri, "report.md")) as f:
+        assert "## Changes since the previous blessed MES" in f.read()
+
+
+def test_warm_start_modes():
+    model = standard_artifacts.Model()
+    model.uri = "/models/7"
+    inputs = {"previous_model": [model]}
+    assert executor.warm_start(inputs, {"warm_start": "off"}) is None
+    assert executor.warm_start({}, {"warm_start": "on"}) is None  # first run: nothing resolved
+    assert executor.warm_start(inputs, {"warm_start": "auto"}) is None  # no MES recorded: cold
+    with pytest.raises(ValueError, match="warm_start='on'.*/models/7 records no MES"):
+        executor.warm_start(inputs, {"warm_start": "on"})
+
 
 def test_infeasible_budget_fails_before_training(tiny_data, make_artifacts, tmp_path, monkeypatch):
     data = tiny_data("ranking")

@@ -164,6 +164,18 @@ def test_run_report_links_search_and_trainer_logs(tmp_path):
     assert report.outputs["markdown_report"].type_name == "system.Markdown"
 
 
+def test_warm_start_wires_the_latest_blessed_model_into_the_search(tmp_path):
+    nis = by_id(nis_pipeline.create_pipeline(
+        make_config(tmp_path, warm_start="auto", warm_start_search_steps=2)))["NeuralInputSearch"]
+    assert source(nis, "previous_model") == ("LatestBlessedModelResolver", "model")
+    assert (nis.exec_properties["warm_start"], nis.exec_properties["warm_start_search_steps"]) == (
+        "auto", 2)
+    off = by_id(nis_pipeline.create_pipeline(make_config(tmp_path)))["NeuralInputSearch"]
+    assert "previous_model" not in off.inputs  # cold searches stay cached across re-runs
+    with pytest.raises(ValueError, match="warm_start must be one of"):
+        make_config(tmp_path, warm_start="yes")
+
+
 def test_no_serving_comparison_when_tolerance_is_none(tmp_path):
     c = by_id(nis_pipeline.create_pipeline(make_config(tmp_path, serving_tolerance=None)))
     assert "ServingEvaluator" not in c
