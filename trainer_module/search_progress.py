@@ -72,11 +72,19 @@ class EpochProgress(tf.keras.callbacks.Callback):
     def __init__(self, name: str, epochs: int, batch_size: int):
         super().__init__()
         self.progress, self.batch_size = Progress(name, epochs, unit="epoch"), batch_size
+        self._steps, self._started = 0, False
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if not self._started:  # a resumed fit starts at a later epoch: rate and ETA from there
+            self.progress.start, self._started = epoch, True
+        self._steps = 0
 
     def on_train_batch_end(self, batch, logs=None):
-        self.progress.examples += self.batch_size
+        # ``batch`` is the epoch's last finished step (several per call with steps_per_execution).
+        self._steps = batch + 1
 
     def on_epoch_end(self, epoch, logs=None):
+        self.progress.examples += self._steps * self.batch_size
         shown = {k: v for k, v in (logs or {}).items() if k == "loss" or k.startswith("val_")}
         extra = ", ".join(f"{k} {float(v):.4f}" for k, v in shown.items())
         logging.info("%s", self.progress.line(epoch + 1, extra))
