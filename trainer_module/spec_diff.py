@@ -38,6 +38,7 @@ class FeatureChange(NamedTuple):
     feature: str
     before: Optional[FeatureMES]
     after: Optional[FeatureMES]
+    accounting: str = "exact"  # how ``cost`` counts (``trainer_module.spec.ACCOUNTINGS``)
 
     @property
     def changed(self) -> bool:
@@ -45,7 +46,8 @@ class FeatureChange(NamedTuple):
 
     def _pair(self, attr: str):
         def value(f):
-            return 0 if f is None else (f.cost() if attr == "cost" else getattr(f, attr))
+            return 0 if f is None else (f.cost(self.accounting) if attr == "cost"
+                                        else getattr(f, attr))
         return value(self.before), value(self.after)
 
     @property
@@ -67,17 +69,20 @@ class FeatureChange(NamedTuple):
 
 
 def spec_changes(previous: ModelSpec, current: ModelSpec) -> List[FeatureChange]:
-    """Per-feature changes, current features first, then features only the previous MES had."""
+    """Per-feature changes, current features first, then features only the previous MES had;
+    costs counted as the current MES counts them."""
     names = list(current.features) + [n for n in previous.features if n not in current.features]
-    return [FeatureChange(n, previous.features.get(n), current.features.get(n)) for n in names]
+    return [FeatureChange(n, previous.features.get(n), current.features.get(n), current.accounting)
+            for n in names]
 
 
 def summary(previous: ModelSpec, current: ModelSpec) -> str:
     """One line: total cost, budget and how many features changed."""
     changes = spec_changes(previous, current)
     changed = [c.feature for c in changes if c.changed]
+    before = sum(f.cost(current.accounting) for f in previous.features.values())
     budget = ("" if previous.budget == current.budget
               else f"; budget {previous.budget:,} -> {current.budget:,}")
     return (f"{len(changed)} of {len(changes)} feature(s) changed"
             + (f" ({', '.join(changed)})" if changed else "")
-            + f"; total cost {_arrow(previous.cost(), current.cost())}{budget}")
+            + f"; total cost {_arrow(before, current.cost())}{budget}")

@@ -96,8 +96,8 @@ def test_changes_since_the_previous_mes_and_log_links():
     md = report.render_markdown(result.spec, result, SPACE, task="ranking", previous=previous,
                                 links=links)
     assert "## Changes since the previous blessed MES" in md
-    assert "2 of 2 feature(s) changed (item, user); total cost 5,200 -> 6,400 (+1,200)" in md
-    assert "| item | 300 -> 500 (+200) | 32 | 4,800 -> 6,400 (+1,600) |" in md
+    assert "2 of 2 feature(s) changed (item, user); total cost 5,456 -> 6,656 (+1,200)" in md
+    assert "| item | 300 -> 500 (+200) | 32 | 5,056 -> 6,656 (+1,600) |" in md
     assert "| user | 50 -> 0 (-50) | 8 -> 0 (-8) |" in md
     assert "- [search: gs://b/nis/logs](https://console.cloud.google.com/storage/browser/b/nis/logs)" in md
     html = report.render_html(result.spec, result, SPACE, task="ranking", previous=previous,

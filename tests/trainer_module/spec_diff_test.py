@@ -15,7 +15,7 @@ def test_changes_per_feature():
     assert list(changes) == ["item", "user", "new", "gone"]
     item = changes["item"]
     assert item.changed and item.rows == "500" and item.width == "32"
-    assert item.cost == "6,400 -> 7,600 (+1,200)"
+    assert item.cost == "6,656 -> 7,856 (+1,200)"  # exact accounting: tables + projection
     assert item.row()[-1] == "100x32 + 400x8 -> 150x32 + 350x8"
     assert not changes["user"].changed and changes["user"].row()[-1] == "50x16"
     assert changes["gone"].rows == "10 -> 0 (-10)" and changes["gone"].width == "4 -> 0 (-4)"
@@ -25,5 +25,13 @@ def test_changes_per_feature():
 def test_summary_line():
     text = spec_diff.summary(BEFORE, AFTER)
     assert text.startswith("3 of 4 feature(s) changed (item, new, gone)")
-    assert "total cost 7,240 -> 8,400 (+1,160)" in text
+    assert "total cost 7,496 -> 8,656 (+1,160)" in text
     assert spec_diff.summary(BEFORE, BEFORE).startswith("0 of 3 feature(s) changed;")
+
+
+def test_costs_follow_the_current_accounting():
+    tables_only = ModelSpec(budget=10_000, mode="ME", features=dict(AFTER.features),
+                            accounting="paper_tables_only")
+    item = spec_diff.spec_changes(BEFORE, tables_only)[0]
+    assert item.cost == "6,400 -> 7,600 (+1,200)"
+    assert "total cost 7,240 -> 8,400 (+1,160)" in spec_diff.summary(BEFORE, tables_only)
