@@ -89,12 +89,12 @@ def test_lineage_search_to_model_to_evaluation(first_run):
     assert _inputs(store, search_execution.id) == {
         "examples": [outputs[P.TRANSFORM]["transformed_examples"].id],
         "transform_graph": [outputs[P.TRANSFORM]["transform_graph"].id]}
-    # ... the Trainer's model consumed it (the baseline did not) ...
+    # ... the Trainer consumed it (the baseline did not; RunReport renders it) ...
     model = outputs[P.TRAINER]["model"]
     node, trainer_execution = results.producer(store, model.id)
     assert node == P.TRAINER
     assert _inputs(store, trainer_execution.id)["embedding_spec"] == [mes.id]
-    assert results.consumers(store, mes.id) == [P.TRAINER]
+    assert results.consumers(store, mes.id) == [P.RUN_REPORT, P.TRAINER]
     # ... and the Evaluator evaluated that model against the baseline.
     evaluation = outputs[P.EVALUATOR]["evaluation"]
     node, eval_execution = results.producer(store, evaluation.id)
