@@ -36,3 +36,25 @@ def test_report_writes_scalars_and_the_mes_to_tensorboard(tmp_path):
         for event in tf.compat.v1.train.summary_iterator(os.path.join(tmp_path, name)):
             tags |= {v.tag for v in event.summary.value}
     assert {"search/main_loss", "search/mean_reward", "search/most_probable_mes"} <= tags
+
+
+def test_progress_line_has_rate_and_eta():
+    line = progress.progress_line("NeuralInputSearch", "step", 300, 1200, elapsed=10.0,
+                                  done_here=100, examples=25_600, extra="search")
+    # 100 steps in 10 s -> 900 steps left take 90 s.
+    assert line == ("Progress: NeuralInputSearch step 300/1200 (25%), search, "
+                    "2,560 examples/s, ETA 1m30s")
+    assert progress.progress_line("T", "epoch", 0, 3, 0.0, 0) == "Progress: T epoch 0/3 (0%)"
+
+
+def test_epoch_progress_logs_each_epoch(monkeypatch):
+    logged = []
+    monkeypatch.setattr(progress.logging, "info", lambda fmt, *a: logged.append(fmt % a))
+    model = tf.keras.Sequential([tf.keras.layers.Dense(1, input_shape=(2,))])
+    model.compile("sgd", "mse")
+    x, y = tf.zeros([8, 2]), tf.zeros([8, 1])
+    model.fit(x, y, batch_size=4, epochs=2, validation_data=(x, y), verbose=0,
+              callbacks=[progress.EpochProgress("Trainer", 2, batch_size=4)])
+    assert [line.split(",")[0] for line in logged] == [
+        "Progress: Trainer epoch 1/2 (50%)", "Progress: Trainer epoch 2/2 (100%)"]
+    assert "loss 0.0000, val_loss 0.0000" in logged[0] and "examples/s, ETA" in logged[0]
