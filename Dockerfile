@@ -36,6 +36,7 @@ RUN python -m pip install -c requirements/constraints.txt .
 COPY trainer_module/ trainer_module/
 COPY components/ components/
 COPY pipelines/ pipelines/
+COPY system/ system/
 COPY schemas/ schemas/
 RUN python -m pip install --no-deps . \
  && python -c "import tfx, tf_keras, tensorflow as tf; \

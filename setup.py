@@ -1,8 +1,9 @@
 """Packaging for the Neural Input Search (NIS) TFX component suite.
 
-Installs three packages: ``trainer_module`` (the NIS math and TFX entry points),
-``components`` (custom TFX components and artifact types) and ``pipelines``
-(pipeline wiring and runners). Pinned versions live in
+Installs four packages: ``trainer_module`` (the NIS math and TFX entry points),
+``components`` (custom TFX components and artifact types), ``pipelines``
+(pipeline wiring and runners) and ``system`` (the KFP v2 ``system.HTML`` /
+``system.Markdown`` visualization artifact types). Pinned versions live in
 ``requirements/constraints.txt``; install with::
 
     pip install -c requirements/constraints.txt -e .[dev]
@@ -16,7 +17,7 @@ setuptools.setup(
     long_description=open("README.md", encoding="utf-8").read() if __import__("os").path.exists("README.md") else "",
     long_description_content_type="text/markdown",
     python_requires=">=3.9,<3.11",
-    packages=setuptools.find_packages(include=["trainer_module*", "components*", "pipelines*"]),
+    packages=setuptools.find_packages(include=["trainer_module*", "components*", "pipelines*", "system"]),
     package_data={"": ["*.pbtxt", "*.json"]},
     install_requires=[
         "tfx[kfp]==1.16.0",

@@ -2,7 +2,8 @@
 
 * ``MultiSizeEmbeddingSpec``: the searched MES. ``<uri>/mes.json`` holds
   ``ModelSpec.to_json()``; ``<uri>/report.md`` and ``<uri>/report.html`` a
-  human-readable summary.
+  human-readable summary; ``<uri>/controller`` the final controller, from which
+  the next scheduled run's search can warm-start (``trainer_module.warm_start``).
 * ``SearchResults``: ``<uri>/history.json`` (per-step history),
   ``<uri>/probabilities.json`` (final controller distributions),
   ``<uri>/search_result.json`` (everything), ``<uri>/logs`` (TensorBoard) and
@@ -45,6 +46,7 @@ PROBABILITIES_FILE = "probabilities.json"
 RESULT_FILE = "search_result.json"
 LOGS_DIR = "logs"
 CHECKPOINTS_DIR = "checkpoints"
+CONTROLLER_DIR = "controller"
 
 ArtifactOrUri = Union[types.Artifact, Sequence[types.Artifact], str]
 
@@ -215,6 +217,11 @@ def read_json(artifact_or_uri: ArtifactOrUri, filename: str) -> Any:
 
 def logs_dir(artifact_or_uri: ArtifactOrUri) -> str:
     return os.path.join(artifact_uri(artifact_or_uri), LOGS_DIR)
+
+
+def controller_dir(artifact_or_uri: ArtifactOrUri) -> str:
+    """Where an MES artifact keeps the controller that produced it (warm start)."""
+    return os.path.join(artifact_uri(artifact_or_uri), CONTROLLER_DIR)
 
 
 def checkpoints_dir(artifact_or_uri: ArtifactOrUri) -> str:

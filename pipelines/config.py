@@ -64,6 +64,7 @@ class PipelineConfig:
       search: the search options, a ``SearchConfig`` as a dict (e.g. ``{"search_steps": 600,
         "seed": 3, "fill_budget": true}``); omitted options keep their defaults, ``task`` comes
         from the dataset config. NeuralInputSearch receives it as one execution parameter.
+        Its ``warm_start`` ("on"/"auto") also wires the latest blessed model into the search.
       train_batch_size: batch size of the search's main model and of the trainers.
       search_space: optional search-space overrides (e.g. vocab_fractions).
       strategy: tf.distribute strategy of the search and trainers: default | mirrored | tpu.
@@ -93,6 +94,9 @@ class PipelineConfig:
       search_resources / trainer_resources: Kubeflow V2 / Vertex per-step
         resources: {"cpu_limit": 8, "memory_limit": 32, "accelerator_type":
         "NVIDIA_TESLA_T4", "accelerator_count": 1}.
+      serving_tolerance: the candidate may be at most this much worse than the latest
+        blessed model of the pipeline (what serves) on the blessing metric; 0.0 = no worse;
+        None = no comparison with the serving model.
     """
 
     pipeline_name: str = "nis-pipeline"
@@ -129,6 +133,7 @@ class PipelineConfig:
     trainer_resources: Optional[Dict[str, Any]] = None
     preprocessing_fn: str = PREPROCESSING_FN
     run_fn: str = RUN_FN
+    serving_tolerance: Optional[float] = 0.0
 
     def __post_init__(self):
         check_pipeline_name(self.pipeline_name)
@@ -273,6 +278,8 @@ _CLI_FIELDS = {
     "--blessing-threshold": ("blessing_threshold", float, "min AUC / Recall@5 to push"),
     "--max-oov-label-share": ("max_oov_label_share", float,
                               "retrieval: max share of eval/test labels unseen in training"),
+    "--serving-tolerance": ("serving_tolerance", float,
+                            "max drop of the blessing metric vs the latest blessed model"),
     "--output-dir": ("output_dir", str, "root of artifacts, MLMD and pushed models"),
     "--pipeline-root": ("pipeline_root", str, "explicit pipeline root"),
     "--image": ("image", str, "container image (Kubeflow/Vertex)"),
@@ -286,10 +293,14 @@ _SEARCH_FLAGS = {
     "--group-size": ("group_size", int, "ranking: examples per AUC reward (= --search group_size=N)"),
     "--num-negatives": ("num_negatives", int,
                         "retrieval: sampled negatives (= --search num_negatives=N)"),
+    "--warm-start": ("warm_start", str, "off | on | auto: a re-run's search starts from the "
+                                        "latest blessed model's MES and controller "
+                                        "(= --search warm_start=MODE)"),
 }
 SEARCH_FLAGS_FIELDS = tuple(name for name, _, _ in _SEARCH_FLAGS.values())
 SEARCH_PRECEDENCE = ("search options, later wins per option: the config's \"search\", "
-                     "--search-config, --warmup-steps/--search-steps/--group-size/--num-negatives, "
+                     "--search-config, --warmup-steps/--search-steps/--group-size/--num-negatives/"
+                     "--warm-start, "
                      "--search KEY=VALUE")
 
 

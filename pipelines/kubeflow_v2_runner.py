@@ -23,6 +23,7 @@ Transform, Evaluator) to Dataflow.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from typing import Any, Dict, List, Optional, Sequence
@@ -62,6 +63,24 @@ def dataflow_beam_args(project: str, region: str, root: str) -> List[str]:
             f"--setup_file={IMAGE_WORKDIR}/setup.py", "--disk_size_gb=50"]
 
 
+def restrict_blessing_resolver(job: Dict[str, Any]) -> int:
+    """Makes the compiled latest-blessed-model resolver read only ``BlessingGate`` blessings.
+
+    TFX's Kubeflow V2 compiler turns ``LatestBlessedModelStrategy`` into a query on
+    every blessed ``tfx.ModelBlessing``; the Evaluators' own blessings would match it
+    too. The gate marks its blessing with ``FINAL_BLESSING_KEY``; this adds that
+    property to the query. Returns the number of queries changed.
+    """
+    from pipelines.blessing_gate import FINAL_BLESSING_KEY  # pylint: disable=import-outside-toplevel
+    changed = 0
+    for executor in job["pipelineSpec"]["deploymentSpec"]["executors"].values():
+        for query in executor.get("resolver", {}).get("outputArtifactQueries", {}).values():
+            if 'schema_title="tfx.ModelBlessing"' in query.get("filter", ""):
+                query["filter"] += f" AND metadata.{FINAL_BLESSING_KEY}.number_value=1"
+                changed += 1
+    return changed
+
+
 def compile_pipeline(cfg: config_lib.PipelineConfig, output_dir: str,
                      output_filename: Optional[str] = None) -> str:
     """Writes the PipelineJob JSON; returns its path."""
@@ -81,7 +100,13 @@ def compile_pipeline(cfg: config_lib.PipelineConfig, output_dir: str,
         config=kubeflow_v2_dag_runner.KubeflowV2DagRunnerConfig(default_image=cfg.image),
         output_dir=output_dir, output_filename=filename)
     runner.run(dsl_pipeline)
-    return os.path.join(output_dir, filename)
+    path = os.path.join(output_dir, filename)
+    with open(path, encoding="utf-8") as f:
+        job = json.load(f)
+    if restrict_blessing_resolver(job):
+        with open(path, "w", encoding="utf-8") as f:
+            json.dump(job, f, indent=2, sort_keys=True)
+    return path
 
 
 def default_config(task: str = "ranking") -> config_lib.PipelineConfig:

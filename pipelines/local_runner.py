@@ -34,6 +34,7 @@ from pipelines import config as config_lib
 from pipelines import demo_data, preflight, run_lock
 
 _PROGRESS = re.compile(r"^Component \S+ is (running|finished)\.$")
+PROGRESS_PREFIX = "Progress: "  # trainer_module.search_progress.PROGRESS_PREFIX (TF-free import)
 DEMO_EXAMPLES = 20_000
 DEMO_OVERRIDES = dict(pipeline_name="nis-demo", budget=30_000, train_batch_size=128,
                       search=dict(warmup_steps=300, search_steps=900, group_size=50,
@@ -112,12 +113,15 @@ def report(cfg: config_lib.PipelineConfig, run_id: Optional[str] = None) -> str:
     """The locations + result table of run ``run_id`` (default: the latest), read from MLMD."""
     from pipelines import results  # pylint: disable=import-outside-toplevel
     store = results.connect(cfg.metadata_path)
-    return results.format_summary(results.summarize(store, cfg.pipeline_name, run_id=run_id),
-                                  metadata_path=cfg.metadata_path)
+    summary = results.summarize(store, cfg.pipeline_name, run_id=run_id)
+    return (results.format_summary(summary, metadata_path=cfg.metadata_path) + "\n\n"
+            + results.format_mes_changes(results.mes_changes(store, cfg.pipeline_name,
+                                                             run_id=summary.run_id)))
 
 
-class _ProgressFilter(logging.Filter):
-    """Prints component start/finish lines with the elapsed time; passes only errors on."""
+class ProgressFilter(logging.Filter):
+    """Prints component start/finish and long steps' progress lines with the elapsed time;
+    passes only errors on."""
 
     def __init__(self, start: float):
         super().__init__()
@@ -129,11 +133,14 @@ class _ProgressFilter(logging.Filter):
         message = record.getMessage()
         if _PROGRESS.match(message):
             print(f"  [{time.time() - self.start:5.0f}s] {message}", flush=True)
+        elif message.startswith(PROGRESS_PREFIX):  # long steps: search steps, trainer epochs
+            print(f"  [{time.time() - self.start:5.0f}s]   {message[len(PROGRESS_PREFIX):]}",
+                  flush=True)
         return False
 
 
 def _progress_only_logging(start: float) -> None:
-    """Quiet logs: one line per component start/finish, plus errors."""
+    """Quiet logs: one line per component start/finish, progress of long steps, errors."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     os.environ.setdefault("PYTHONWARNINGS", "ignore")  # also quiets Beam worker processes
     warnings.filterwarnings("ignore")
@@ -141,7 +148,7 @@ def _progress_only_logging(start: float) -> None:
     from absl import logging as absl_logging  # pylint: disable=import-outside-toplevel
 
     absl_logging.set_verbosity(absl_logging.INFO)
-    logging.getLogger("absl").addFilter(_ProgressFilter(start))
+    logging.getLogger("absl").addFilter(ProgressFilter(start))
     for name in ("tensorflow", "apache_beam"):
         logging.getLogger(name).setLevel(logging.ERROR)
 
@@ -200,7 +207,7 @@ def _verbose_logging() -> None:
     """INFO-level absl logs (TFX's "Component X is running" lines and more)."""
     from absl import logging as absl_logging  # pylint: disable=import-outside-toplevel
     absl_logger = logging.getLogger("absl")
-    for quiet in [f for f in absl_logger.filters if isinstance(f, _ProgressFilter)]:
+    for quiet in [f for f in absl_logger.filters if isinstance(f, ProgressFilter)]:
         absl_logger.removeFilter(quiet)  # an earlier quiet run in this process
     for name in ("tensorflow", "apache_beam"):
         logging.getLogger(name).setLevel(logging.NOTSET)

@@ -2,7 +2,11 @@
 
 The AnomaliesGate (before Transform) and the VocabularyGate (after it, an
 upstream node of the search and both trainers) stop a run on unusable input
-before any expensive step. Every component id is fixed (``COMPONENT_IDS``) so runners, tests and MLMD
+before any expensive step. A scheduled re-run compares its candidate twice (with
+the same-run SE baseline and, through ``LatestBlessedModelResolver``, with the
+latest blessed model, which serves); ``BlessingGate`` ANDs both for the Pusher,
+and ``RunReport`` renders the MES report for the KFP v2 / Vertex run page.
+Every component id is fixed (``COMPONENT_IDS``) so runners, tests and MLMD
 queries can refer to them. Runners add the MLMD connection, Beam arguments and
 per-step resources; ``create_pipeline`` does not know which runner runs it.
 
@@ -27,7 +31,9 @@ from components.mes_trainer import MesTrainer
 from components.mes_trainer.eval_config import make_eval_config
 from components.neural_input_search import NeuralInputSearch
 from pipelines.anomalies_gate import AnomaliesGate
+from pipelines.blessing_gate import BlessingGate
 from pipelines.config import PipelineConfig
+from pipelines.run_report import RunReport
 from pipelines.vocabulary_gate import VocabularyGate
 
 EXAMPLE_GEN = "ExampleGen"
@@ -41,9 +47,14 @@ SEARCH = "NeuralInputSearch"
 TRAINER = "Trainer"
 BASELINE_TRAINER = "BaselineTrainer"
 EVALUATOR = "Evaluator"
+LATEST_BLESSED_RESOLVER = "LatestBlessedModelResolver"
+SERVING_EVALUATOR = "ServingEvaluator"
+BLESSING_GATE = "BlessingGate"
 PUSHER = "Pusher"
+RUN_REPORT = "RunReport"
 COMPONENT_IDS = (EXAMPLE_GEN, STATISTICS_GEN, SCHEMA_GEN, EXAMPLE_VALIDATOR, ANOMALIES_GATE,
-                 TRANSFORM, VOCABULARY_GATE, SEARCH, TRAINER, BASELINE_TRAINER, EVALUATOR, PUSHER)
+                 TRANSFORM, VOCABULARY_GATE, LATEST_BLESSED_RESOLVER, SEARCH, TRAINER,
+                 BASELINE_TRAINER, EVALUATOR, SERVING_EVALUATOR, BLESSING_GATE, PUSHER, RUN_REPORT)
 
 
 def _example_gen(cfg: PipelineConfig):
@@ -79,6 +90,42 @@ def checkpoint_root(cfg: PipelineConfig, component_id: str) -> str:
     return os.path.join(cfg.resolved_pipeline_root, CHECKPOINTS_FOLDER, component_id)
 
 
+def _serving_eval_config(cfg: PipelineConfig) -> tfma.EvalConfig:
+    """TFMA config: NIS model = candidate, the latest blessed model = baseline.
+
+    The change threshold (``serving_tolerance``) keeps a scheduled run from pushing a
+    model worse than the one serving; on the first run nothing is resolved and TFMA
+    ignores it (rubber stamp), so the value threshold alone decides.
+    """
+    return make_eval_config(cfg.task, with_baseline=True, min_value=cfg.blessing_threshold,
+                            max_regression=cfg.serving_tolerance)
+
+
+def latest_blessed_model_resolver() -> tfx.dsl.Resolver:
+    """The pipeline's latest model blessed by ``BlessingGate`` (TFX's LatestBlessedModelStrategy).
+
+    The channels name their producers, so neither the SE baseline's model nor an
+    Evaluator's own blessing is taken for what serves.
+    """
+    return tfx.dsl.Resolver(
+        strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
+        model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model,
+                              producer_component_id=TRAINER, output_key="model"),
+        model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing,
+                                       producer_component_id=BLESSING_GATE,
+                                       output_key="blessing"),
+    ).with_id(LATEST_BLESSED_RESOLVER)
+
+
+def _warm_start_args(cfg: PipelineConfig, resolver: tfx.dsl.Resolver) -> Dict:
+    """NeuralInputSearch's ``previous_model`` when the search options ask for a warm start
+    (``SearchConfig.warm_start``); 'off' wires none, so the search stays cached across
+    re-runs with unchanged inputs."""
+    if cfg.search_config().warm_start == "off":
+        return {}
+    return {"previous_model": resolver.outputs["model"]}
+
+
 def _common_custom_config(cfg: PipelineConfig) -> Dict:
     """custom_config of both trainers (see trainer_module.run_fn)."""
     return {"dataset": cfg.load_dataset().to_dict(), "budget": int(cfg.budget),
@@ -112,7 +159,8 @@ def create_pipeline(
                          statistics=statistics_gen.outputs["statistics"],
                          schema=schema_gen.outputs["schema"], label=dataset.label,
                          task=cfg.task).with_id(ANOMALIES_GATE)
-    components += [example_gen, statistics_gen, schema_gen, example_validator, gate]
+    resolver = latest_blessed_model_resolver()
+    components += [example_gen, statistics_gen, schema_gen, example_validator, gate, resolver]
 
     transform = tfx.components.Transform(
         examples=example_gen.outputs["examples"],
@@ -134,7 +182,8 @@ def create_pipeline(
         train_batch_size=int(cfg.train_batch_size), strategy=cfg.strategy,
         search_space=cfg.search_space,
         custom_config={"dataset": dataset.to_dict(),
-                       CHECKPOINT_ROOT_KEY: checkpoint_root(cfg, SEARCH)}).with_id(SEARCH)
+                       CHECKPOINT_ROOT_KEY: checkpoint_root(cfg, SEARCH)},
+        **_warm_start_args(cfg, resolver)).with_id(SEARCH)
     search.add_upstream_node(vocabulary_gate)
     components += [transform, vocabulary_gate, search]
 
@@ -152,7 +201,7 @@ def create_pipeline(
     trainer.add_upstream_node(vocabulary_gate)
     components.append(trainer)
 
-    baseline_model = None
+    baseline_model = baseline_run = None
     if cfg.train_baseline:
         baseline = MesTrainer(
             run_fn=cfg.run_fn,
@@ -165,7 +214,7 @@ def create_pipeline(
         ).with_id(BASELINE_TRAINER)
         baseline.add_upstream_node(vocabulary_gate)
         components.append(baseline)
-        baseline_model = baseline.outputs["model"]
+        baseline_model, baseline_run = baseline.outputs["model"], baseline.outputs["model_run"]
 
     evaluator = tfx.components.Evaluator(
         examples=example_gen.outputs["examples"],
@@ -174,13 +223,32 @@ def create_pipeline(
         example_splits=[_eval_split(cfg)],
         eval_config=_eval_config(cfg),
     ).with_id(EVALUATOR)
+    components.append(evaluator)
+    gate_inputs = {"baseline_blessing": evaluator.outputs["blessing"]}
+    if cfg.serving_tolerance is not None:
+        serving_evaluator = tfx.components.Evaluator(
+            examples=example_gen.outputs["examples"],
+            model=trainer.outputs["model"],
+            baseline_model=resolver.outputs["model"],
+            example_splits=[_eval_split(cfg)],
+            eval_config=_serving_eval_config(cfg),
+        ).with_id(SERVING_EVALUATOR)
+        components.append(serving_evaluator)
+        gate_inputs["serving_blessing"] = serving_evaluator.outputs["blessing"]
+    blessing_gate = BlessingGate(model=trainer.outputs["model"],
+                                 **gate_inputs).with_id(BLESSING_GATE)
     pusher = tfx.components.Pusher(
         model=trainer.outputs["model"],
-        model_blessing=evaluator.outputs["blessing"],
+        model_blessing=blessing_gate.outputs["blessing"],
         push_destination=tfx.proto.PushDestination(
             filesystem=tfx.proto.PushDestination.Filesystem(
                 base_directory=cfg.resolved_serving_model_dir))).with_id(PUSHER)
-    components += [evaluator, pusher]
+    run_report = RunReport(
+        embedding_spec=search.outputs["embedding_spec"],
+        search_results=search.outputs["search_results"],
+        model_run=trainer.outputs["model_run"], baseline_model_run=baseline_run,
+        previous_model=resolver.outputs["model"]).with_id(RUN_REPORT)
+    components += [blessing_gate, pusher, run_report]
 
     return tfx.dsl.Pipeline(
         pipeline_name=cfg.pipeline_name,

@@ -188,7 +188,8 @@ def summarize(store: metadata_store.MetadataStore, pipeline_name: str,
             "model": (nis_pipeline.TRAINER, "model"),
             "baseline model": (nis_pipeline.BASELINE_TRAINER, "model"),
             "evaluation": (nis_pipeline.EVALUATOR, "evaluation"),
-            "blessing": (nis_pipeline.EVALUATOR, "blessing"),
+            "serving evaluation": (nis_pipeline.SERVING_EVALUATOR, "evaluation"),
+            "blessing": (nis_pipeline.BLESSING_GATE, "blessing"),
             "pushed model": (nis_pipeline.PUSHER, "pushed_model")}
     locations = {label: outputs[n][k].uri for label, (n, k) in want.items()
                  if k in outputs.get(n, {})}
@@ -199,7 +200,7 @@ def summarize(store: metadata_store.MetadataStore, pipeline_name: str,
     if "evaluation" in locations:
         summary.metrics = read_metrics(locations["evaluation"])
     if "blessing" in locations:
-        blessed = _custom(outputs[nis_pipeline.EVALUATOR]["blessing"], "blessed")
+        blessed = _custom(outputs[nis_pipeline.BLESSING_GATE]["blessing"], "blessed")
         summary.blessed = None if blessed is None else bool(blessed)
     share = outputs.get(nis_pipeline.VOCABULARY_GATE, {}).get("oov_label_share")
     if share is not None and os.path.isfile(share.uri):
@@ -247,4 +248,56 @@ def format_summary(s: RunSummary, metadata_path: str = "") -> str:
     if s.blessed is not None:
         lines.append(f"\nBlessed: {'yes' if s.blessed else 'no'}; "
                      + (f"pushed to {s.pushed_to}" if s.pushed_to else "not pushed"))
+    return "\n".join(lines)
+
+
+# -- changes since the previous run --------------------------------------------
+@dataclasses.dataclass
+class MesChanges:
+    """A run's MES against the MES of the latest earlier run that searched anew."""
+
+    run_id: str
+    previous_run_id: str
+    previous: object                        # trainer_module.spec.ModelSpec
+    current: object
+
+
+def mes_changes(store: metadata_store.MetadataStore, pipeline_name: str,
+                run_id: Optional[str] = None) -> Optional[MesChanges]:
+    """The MES change of run ``run_id`` (default: the latest) since the previous run with a
+    different MES; None without one.
+
+    Runs served from the cache reuse the MES artifact, so they are skipped: the
+    comparison is with the MES the pipeline emitted before the current one.
+    """
+    from components.artifacts import read_mes  # pylint: disable=import-outside-toplevel
+    key = (nis_pipeline.SEARCH, "embedding_spec")
+    found = []
+    history = runs(store, pipeline_name)
+    names = [r.name for r in history]
+    if run_id is not None and run_id in names:
+        history = history[:names.index(run_id) + 1]  # that run and the runs before it
+    for run in reversed(history):
+        mes = run_outputs(store, run).get(key[0], {}).get(key[1])
+        if mes is not None and (not found or mes.id != found[0][1].id):
+            found.append((run, mes))
+        if len(found) == 2:
+            (run, mes), (prev_run, prev) = found
+            return MesChanges(run.name, prev_run.name, read_mes(prev.uri), read_mes(mes.uri))
+    return None
+
+
+def format_mes_changes(changes: Optional[MesChanges]) -> str:
+    """Per-feature rows, widths and cost of the MES change; a first run says so."""
+    from trainer_module import spec_diff  # pylint: disable=import-outside-toplevel
+    if changes is None:
+        return "Changes since the previous run: none to compare (first MES of this pipeline)."
+    lines = [f"Changes since run {changes.previous_run_id}: "
+             + spec_diff.summary(changes.previous, changes.current)]
+    widths = (18, 26, 22, 30)
+    lines.append("  " + "".join(f"{h:<{w}}" for h, w in zip(spec_diff.HEADERS, widths)))
+    for change in spec_diff.spec_changes(changes.previous, changes.current):
+        if change.changed:
+            row = change.row()
+            lines.append("  " + "".join(f"{c:<{w}}" for c, w in zip(row[:4], widths)))
     return "\n".join(lines)

@@ -42,7 +42,8 @@ import tensorflow_transform as tft
 from absl import logging
 from tfx.components.trainer.fn_args_utils import FnArgs
 
-from trainer_module import baselines, models, optimizers, preprocessing, tfx_io, training
+from trainer_module import (baselines, models, optimizers, preprocessing, search_progress,
+                            tfx_io, training)
 from trainer_module.defaults import DEFAULT_BATCH_SIZE, DEFAULT_HIDDEN_UNITS
 from trainer_module.features import DatasetConfig
 from trainer_module.spec import ModelSpec
@@ -204,8 +205,12 @@ def run_fn(fn_args: FnArgs) -> None:
                                    learning_rate=float(config.get("learning_rate", 1e-3)),
                                    optimizer=config.get("optimizer", optimizers.DEFAULT_OPTIMIZER))
     train_ds, val_ds = _datasets(fn_args, tft_out, dataset, config)
-    callbacks = ([tf.keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir)]
-                 if fn_args.model_run_dir else [])
+    # One progress line per epoch in nis-pipeline's output (of at most max_epochs).
+    name = "BaselineTrainer" if config.get("baseline") else "Trainer"
+    callbacks = [search_progress.EpochProgress(
+        name, recipe.max_epochs, int(config.get("train_batch_size", DEFAULT_BATCH_SIZE)))]
+    if fn_args.model_run_dir:
+        callbacks.append(tf.keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir))
     fitted = training.fit(model, train_ds, val_ds, dataset.task, recipe,
                           validation_steps=fn_args.eval_steps, callbacks=callbacks,
                           checkpoint_dir=config.get("checkpoint_dir"), verbose=2)

@@ -35,6 +35,7 @@ from trainer_module import budget as budget_lib
 from trainer_module import memory_plan, optimizers
 from trainer_module import search_progress as progress
 from trainer_module import selection
+from trainer_module import warm_start as warm_lib
 from trainer_module.controller import Controller
 from trainer_module.features import DatasetConfig
 from trainer_module.models import build_supernet
@@ -83,6 +84,7 @@ class NeuralInputSearch:
         # features per sampled configuration and returns the actions in the space's order.
         groups = ([sl.stop - sl.start for sl in self._slices]
                   if config.decision_order == "random" else None)
+        self._warm: Optional[np.ndarray] = None  # the previous MES projected (warm start)
         with self.strategy.scope():
             self.model = build_supernet(space, dataset, num_labels, config.hidden_units)
             self.optimizer = optimizers.make(config.optimizer, config.learning_rate)
@@ -213,12 +215,21 @@ class NeuralInputSearch:
     # --- the loop ------------------------------------------------------------------
     def run(self, train_ds: tf.data.Dataset, val_ds: tf.data.Dataset,
             checkpoint_dir: Optional[str] = None, log_dir: Optional[str] = None,
-            on_step: Optional[Callable[[int], None]] = None) -> SearchResult:
-        """Runs (or resumes) the search and returns the final within-budget MES."""
+            on_step: Optional[Callable[[int], None]] = None,
+            warm_start: Optional[warm_lib.WarmStart] = None) -> SearchResult:
+        """Runs (or resumes) the search and returns the final within-budget MES.
+
+        ``warm_start``: the previous run's MES and controller (``trainer_module.warm_start``);
+        a fresh search restores that controller when it fits and offers the projected MES
+        to the final selection.
+        """
         cfg = self.config
         if cfg.task == "ranking":
             _check_group_batch(val_ds, cfg.group_size)
         manager, history = self.restore(checkpoint_dir) if checkpoint_dir else (None, [])
+        self._warm = None if warm_start is None else warm_lib.project(self.space, warm_start.spec)
+        if warm_start is not None and int(self.step.numpy()) == 0:
+            warm_lib.restore_controller(self.controller, self.space, warm_start.controller_dir)
         writer = tf.summary.create_file_writer(log_dir) if log_dir else None
         # The first batches of val_ds, drawn before the loop, so a resumed run scores the final
         # candidates on the same batches. The pass runs to its end: an iterator left idle for
@@ -230,6 +241,8 @@ class NeuralInputSearch:
         total = cfg.warmup_steps + cfg.search_steps
         acc = []
         step = int(self.step.numpy())
+        timer = progress.Progress("NeuralInputSearch", total, start=step)
+        batches = (_static_batch(train_ds), _static_batch(val_ds))
         while step < total:
             warm = step < cfg.warmup_steps
             x, y = next(train_it)
@@ -242,8 +255,10 @@ class NeuralInputSearch:
                 acc.append(stats[1:])
             self.step.assign_add(1)
             step += 1
+            timer.examples += batches[0] + (0 if warm else batches[1])
             if step % cfg.log_every == 0 or step == total:
                 history.append(self._log(step, warm, main_loss, acc, writer))
+                logging.info("%s", timer.line(step, "warm-up" if warm else "search"))
                 acc = []
             if manager and (step % cfg.checkpoint_every == 0 or step == total):
                 manager.save(checkpoint_number=step)
@@ -339,11 +354,18 @@ class NeuralInputSearch:
                                          tf.constant([self.config.seed, -1], tf.int64)).numpy()
         score = lambda a: self.controller.log_prob(tf.constant(a, tf.int32)).numpy()
         actions, info = budget_lib.select_within_budget(self.space, greedy, score, samples)
+        previous = self._warm
+        if previous is not None:  # the previous run's MES, projected and repaired into the budget
+            previous = budget_lib.repair_path(self.space, previous, score)[-1]
+            info["warm_start_cost"] = int(self.space.cost(previous))
         if val_batches and self.config.final_candidates:
             rand = budget_lib.random_feasible(self.space, self.config.final_random_candidates,
                                               self.config.seed)
+            extra = [] if previous is None else [previous]
             actions, info["final_selection"] = self._best_measured(
-                actions, samples[:self.config.final_candidates], rand, val_batches)
+                actions, extra + list(samples[:self.config.final_candidates]), rand, val_batches)
+            if previous is not None:
+                info["warm_start_chosen"] = bool(np.array_equal(actions, previous))
         if self.config.fill_budget and self.space.mode == "SE":
             info["unfilled_cost"] = int(self.space.cost(actions))
             actions = budget_lib.widen_to_budget(self.space, actions)
@@ -367,6 +389,11 @@ def _check_group_batch(ds: tf.data.Dataset, group_size: int) -> None:
                          f"of one group)")
 
 
+def _static_batch(ds: tf.data.Dataset) -> int:
+    """Examples per batch of ``ds`` when its shape says so, else 0 (no examples/s shown)."""
+    return int(ds.element_spec[1].shape[0] or 0)
+
+
 def _batch_len(labels):
     """Examples in a (possibly per-replica) label batch."""
     values = getattr(labels, "values", (labels,))
@@ -377,7 +404,16 @@ def run_search(space: SearchSpace, dataset: DatasetConfig, train_ds: tf.data.Dat
                val_ds: tf.data.Dataset, config: SearchConfig, num_labels: Optional[int] = None,
                strategy: Optional[tf.distribute.Strategy] = None, checkpoint_dir: Optional[str] = None,
                log_dir: Optional[str] = None, cost_terms: Sequence[CostTerm] = (),
-               on_step: Optional[Callable[[int], None]] = None) -> SearchResult:
-    """Runs NIS end to end and returns the emitted (within-budget) MES with the search history."""
+               on_step: Optional[Callable[[int], None]] = None,
+               warm_start: Optional[warm_lib.WarmStart] = None,
+               controller_dir: Optional[str] = None) -> SearchResult:
+    """Runs NIS end to end and returns the emitted (within-budget) MES with the search history.
+
+    ``warm_start`` starts from a previous run (see ``NeuralInputSearch.run``);
+    ``controller_dir`` keeps the final controller there, for the next run's warm start.
+    """
     search = NeuralInputSearch(space, dataset, config, num_labels, strategy, cost_terms)
-    return search.run(train_ds, val_ds, checkpoint_dir, log_dir, on_step)
+    result = search.run(train_ds, val_ds, checkpoint_dir, log_dir, on_step, warm_start)
+    if controller_dir:
+        warm_lib.save_controller(search.controller, space, controller_dir)
+    return result

@@ -16,6 +16,7 @@ from trainer_module.optimizers import DEFAULT_OPTIMIZER, OPTIMIZERS
 from trainer_module.spec import ModelSpec
 
 DECISION_ORDERS = ("feature", "random")
+WARM_START_MODES = ("off", "on", "auto")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -87,6 +88,11 @@ class SearchConfig:
         its optimizer slots and the final model with its slots, an upper bound) may need;
         the search stops with an error before training when it needs more. None: a share
         (``memory_plan.DEFAULT_RAM_FRACTION``) of this machine's physical memory; 0: no check.
+      warm_start: a re-run's search starts from the MES and controller of the pipeline's
+        latest blessed model (``trainer_module.warm_start``): "off"; "on" (fails when that
+        model records no MES); "auto" (searches cold then). A run with no blessed model yet
+        searches cold. In the pipeline "on"/"auto" also wire that model into the search.
+      warm_start_search_steps: ``search_steps`` of a warm search (None: ``search_steps``).
     """
 
     task: str = "ranking"
@@ -114,6 +120,8 @@ class SearchConfig:
     logit_bound: float = 2.5
     budget_input: bool = True
     memory_limit_bytes: Optional[int] = None
+    warm_start: str = "off"
+    warm_start_search_steps: Optional[int] = None
 
     def __post_init__(self):
         object.__setattr__(self, "hidden_units", tuple(int(u) for u in self.hidden_units))
@@ -128,6 +136,11 @@ class SearchConfig:
         if self.decision_order not in DECISION_ORDERS:
             raise ValueError(f"decision_order must be one of {DECISION_ORDERS}, "
                              f"got {self.decision_order!r}")
+        if self.warm_start not in WARM_START_MODES:
+            raise ValueError(f"warm_start must be one of {WARM_START_MODES}, got {self.warm_start!r}")
+        if self.warm_start_search_steps is not None and self.warm_start_search_steps < 0:
+            raise ValueError("warm_start_search_steps must be >= 0 or None, got "
+                             f"{self.warm_start_search_steps}")
         if self.memory_limit_bytes is not None and self.memory_limit_bytes < 0:
             raise ValueError(f"memory_limit_bytes must be >= 0 or None, got {self.memory_limit_bytes}")
         for name in ("warmup_steps", "search_steps", "final_candidates", "final_eval_batches",
@@ -183,7 +196,7 @@ class SearchConfig:
 
 def _check_type(name: str, value: Any, default: Any) -> None:
     """Raises ValueError when ``value`` does not have the type of the option's default."""
-    if default is None:  # optional ints (memory_limit_bytes)
+    if default is None:  # optional ints (memory_limit_bytes, warm_start_search_steps)
         ok = value is None or (isinstance(value, int) and not isinstance(value, bool))
     elif isinstance(default, bool):
         ok = isinstance(value, bool)

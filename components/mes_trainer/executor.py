@@ -5,7 +5,10 @@
 to a stable folder keyed by the inputs, the MES and the training settings
 (``components.checkpoints``), so a preempted training that is retried or re-run
 continues from its checkpoints. An explicit ``checkpoint_dir`` wins; the
-``checkpoint_root`` key is consumed here. Everything else is Trainer's.
+``checkpoint_root`` key is consumed here. The output model records the MES
+artifact's URI as its ``embedding_spec_uri`` property, so a later run that
+resolves it from MLMD (latest blessed model) finds the MES it was trained on.
+Everything else is Trainer's.
 """
 from __future__ import annotations
 
@@ -52,8 +55,28 @@ def with_checkpoint_dir(custom_config: Dict[str, Any] | None,
     return config
 
 
+EMBEDDING_SPEC_URI_KEY = "embedding_spec_uri"
+
+
+def record_embedding_spec(input_dict: Dict[str, List[types.Artifact]],
+                          output_dict: Dict[str, List[types.Artifact]]) -> None:
+    """Sets ``embedding_spec_uri`` on the output model, so a later run that resolves this
+    model from MLMD (latest blessed model) finds the MES it was trained on."""
+    specs = input_dict.get(EMBEDDING_SPEC_KEY) or []
+    if specs:
+        for model in output_dict.get("model", []):
+            model.set_string_custom_property(EMBEDDING_SPEC_URI_KEY, artifacts.artifact_uri(specs))
+
+
 class Executor(trainer_executor.GenericExecutor):
-    """GenericExecutor + ``custom_config['mes_uri']`` and ``custom_config['checkpoint_dir']``."""
+    """GenericExecutor + ``custom_config['mes_uri']`` and ``custom_config['checkpoint_dir']``;
+    the model records its MES URI."""
+
+    def Do(self, input_dict: Dict[str, List[types.Artifact]],
+           output_dict: Dict[str, List[types.Artifact]],
+           exec_properties: Dict[str, Any]) -> None:
+        super().Do(input_dict, output_dict, exec_properties)
+        record_embedding_spec(input_dict, output_dict)
 
     def _GetFnArgs(self, input_dict: Dict[str, List[types.Artifact]],
                    output_dict: Dict[str, List[types.Artifact]],

@@ -68,6 +68,7 @@ class NeuralInputSearchSpec(types.ComponentSpec):
         c.EXAMPLES_KEY: ChannelParameter(type=standard_artifacts.Examples),
         c.TRANSFORM_GRAPH_KEY: ChannelParameter(type=standard_artifacts.TransformGraph),
         c.SCHEMA_KEY: ChannelParameter(type=standard_artifacts.Schema, optional=True),
+        c.PREVIOUS_MODEL_KEY: ChannelParameter(type=standard_artifacts.Model, optional=True),
     }
     OUTPUTS = {
         c.EMBEDDING_SPEC_KEY: ChannelParameter(type=MultiSizeEmbeddingSpec),
@@ -111,7 +112,8 @@ class NeuralInputSearch(base_component.BaseComponent):
                  train_split: str = "train",
                  eval_split: str = "eval",
                  ui_metadata_path: Optional[str] = None,
-                 accounting: str = "exact"):
+                 accounting: str = "exact",
+                 previous_model: Optional[types.BaseChannel] = None):
         """Constructs a NeuralInputSearch component.
 
         Args:
@@ -142,9 +144,15 @@ class NeuralInputSearch(base_component.BaseComponent):
           train_split, eval_split: split names feeding the main model and the controller.
           ui_metadata_path: where to write KFP v1 viewer metadata; default
             ``/mlpipeline-ui-metadata.json`` when running under KFP/Argo, else nothing.
+            KFP v2 and Vertex AI do not read that file; there the pipeline's ``RunReport``
+            (``system.HTML`` / ``system.Markdown`` artifacts) shows the report.
           accounting: what the budget counts: ``'exact'`` (tables + ME projections, every
             embedding float the retrained model serves) or ``'paper_tables_only'`` (the
             tables alone, the paper's count).
+          previous_model: the latest blessed model of the pipeline (a
+            ``LatestBlessedModelStrategy`` resolver's output); its ``embedding_spec_uri``
+            leads to the previous MES and controller (``trainer_module.warm_start``), which
+            the search starts from when its ``SearchConfig.warm_start`` is 'on' or 'auto'.
         """
         config = dict(custom_config or {})
         if c.DATASET_CONFIG_KEY not in config:
@@ -175,6 +183,7 @@ class NeuralInputSearch(base_component.BaseComponent):
             eval_split=eval_split,
             ui_metadata_path=ui_metadata_path,
             custom_config=json_utils.dumps(config),
+            previous_model=previous_model,
             embedding_spec=types.Channel(type=MultiSizeEmbeddingSpec),
             search_results=types.Channel(type=SearchResults),
         )

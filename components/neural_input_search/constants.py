@@ -5,6 +5,7 @@ from components.artifacts import EMBEDDING_SPEC_KEY  # noqa: F401  (shared with 
 EXAMPLES_KEY = "examples"
 TRANSFORM_GRAPH_KEY = "transform_graph"
 SCHEMA_KEY = "schema"
+PREVIOUS_MODEL_KEY = "previous_model"   # latest blessed model (warm start), optional
 
 # Output channels.
 SEARCH_RESULTS_KEY = "search_results"

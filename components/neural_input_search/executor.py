@@ -6,6 +6,7 @@ below the cheapest non-empty configuration fails in seconds with a clear message
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from typing import Any, Dict, List, Mapping, NamedTuple, Optional, Tuple
@@ -19,12 +20,15 @@ from tfx.utils import io_utils, json_utils
 
 from components import artifacts, checkpoints
 from components.neural_input_search import constants as c
+from components.mes_trainer import executor as trainer_executor
 from components.neural_input_search import report
 from trainer_module import preprocessing, tfx_io
 from trainer_module.defaults import DEFAULT_BATCH_SIZE
 from trainer_module import search as nis_search
+from trainer_module import warm_start as warm_lib
 from trainer_module.features import DatasetConfig
 from trainer_module.search_space import SearchSpace
+from trainer_module.spec import ModelSpec
 
 _KFP_UI_METADATA = "/mlpipeline-ui-metadata.json"
 
@@ -141,11 +145,14 @@ def search_checkpoint_dir(input_dict: Mapping[str, List[types.Artifact]],
 def run(space: SearchSpace, inputs: SearchInputs, train_ds: tf.data.Dataset,
         val_ds: tf.data.Dataset, config: nis_search.SearchConfig,
         exec_properties: Mapping[str, Any], results: types.Artifact,
-        checkpoint_dir: Optional[str] = None) -> nis_search.SearchResult:
+        checkpoint_dir: Optional[str] = None, warm: Optional[warm_lib.WarmStart] = None,
+        controller_dir: Optional[str] = None) -> nis_search.SearchResult:
     """``run_search`` with TensorBoard logs under `results`, resuming from `checkpoint_dir`.
 
     `checkpoint_dir` defaults to ``<results uri>/checkpoints``; a checkpoint there
-    (from an earlier, interrupted execution) is resumed from its step.
+    (from an earlier, interrupted execution) is resumed from its step. `warm` starts the
+    search from the previous blessed model's MES and controller; the final controller is
+    saved to `controller_dir` for the next run's warm start.
     """
     name = exec_properties.get(c.STRATEGY_KEY) or "default"
     strategy = None if name == "default" else tfx_io.make_strategy(name)
@@ -157,7 +164,34 @@ def run(space: SearchSpace, inputs: SearchInputs, train_ds: tf.data.Dataset,
     return nis_search.run_search(
         space, inputs.dataset, train_ds, val_ds, config,
         num_labels=preprocessing.num_labels(inputs.transform_graph_uri, inputs.dataset),
-        strategy=strategy, checkpoint_dir=checkpoint_dir, log_dir=artifacts.logs_dir(results))
+        strategy=strategy, checkpoint_dir=checkpoint_dir, log_dir=artifacts.logs_dir(results),
+        warm_start=warm, controller_dir=controller_dir)
+
+
+def warm_start(input_dict: Mapping[str, List[types.Artifact]],
+               config: nis_search.SearchConfig) -> Optional[warm_lib.WarmStart]:
+    """The previous blessed model's MES and controller, per ``config.warm_start``.
+
+    None when the mode is 'off' or no model resolved (the pipeline's first run); 'on'
+    raises when the resolved model records no MES, 'auto' searches cold then.
+    """
+    mode = config.warm_start
+    models = input_dict.get(c.PREVIOUS_MODEL_KEY) or []
+    if mode == "off" or not models:
+        logging.info("NIS: cold search (warm_start=%s, %d previous model)", mode, len(models))
+        return None
+    model = models[-1]
+    key = trainer_executor.EMBEDDING_SPEC_URI_KEY
+    uri = model.get_string_custom_property(key) if model.has_custom_property(key) else ""
+    if not uri or not tf.io.gfile.exists(artifacts.mes_path(uri)):
+        message = (f"the previous blessed model {model.uri} records no MES ({key}="
+                   f"{uri or 'unset'}); it was not trained by MesTrainer on a searched MES")
+        if mode == "on":
+            raise ValueError(f"warm_start='on': {message}")
+        logging.warning("NIS: cold search: %s", message)
+        return None
+    logging.info("NIS: warm start from the MES %s of the previous blessed model %s", uri, model.uri)
+    return warm_lib.WarmStart(artifacts.read_mes(uri), artifacts.controller_dir(uri))
 
 
 def ui_metadata_path(exec_properties: Mapping[str, Any]) -> Optional[str]:
@@ -183,13 +217,15 @@ def write_ui_metadata(path: str, metadata: Dict[str, Any]) -> None:
 
 
 def write_outputs(output_dict: Mapping[str, List[types.Artifact]], result: nis_search.SearchResult,
-                  space: SearchSpace, exec_properties: Mapping[str, Any], task: str) -> None:
+                  space: SearchSpace, exec_properties: Mapping[str, Any], task: str,
+                  previous: Optional[ModelSpec] = None) -> None:
     """MES JSON + report next to it, results JSON, custom properties, KFP viewer metadata."""
     mes = artifact_utils.get_single_instance(output_dict[c.EMBEDDING_SPEC_KEY])
     results = artifact_utils.get_single_instance(output_dict[c.SEARCH_RESULTS_KEY])
     artifacts.write_mes(mes, result.spec)
-    markdown = report.render_markdown(result.spec, result, space, task)
-    html = report.render_html(result.spec, result, space, task)
+    extra = dict(previous=previous, links={"search": artifacts.logs_dir(results)})
+    markdown = report.render_markdown(result.spec, result, space, task, **extra)
+    html = report.render_html(result.spec, result, space, task, **extra)
     artifacts.write_report(mes, markdown, html)
     artifacts.write_search_results(results, result, task)
     logging.info("NIS: MES cost %d / budget %d (%s accounting) written to %s", result.spec.cost(),
@@ -211,10 +247,15 @@ class Executor(base_executor.BaseExecutor):
             inputs.transform_graph_uri, inputs.dataset)
         space = build_search_space(vocab_sizes, exec_properties)
         config = build_search_config(exec_properties, inputs.dataset)
+        warm = warm_start(input_dict, config)
+        if warm is not None and config.warm_start_search_steps is not None:
+            config = dataclasses.replace(config, search_steps=config.warm_start_search_steps)
         train_ds, val_ds = build_datasets(inputs, exec_properties, config)
         results = artifact_utils.get_single_instance(output_dict[c.SEARCH_RESULTS_KEY])
         checkpoint_dir = search_checkpoint_dir(input_dict, output_dict, exec_properties, config,
                                                self._context)
+        mes = artifact_utils.get_single_instance(output_dict[c.EMBEDDING_SPEC_KEY])
         result = run(space, inputs, train_ds, val_ds, config, exec_properties, results,
-                     checkpoint_dir)
-        write_outputs(output_dict, result, space, exec_properties, config.task)
+                     checkpoint_dir, warm, controller_dir=artifacts.controller_dir(mes))
+        write_outputs(output_dict, result, space, exec_properties, config.task,
+                      previous=warm.spec if warm is not None else None)

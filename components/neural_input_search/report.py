@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import html as html_lib
 import json
-from typing import Any, Dict, List, NamedTuple, Optional, Sequence
+from typing import Any, Dict, List, Mapping, NamedTuple, Optional, Sequence, Tuple
 
-from trainer_module import memory_plan
+from trainer_module import memory_plan, spec_diff
 from trainer_module.search_space import SearchSpace
 from trainer_module.spec import SERVING_BYTES_PER_FLOAT, ModelSpec
 
@@ -28,6 +28,7 @@ class Section(NamedTuple):
     paragraphs: List[str]
     headers: Sequence[str] = ()
     rows: Sequence[Sequence[Any]] = ()
+    links: Sequence[Tuple[str, str]] = ()  # (label, URI)
 
 
 def _fmt(x: Any) -> str:
@@ -165,10 +166,35 @@ def _memory_section(plan: Dict[str, int]) -> Section:
                                    "optimizer slots, estimated before the search built anything."])
 
 
+def _changes_section(previous: ModelSpec, spec: ModelSpec) -> Section:
+    rows = [c.row() for c in spec_diff.spec_changes(previous, spec)]
+    return Section("Changes since the previous blessed MES",
+                   [spec_diff.summary(previous, spec) + "."], spec_diff.HEADERS, rows)
+
+
+def browsable(uri: str) -> str:
+    """A URL a browser opens: ``gs://b/p`` -> the Cloud Console's browser of ``b/p``."""
+    if uri.startswith("gs://"):
+        return "https://console.cloud.google.com/storage/browser/" + uri[len("gs://"):]
+    return uri
+
+
+def _links_section(links: Mapping[str, str]) -> Section:
+    return Section("TensorBoard logs",
+                   ["Open with `tensorboard --logdir <URI>` (or a Vertex AI TensorBoard)."],
+                   links=[(f"{name}: {uri}", browsable(uri)) for name, uri in links.items()])
+
+
 def sections(spec: ModelSpec, result: Any = None, space: Optional[SearchSpace] = None,
-             task: Optional[str] = None) -> List[Section]:
-    """The report's content; ``result`` is a ``SearchResult`` (or None for a bare MES)."""
-    out = [_summary_section(spec, task), _feature_section(spec, space)]
+             task: Optional[str] = None, previous: Optional[ModelSpec] = None,
+             links: Optional[Mapping[str, str]] = None) -> List[Section]:
+    """The report's content; ``result`` is a ``SearchResult`` (or None for a bare MES),
+    ``previous`` the MES of the latest blessed model (a changes section), ``links``
+    name -> URI of logs (e.g. the TensorBoard logs of the search and the trainers)."""
+    out = [_summary_section(spec, task)]
+    if previous is not None:
+        out.append(_changes_section(previous, spec))
+    out.append(_feature_section(spec, space))
     probabilities = getattr(result, "probabilities", None) or spec.metadata.get("probabilities")
     if probabilities:
         out.append(_probability_section(probabilities, spec.mode, space))
@@ -178,13 +204,16 @@ def sections(spec: ModelSpec, result: Any = None, space: Optional[SearchSpace] =
     plan = getattr(result, "memory_plan", None)
     if plan:
         out.append(_memory_section(plan))
+    if links:
+        out.append(_links_section(links))
     return out
 
 
 def render_markdown(spec: ModelSpec, result: Any = None, space: Optional[SearchSpace] = None,
-                    task: Optional[str] = None) -> str:
+                    task: Optional[str] = None, **extra: Any) -> str:
+    """Markdown of ``sections`` (``extra``: its ``previous`` and ``links``)."""
     lines = ["# Neural Input Search: Multi-size Embedding Spec", ""]
-    for sec in sections(spec, result, space, task):
+    for sec in sections(spec, result, space, task, **extra):
         lines += [f"## {sec.title}", ""]
         for p in sec.paragraphs:
             lines += [p, ""]
@@ -193,6 +222,8 @@ def render_markdown(spec: ModelSpec, result: Any = None, space: Optional[SearchS
             lines.append("|" + "---|" * len(sec.headers))
             lines += ["| " + " | ".join(_fmt(c).replace("|", "\\|") for c in r) + " |" for r in sec.rows]
             lines.append("")
+        if sec.links:
+            lines += [f"- [{label}]({url})" for label, url in sec.links] + [""]
     return "\n".join(lines)
 
 
@@ -202,9 +233,10 @@ def _inline_html(text: str) -> str:
 
 
 def render_html(spec: ModelSpec, result: Any = None, space: Optional[SearchSpace] = None,
-                task: Optional[str] = None) -> str:
+                task: Optional[str] = None, **extra: Any) -> str:
+    """A self-contained HTML page of ``sections`` (``extra``: its ``previous`` and ``links``)."""
     body = ["<h1>Neural Input Search: Multi-size Embedding Spec</h1>"]
-    for sec in sections(spec, result, space, task):
+    for sec in sections(spec, result, space, task, **extra):
         body.append(f"<h2>{html_lib.escape(sec.title)}</h2>")
         body += [f"<p>{_inline_html(p)}</p>" for p in sec.paragraphs]
         if sec.headers:
@@ -212,6 +244,10 @@ def render_html(spec: ModelSpec, result: Any = None, space: Optional[SearchSpace
             rows = "".join("<tr>" + "".join(f"<td>{html_lib.escape(_fmt(c))}</td>" for c in r) + "</tr>"
                            for r in sec.rows)
             body.append(f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>")
+        if sec.links:
+            body.append("<ul>" + "".join(
+                f"<li><a href=\"{html_lib.escape(url, quote=True)}\">{html_lib.escape(label)}</a></li>"
+                for label, url in sec.links) + "</ul>")
     style = ("body{font-family:sans-serif;margin:1.5em}table{border-collapse:collapse}"
              "td,th{border:1px solid #ccc;padding:3px 8px;text-align:left}th{background:#eee}")
     return ("<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>NIS report</title>"

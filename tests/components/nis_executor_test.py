@@ -76,6 +76,24 @@ def test_executor_writes_mes_report_and_results(tiny_data, make_artifacts, tmp_p
     assert artifacts.read_mes(outputs2["embedding_spec"]) == spec
     assert os.listdir(root) == [key]
 
+    # A scheduled re-run warm-starts from the previous blessed model's MES and controller.
+    assert os.listdir(artifacts.controller_dir(mes))
+    previous_model = standard_artifacts.Model()
+    previous_model.set_string_custom_property("embedding_spec_uri", mes.uri)
+    outputs3 = _outputs(tmp_path / "rerun")
+    warm_props = _props(data, search_config={**SEARCH_CONFIG, "warm_start": "on",
+                                             "warm_start_search_steps": 0},
+                        custom_config={"dataset": data.dataset.to_dict(), "checkpoint_root": root})
+    executor.Executor().Do({"examples": [examples], "transform_graph": [graph],
+                            "previous_model": [previous_model]}, outputs3,
+                           {**warm_props, "ui_metadata_path": None})
+    rerun = artifacts.read_mes(outputs3["embedding_spec"])
+    assert [h["step"] for h in artifacts.read_json(outputs3["search_results"][0],
+                                                   artifacts.HISTORY_FILE)] == [3]
+    assert rerun.cost() <= 600 and rerun.metadata["warm_start_cost"] <= 600
+    with open(os.path.join(outputs3["embedding_spec"][0].uri, "report.md")) as f:
+        assert "## Changes since the previous blessed MES" in f.read()
+
 
 def test_checkpoint_dir_choice(tiny_data, make_artifacts, tmp_path):
     from trainer_module.search_config import SearchConfig
@@ -94,6 +112,19 @@ def test_checkpoint_dir_choice(tiny_data, make_artifacts, tmp_path):
     assert where(checkpoint_dir="/explicit") == "/explicit"
     # No root known (no launcher context, no checkpoint_root): the execution's own output URI.
     assert where(checkpoint_root=None) == artifacts.checkpoints_dir(outputs["search_results"][0])
+
+
+def test_warm_start_modes():
+    from trainer_module.search_config import SearchConfig
+    model = standard_artifacts.Model()
+    model.uri = "/models/7"
+    inputs = {"previous_model": [model]}
+    assert executor.warm_start(inputs, SearchConfig(warm_start="off")) is None
+    on, auto = SearchConfig(warm_start="on"), SearchConfig(warm_start="auto")
+    assert executor.warm_start({}, on) is None  # first run: nothing resolved
+    assert executor.warm_start(inputs, auto) is None  # no MES recorded: cold
+    with pytest.raises(ValueError, match="warm_start='on'.*/models/7 records no MES"):
+        executor.warm_start(inputs, on)
 
 
 def test_infeasible_budget_fails_before_training(tiny_data, make_artifacts, tmp_path, monkeypatch):

@@ -94,3 +94,23 @@ def test_memory_plan_section():
     md = report.render_markdown(res.spec, res, SPACE, task="ranking")
     assert ("memory plan: 4.50 GiB = supernet 1.00 GiB + optimizer slots 2.00 GiB + final model "
             "with slots up to 1.50 GiB; checked against 10,737,418,240 bytes.") in md
+
+
+def test_changes_since_the_previous_mes_and_log_links():
+    result = _result()
+    previous = ModelSpec(budget=20_000, mode="ME",
+                         features={"item": FeatureMES([(100, 32), (200, 8)]),
+                                   "user": FeatureMES([(50, 8)])})
+    links = {"search": "gs://b/nis/logs", "trainer": "/local/model_run"}
+    md = report.render_markdown(result.spec, result, SPACE, task="ranking", previous=previous,
+                                links=links)
+    assert "## Changes since the previous blessed MES" in md
+    assert "2 of 2 feature(s) changed (item, user); total cost 5,456 -> 6,656 (+1,200)" in md
+    assert "| item | 300 -> 500 (+200) | 32 | 5,056 -> 6,656 (+1,600) |" in md
+    assert "| user | 50 -> 0 (-50) | 8 -> 0 (-8) |" in md
+    assert "- [search: gs://b/nis/logs](https://console.cloud.google.com/storage/browser/b/nis/logs)" in md
+    html = report.render_html(result.spec, result, SPACE, task="ranking", previous=previous,
+                              links=links)
+    assert "<h2>Changes since the previous blessed MES</h2>" in html
+    assert '<a href="/local/model_run">trainer: /local/model_run</a>' in html
+    assert "Changes since" not in report.render_markdown(result.spec, result, SPACE)

@@ -9,6 +9,7 @@ import os
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
 import pytest  # noqa: E402
+import yaml  # noqa: E402
 
 from pipelines import kubeflow_v2_runner  # noqa: E402
 from pipelines import pipeline as nis_pipeline  # noqa: E402
@@ -34,16 +35,21 @@ def compiled(tmp_path_factory):
         return json.load(f)
 
 
+RESOLVER_TASKS = {f"{nis_pipeline.LATEST_BLESSED_RESOLVER}-model-blessing-resolver",
+                  f"{nis_pipeline.LATEST_BLESSED_RESOLVER}-model-resolver"}
+CONTAINER_IDS = set(nis_pipeline.COMPONENT_IDS) - {nis_pipeline.LATEST_BLESSED_RESOLVER}
+
+
 def test_every_component_is_a_task(compiled):
     tasks = compiled["pipelineSpec"]["root"]["dag"]["tasks"]
-    assert set(tasks) == set(nis_pipeline.COMPONENT_IDS)
+    assert set(tasks) == CONTAINER_IDS | RESOLVER_TASKS
     assert compiled["runtimeConfig"]["gcsOutputDirectory"].endswith("root/pipeline_root/nis-kfp-test")
 
 
 def test_every_executor_uses_the_project_image(compiled):
     executors = compiled["pipelineSpec"]["deploymentSpec"]["executors"]
     images = {name: e["container"]["image"] for name, e in executors.items() if "container" in e}
-    assert set(images) == {f"{c}_executor" for c in nis_pipeline.COMPONENT_IDS}
+    assert set(images) == {f"{c}_executor" for c in CONTAINER_IDS}
     assert set(images.values()) == {IMAGE}
     args = executors["NeuralInputSearch_executor"]["container"]["args"]
     assert args[args.index("--executor_class_path") + 1] == \
@@ -52,7 +58,8 @@ def test_every_executor_uses_the_project_image(compiled):
 
 def test_accelerators_on_search_and_trainers_only(compiled):
     executors = compiled["pipelineSpec"]["deploymentSpec"]["executors"]
-    resources = {n: e["container"].get("resources") for n, e in executors.items()}
+    resources = {n: e["container"].get("resources") for n, e in executors.items()
+                 if "container" in e}
     assert resources["NeuralInputSearch_executor"]["accelerator"] == {
         "type": "NVIDIA_TESLA_T4", "count": "2"}
     assert resources["NeuralInputSearch_executor"]["memoryLimit"] == 30.0
@@ -76,6 +83,38 @@ def test_search_options_reach_the_one_search_parameter(compiled):
     assert search == SearchConfig(task="ranking", search_steps=77, seed=7, fill_budget=True)
     options = {f.name for f in dataclasses.fields(SearchConfig)}
     assert not options & set(params["parameters"])  # no option mirrored as its own parameter
+
+
+def test_serving_comparison_reads_only_the_gates_blessings(compiled):
+    tasks = compiled["pipelineSpec"]["root"]["dag"]["tasks"]
+    baseline = tasks["ServingEvaluator"]["inputs"]["artifacts"]["baseline_model"]
+    assert baseline["taskOutputArtifact"]["producerTask"] in RESOLVER_TASKS
+    assert (tasks["Pusher"]["inputs"]["artifacts"]["model_blessing"]["taskOutputArtifact"]
+            ["producerTask"] == "BlessingGate")
+    executors = compiled["pipelineSpec"]["deploymentSpec"]["executors"]
+    filters = [q["filter"] for e in executors.values()
+               for q in e.get("resolver", {}).get("outputArtifactQueries", {}).values()]
+    blessing = [f for f in filters if "tfx.ModelBlessing" in f]
+    assert len(blessing) == 1 and "metadata.nis_final_blessing.number_value=1" in blessing[0]
+
+
+def test_run_report_is_a_rendered_ui_artifact(compiled):
+    """KFP v2 / Vertex render system.HTML and system.Markdown outputs on the run page."""
+    component = compiled["pipelineSpec"]["components"]["RunReport"]
+    outputs = component["outputDefinitions"]["artifacts"]
+    titles = {k: v["artifactType"].get("schemaTitle") or
+              yaml.safe_load(v["artifactType"]["instanceSchema"])["title"]
+              for k, v in outputs.items()}
+    assert titles == {"html_report": "system.HTML", "markdown_report": "system.Markdown"}
+    inputs = compiled["pipelineSpec"]["root"]["dag"]["tasks"]["RunReport"]["inputs"]["artifacts"]
+    producers = {k: (v["taskOutputArtifact"]["producerTask"],
+                     v["taskOutputArtifact"]["outputArtifactKey"]) for k, v in inputs.items()}
+    assert producers["search_results"] == ("NeuralInputSearch", "search_results")
+    assert producers["model_run"] == ("Trainer", "model_run")
+    assert producers["baseline_model_run"] == ("BaselineTrainer", "model_run")
+    # The runtime imports a custom type by its title as a <module>.<Class> path.
+    import system  # pylint: disable=import-outside-toplevel
+    assert system.HTML.TYPE_NAME == "system.HTML" and system.Markdown.TYPE_NAME == "system.Markdown"
 
 
 def test_dataflow_flags():

@@ -82,3 +82,34 @@ def test_format_summary_never_prints_nan():
     assert "nan" not in text.lower()
     assert "n/a" in text and "0.2500" in text
     assert "Labels unseen in training: 12.5% of the evaluation examples" in text
+
+
+def test_format_mes_changes():
+    before = ModelSpec(budget=1000, mode="ME", features={"item": FeatureMES([(10, 32)]),
+                                                         "user": FeatureMES([(5, 8)])})
+    after = ModelSpec(budget=1000, mode="ME", features={"item": FeatureMES([(12, 32)]),
+                                                        "user": FeatureMES([(5, 8)])})
+    text = results.format_mes_changes(results.MesChanges("r2", "r1", before, after))
+    assert text.splitlines()[0] == ("Changes since run r1: 1 of 2 feature(s) changed (item); "
+                                    "total cost 360 -> 424 (+64)")
+    assert "10 -> 12 (+2)" in text and "320 -> 384 (+64)" in text
+    assert "user" not in text.split("\n", 1)[1]  # unchanged features are not listed
+    assert "first MES" in results.format_mes_changes(None)
+
+
+def test_quiet_output_shows_progress_of_long_steps(capsys):
+    import logging  # pylint: disable=import-outside-toplevel
+    progress_filter = local_runner.ProgressFilter(start=0.0)
+
+    def record(message, level=logging.INFO):
+        return logging.LogRecord("absl", level, __file__, 1, message, (), None)
+
+    assert not progress_filter.filter(record("Component Trainer is running."))
+    assert not progress_filter.filter(record(
+        "Progress: NeuralInputSearch step 300/1200 (25%), search, 2,560 examples/s, ETA 1m30s"))
+    assert not progress_filter.filter(record("NIS step 300 [search] loss=0.5"))
+    assert progress_filter.filter(record("boom", logging.ERROR))
+    out = capsys.readouterr().out.splitlines()
+    assert len(out) == 2 and out[0].endswith("Component Trainer is running.")
+    assert out[1].endswith("  NeuralInputSearch step 300/1200 (25%), search, 2,560 examples/s, "
+                           "ETA 1m30s")

@@ -107,7 +107,7 @@ def test_search_trainers_evaluator_pusher_wiring(tmp_path):
     assert source(ev, "examples") == ("ExampleGen", "examples")
     assert json.loads(ev.exec_properties["example_splits"]) == ["test"]
     assert source(c["Pusher"], "model") == ("Trainer", "model")
-    assert source(c["Pusher"], "model_blessing") == ("Evaluator", "blessing")
+    assert source(c["Pusher"], "model_blessing") == ("BlessingGate", "blessing")
     dest = json.loads(c["Pusher"].exec_properties["push_destination"])
     assert dest["filesystem"]["base_directory"] == str(tmp_path / "out" / "serving_model" / "wiring")
 
@@ -123,6 +123,71 @@ def test_eval_config_candidate_vs_baseline_with_threshold(tmp_path):
     threshold = metrics["AUC"]["threshold"]
     assert threshold["value_threshold"]["lower_bound"] == 0.6
     assert threshold["change_threshold"]["absolute"] == pytest.approx(-0.02, abs=1e-6)
+
+
+def test_scheduled_run_compares_with_the_latest_blessed_model(tmp_path):
+    c = by_id(nis_pipeline.create_pipeline(make_config(tmp_path, serving_tolerance=0.01)))
+    resolver = c["LatestBlessedModelResolver"]
+    assert resolver.exec_properties["resolver_class"] is (
+        tfx.dsl.experimental.LatestBlessedModelStrategy)
+    # Only the NIS Trainer's models and the gate's (final) blessings count as "serving".
+    raw = {k: (ch.producer_component_id, ch.output_key) for k, ch in resolver.raw_inputs.items()}
+    assert raw == {"model": ("Trainer", "model"), "model_blessing": ("BlessingGate", "blessing")}
+    serving = c["ServingEvaluator"]
+    assert source(serving, "model") == ("Trainer", "model")
+    assert source(serving, "baseline_model") == ("LatestBlessedModelResolver", "model")
+    auc = {m["class_name"]: m for m in json.loads(serving.exec_properties["eval_config"])
+           ["metrics_specs"][0]["metrics"]}["AUC"]
+    assert auc["threshold"]["change_threshold"]["absolute"] == pytest.approx(-0.01, abs=1e-6)
+    assert auc["threshold"]["change_threshold"]["direction"] == "HIGHER_IS_BETTER"
+    gate = c["BlessingGate"]
+    assert source(gate, "baseline_blessing") == ("Evaluator", "blessing")
+    assert source(gate, "serving_blessing") == ("ServingEvaluator", "blessing")
+    assert source(gate, "model") == ("Trainer", "model")
+    # The resolver reads earlier runs from MLMD: no edge back from the gate (no cycle), and
+    # the compiled query is restricted to the gate's blessings.
+    from tfx.dsl.compiler import compiler  # pylint: disable=import-outside-toplevel
+    ir = compiler.Compiler().compile(nis_pipeline.create_pipeline(make_config(tmp_path)))
+    node = {n.pipeline_node.node_info.id: n.pipeline_node for n in ir.nodes}[
+        "LatestBlessedModelResolver"]
+    assert not node.upstream_nodes
+    sources = {k for k in node.inputs.inputs if k.startswith("_")}
+    assert sources == {"_Trainer.model", "_BlessingGate.blessing"}
+    contexts = [q.name.field_value.string_value for q in
+                node.inputs.inputs["_BlessingGate.blessing"].channels[0].context_queries]
+    assert "wiring.BlessingGate" in contexts
+
+
+def test_run_report_links_search_and_trainer_logs(tmp_path):
+    c = by_id(nis_pipeline.create_pipeline(make_config(tmp_path)))
+    report = c["RunReport"]
+    assert source(report, "embedding_spec") == ("NeuralInputSearch", "embedding_spec")
+    assert source(report, "search_results") == ("NeuralInputSearch", "search_results")
+    assert source(report, "model_run") == ("Trainer", "model_run")
+    assert source(report, "baseline_model_run") == ("BaselineTrainer", "model_run")
+    assert source(report, "previous_model") == ("LatestBlessedModelResolver", "model")
+    assert report.outputs["html_report"].type_name == "system.HTML"
+    assert report.outputs["markdown_report"].type_name == "system.Markdown"
+
+
+def test_warm_start_wires_the_latest_blessed_model_into_the_search(tmp_path):
+    nis = by_id(nis_pipeline.create_pipeline(make_config(
+        tmp_path, search={"warm_start": "auto", "warm_start_search_steps": 2})))["NeuralInputSearch"]
+    assert source(nis, "previous_model") == ("LatestBlessedModelResolver", "model")
+    searched = SearchConfig.from_json(nis.exec_properties["search_config"])
+    assert (searched.warm_start, searched.warm_start_search_steps) == ("auto", 2)
+    assert not {"warm_start", "warm_start_search_steps"} & set(nis.exec_properties)  # one parameter
+    off = by_id(nis_pipeline.create_pipeline(make_config(tmp_path)))["NeuralInputSearch"]
+    assert "previous_model" not in off.inputs  # cold searches stay cached across re-runs
+    with pytest.raises(ValueError, match="warm_start must be one of"):
+        make_config(tmp_path, search={"warm_start": "yes"})
+
+
+def test_no_serving_comparison_when_tolerance_is_none(tmp_path):
+    c = by_id(nis_pipeline.create_pipeline(make_config(tmp_path, serving_tolerance=None)))
+    assert "ServingEvaluator" not in c
+    assert "serving_blessing" not in c["BlessingGate"].inputs
+    assert source(c["Pusher"], "model_blessing") == ("BlessingGate", "blessing")
 
 
 def test_retrieval_recall_and_options(tmp_path):

@@ -8,6 +8,7 @@ import pytest
 import tensorflow as tf
 
 import planted_data as pdata
+from trainer_module import search as search_lib
 from trainer_module import selection
 from trainer_module.search import NeuralInputSearch, SearchConfig, run_search
 from trainer_module.search_space import SearchSpace
@@ -55,7 +56,7 @@ def small_search(mode="SE", **overrides):
     return space, SearchConfig(**kw)
 
 
-def test_killed_search_resumes_from_its_checkpoint(tmp_path):
+def test_killed_search_resumes_from_its_checkpoint(tmp_path, monkeypatch):
     space, cfg = small_search()
     train = pdata.dataset(pdata.ranking_arrays(4000, 0), 64)
     val = pdata.dataset(pdata.ranking_arrays(2000, 1), 200)
@@ -74,9 +75,15 @@ def test_killed_search_resumes_from_its_checkpoint(tmp_path):
     assert int(second.step.numpy()) == 6
     for a, b in zip(saved, second.controller.trainable_variables):
         np.testing.assert_array_equal(a, b.numpy())
-    seen = []
+    seen, logged = [], []
+    monkeypatch.setattr(search_lib.logging, "info", lambda fmt, *a: logged.append(fmt % a))
     res = second.run(train, val, checkpoint_dir=ckpt, on_step=seen.append)
     assert seen[0] == 7 and seen[-1] == 12
+    # One progress line per log step (what nis-pipeline prints), timed from the resumed step.
+    lines = [line for line in logged if line.startswith("Progress: ")]
+    assert [line.split(",")[0] for line in lines] == [
+        f"Progress: NeuralInputSearch step {s}/12 ({100 * s / 12:.0f}%)" for s in (8, 10, 12)]
+    assert lines[0].split(", ")[1] == "search" and "ETA" in lines[0] and "ETA 0s" in lines[-1]
     assert [r["step"] for r in res.history] == [2, 4, 6, 8, 10, 12]
     assert res.spec.metadata["steps"] == 12
 

@@ -21,9 +21,9 @@ from pipelines.data import synthetic  # noqa: E402
 pytestmark = pytest.mark.e2e
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 SPLITS = "train=train/*,eval=eval/*,test=test/*"
-AFTER_GATE = {P.TRANSFORM, P.VOCABULARY_GATE, P.SEARCH, P.TRAINER, P.BASELINE_TRAINER,
-              P.EVALUATOR, P.PUSHER}
-AFTER_VOCABULARY_GATE = {P.SEARCH, P.TRAINER, P.BASELINE_TRAINER, P.EVALUATOR, P.PUSHER}
+AFTER_VOCABULARY_GATE = {P.SEARCH, P.TRAINER, P.BASELINE_TRAINER, P.EVALUATOR,
+                         P.SERVING_EVALUATOR, P.BLESSING_GATE, P.PUSHER, P.RUN_REPORT}
+AFTER_GATE = {P.TRANSFORM, P.VOCABULARY_GATE} | AFTER_VOCABULARY_GATE
 
 
 def snapshot(root):
