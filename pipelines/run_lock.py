@@ -7,9 +7,11 @@ process ends, killed or not, so a crashed run never blocks the next one. The
 same lock tells ``pipelines.stale_executions`` whether executions left active
 belong to a live run (``try_run_lock``): whoever gets it is alone on the root.
 
-A process that holds the lock may enter it again (``run`` holds it and calls
-``run_pipeline``, which asks for it too): ``flock`` locks belong to an open file,
-so a second ``open`` in the same process would otherwise see its own run as another.
+``try_run_lock`` counts the lock as this process's when ``run_lock`` already holds
+it here (``run`` holds it and calls ``run_pipeline``, which asks for it too):
+``flock`` locks belong to an open file, so a second ``open`` in the same process
+would otherwise see its own run as another. ``run_lock`` itself never nests: a
+second run in the same process is refused like one in another process.
 
 Example::
 
@@ -29,16 +31,27 @@ _HELD: Dict[str, int] = {}  # real path of a lock file this process holds -> nes
 
 
 class RunLockedError(RuntimeError):
-    """Another process is running a pipeline on the same pipeline root."""
+    """Another run (in this process or another) is using the same pipeline root."""
+
+
+def _holder(path: str) -> str:
+    with open(path, encoding="utf-8", errors="replace") as f:
+        return f.read(200).strip()
 
 
 @contextlib.contextmanager
-def _hold(pipeline_root: str) -> Iterator[tuple]:
-    """Tries the lock of ``pipeline_root``; yields (lock path, got it, holder text if not)."""
+def _hold(pipeline_root: str, nested_ok: bool) -> Iterator[tuple]:
+    """Tries the lock of ``pipeline_root``; yields (lock path, got it, holder text if not).
+
+    ``nested_ok``: a lock this process already holds counts as got.
+    """
     os.makedirs(pipeline_root, exist_ok=True)
     path = os.path.join(pipeline_root, LOCK_FILE)
     key = os.path.realpath(path)
     if key in _HELD:
+        if not nested_ok:
+            yield path, False, _holder(path)
+            return
         _HELD[key] += 1
         try:
             yield path, True, ""
@@ -74,9 +87,10 @@ def run_lock(pipeline_root: str) -> Iterator[str]:
     """Holds the lock of ``pipeline_root`` for the ``with`` block; yields the lock path.
 
     Raises:
-      RunLockedError: another process holds it (the message names the holder and the lock).
+      RunLockedError: another run holds it, in this process or another (the message names
+        the holder and the lock).
     """
-    with _hold(pipeline_root) as (path, acquired, holder):
+    with _hold(pipeline_root, nested_ok=False) as (path, acquired, holder):
         if not acquired:
             raise RunLockedError(
                 f"another run is using pipeline root {pipeline_root} ({holder or 'another process'}); "
@@ -87,6 +101,7 @@ def run_lock(pipeline_root: str) -> Iterator[str]:
 
 @contextlib.contextmanager
 def try_run_lock(pipeline_root: str) -> Iterator[bool]:
-    """Holds the lock of ``pipeline_root`` if no other process does; yields whether this one holds it."""
-    with _hold(pipeline_root) as (_, acquired, _holder):
+    """Holds the lock of ``pipeline_root`` unless another process does (this process's own
+    ``run_lock`` counts as held); yields whether this process holds it."""
+    with _hold(pipeline_root, nested_ok=True) as (_, acquired, _text):
         yield acquired

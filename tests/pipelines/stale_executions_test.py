@@ -77,6 +77,9 @@ def test_run_lock_is_exclusive_reentrant_and_released(tmp_path):
     with run_lock.run_lock(root):
         with run_lock.try_run_lock(root) as nested:  # run() holds it and calls run_pipeline()
             assert nested
+        with pytest.raises(run_lock.RunLockedError, match=f"pid {os.getpid()}, started"):
+            with run_lock.run_lock(root):  # a second run in the same process
+                pass
     # Another process's run: flock locks belong to an open file, so a second open stands in.
     other = os.open(os.path.join(root, run_lock.LOCK_FILE), os.O_RDWR)
     fcntl.flock(other, fcntl.LOCK_EX)
