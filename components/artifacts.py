@@ -34,7 +34,7 @@ from typing import Any, Mapping, Optional, Sequence, Union
 from tfx import types
 from tfx.dsl.io import fileio
 
-from trainer_module.spec import ModelSpec
+from trainer_module.spec import ModelSpec, check_mes_budget, parse_mes  # noqa: F401 (re-exported)
 
 # Channel of the MES: NeuralInputSearch's output and MesTrainer's input.
 EMBEDDING_SPEC_KEY = "embedding_spec"
@@ -155,27 +155,6 @@ def read_mes(artifact_or_uri: ArtifactOrUri, budget: Optional[int] = None) -> Mo
     check_mes_budget(spec, path, budget, "the pipeline config")
     check_mes_budget(spec, path, recorded, "the search (artifact property)")
     return spec
-
-
-def parse_mes(text: str, path: str) -> ModelSpec:
-    """``ModelSpec.from_json`` whose errors name ``path`` (empty, truncated, invalid)."""
-    if not text.strip():
-        raise ValueError(f"MES file {path} is empty")
-    try:
-        return ModelSpec.from_json(text)
-    except (ValueError, KeyError, TypeError) as e:
-        raise ValueError(f"MES file {path} is unreadable ({type(e).__name__}: {e})") from None
-
-
-def check_mes_budget(spec: ModelSpec, path: str, budget: Optional[int] = None,
-                     source: str = "the pipeline") -> None:
-    """Raises ValueError naming ``path`` when the MES costs more than its budget or than ``budget``."""
-    if not spec.within_budget():
-        raise ValueError(f"MES {path} costs {spec.cost():,} floats, over its budget of "
-                         f"{spec.budget:,}; refusing to train it")
-    if budget is not None and int(spec.budget) != int(budget):
-        raise ValueError(f"MES {path} says budget {spec.budget:,} floats but {source} recorded "
-                         f"{int(budget):,}; refusing to train it (cost {spec.cost():,})")
 
 
 def _recorded_budget(artifact_or_uri: ArtifactOrUri) -> Optional[int]:

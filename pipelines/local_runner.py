@@ -88,7 +88,7 @@ def run(cfg: config_lib.PipelineConfig) -> Optional[str]:
 
 
 def run_pipeline(pipeline, metadata_path: str) -> None:
-    """LocalDagRunner on ``pipeline``, holding the pipeline root's runner lock for the run.
+    """LocalDagRunner on ``pipeline``, holding the pipeline root's run lock if it is free.
 
     Executions an earlier, killed run left RUNNING are marked FAILED first
     (``pipelines.stale_executions``), so MLMD shows the kill; the re-run then
@@ -98,7 +98,7 @@ def run_pipeline(pipeline, metadata_path: str) -> None:
 
     from pipelines import results, stale_executions  # pylint: disable=import-outside-toplevel
     root = pipeline.pipeline_info.pipeline_root
-    with stale_executions.runner_lock(root) as alone:
+    with run_lock.try_run_lock(root) as alone:
         if os.path.exists(metadata_path):
             marked = stale_executions.settle(results.connect(metadata_path),
                                              pipeline.pipeline_info.pipeline_name, root, alone)

@@ -6,47 +6,29 @@ records. The next run of the same pipeline marks such executions FAILED before
 it starts, and logs each one with the folders of its partial outputs (left in
 place: they are not deleted).
 
-Whether an active execution is stale is decided with an OS file lock
-(``runner_lock``) that every local run holds for its whole duration: the OS
-releases it when the process dies, however it dies. When this run gets the lock,
-no other run of this pipeline root is alive and every NEW/RUNNING execution of
-the pipeline is stale; when another run holds it, active executions may be that
+Whether an active execution is stale is decided with the pipeline root's run
+lock (``pipelines.run_lock.try_run_lock``), which every local run holds for its
+whole duration: the OS releases it when the process dies, however it dies. When
+this run gets the lock, no other run of this pipeline root is alive and every
+NEW/RUNNING execution of the pipeline is stale; when another run holds it, active executions may be that
 run's, so they are only reported.
 """
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import glob
 import os
 import time
-from typing import Iterator, List
+from typing import List
 
 from absl import logging
 from ml_metadata import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 
+from pipelines.run_lock import LOCK_FILE
+
 Execution = metadata_store_pb2.Execution
 ACTIVE_STATES = (Execution.NEW, Execution.RUNNING)
-LOCK_FILE = ".runner.lock"
 REASON_PROPERTY = "stale_reason"
-
-
-@contextlib.contextmanager
-def runner_lock(pipeline_root: str) -> Iterator[bool]:
-    """Holds ``<pipeline_root>/.runner.lock`` (non-blocking); yields whether this process got it."""
-    os.makedirs(pipeline_root, exist_ok=True)
-    with open(os.path.join(pipeline_root, LOCK_FILE), "a+", encoding="utf-8") as f:
-        try:
-            fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-            acquired = True
-        except OSError:
-            acquired = False
-        try:
-            yield acquired
-        finally:
-            if acquired:
-                fcntl.flock(f.fileno(), fcntl.LOCK_UN)
 
 
 def active_executions(store: metadata_store.MetadataStore, pipeline_name: str) -> List[Execution]:

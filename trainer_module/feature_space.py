@@ -33,6 +33,7 @@ Example::
 from __future__ import annotations
 
 import dataclasses
+import functools
 import itertools
 import math
 from typing import List, Optional, Sequence, Tuple
@@ -117,9 +118,12 @@ class FeatureSearchSpace:
         object.__setattr__(self, "dim", sum(chunks))
 
     # --- the grid -----------------------------------------------------------
-    @property
+    @functools.cached_property
     def block_vocab(self) -> Tuple[int, ...]:
-        """Row chunk sizes ``vbar_s`` (sum = v). Chunks that would round to 0 merge."""
+        """Row chunk sizes ``vbar_s`` (sum = v). Chunks that would round to 0 merge.
+
+        Cached, like ``cum_vocab``: the fields are frozen, and the budget code prices
+        configurations in tight loops."""
         v = int(self.vocab_size)
         bounds: List[int] = []
         for c in np.cumsum(self.vocab_fractions):
@@ -129,7 +133,7 @@ class FeatureSearchSpace:
         bounds[-1] = v
         return tuple(np.diff([0] + bounds).astype(int).tolist())
 
-    @property
+    @functools.cached_property
     def cum_vocab(self) -> Tuple[int, ...]:
         """``(Vbar_0=0, Vbar_1, ..., Vbar_S)``."""
         return tuple(np.cumsum((0,) + self.block_vocab).astype(int).tolist())

@@ -46,7 +46,7 @@ from trainer_module import (baselines, models, optimizers, preprocessing, search
                             tfx_io, training)
 from trainer_module.defaults import DEFAULT_BATCH_SIZE, DEFAULT_HIDDEN_UNITS
 from trainer_module.features import DatasetConfig
-from trainer_module.spec import ModelSpec
+from trainer_module.spec import ModelSpec, check_mes_budget, parse_mes
 
 SERVING_SIGNATURE = "serving_default"
 TRANSFORM_SIGNATURE = "transformed_features"
@@ -57,27 +57,17 @@ RETRIEVAL_OUTPUT = "scores"
 def read_spec(path: str, budget: int | None = None) -> ModelSpec:
     """The MES at ``path``; refuses an unreadable file or one over ``budget`` (path named).
 
-    Mirrors ``components.artifacts.read_mes`` (this module must not import the
-    TFX component package): an MES whose cost exceeds its own budget, or whose
-    budget differs from ``budget`` (``custom_config['budget']``, the pipeline
-    config's), is refused.
+    Reads with ``tf.io.gfile`` (this module must not import the TFX component
+    package) and applies the checks of ``components.artifacts.read_mes``
+    (``spec.parse_mes``, ``spec.check_mes_budget``): an MES whose cost exceeds its
+    own budget, or whose budget differs from ``budget`` (``custom_config['budget']``,
+    the pipeline config's), is refused.
     """
     if not tf.io.gfile.exists(path):
         raise FileNotFoundError(f"no MES JSON at {path}")
     with tf.io.gfile.GFile(path) as f:
-        text = f.read()
-    if not text.strip():
-        raise ValueError(f"MES file {path} is empty")
-    try:
-        spec = ModelSpec.from_json(text)
-    except (ValueError, KeyError, TypeError) as e:
-        raise ValueError(f"MES file {path} is unreadable ({type(e).__name__}: {e})") from None
-    if not spec.within_budget():
-        raise ValueError(f"MES {path} costs {spec.cost():,} floats, over its budget of "
-                         f"{spec.budget:,}; refusing to train it")
-    if budget is not None and int(spec.budget) != int(budget):
-        raise ValueError(f"MES {path} says budget {spec.budget:,} floats but the pipeline config "
-                         f"recorded {int(budget):,}; refusing to train it (cost {spec.cost():,})")
+        spec = parse_mes(f.read(), path)
+    check_mes_budget(spec, path, budget, "the pipeline config")
     return spec
 
 

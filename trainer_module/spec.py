@@ -208,3 +208,26 @@ class ModelSpec:
         return [(n, "removed" if f.removed else " + ".join(f"{v}x{d}" for v, d in f.entries),
                  f.cost(self.accounting))
                 for n, f in self.features.items()]
+
+
+def parse_mes(text: str, path: str) -> ModelSpec:
+    """``ModelSpec.from_json`` whose errors name ``path`` (empty, truncated, invalid)."""
+    if not text.strip():
+        raise ValueError(f"MES file {path} is empty")
+    try:
+        return ModelSpec.from_json(text)
+    except (ValueError, KeyError, TypeError) as e:
+        raise ValueError(f"MES file {path} is unreadable ({type(e).__name__}: {e})") from None
+
+
+def check_mes_budget(spec: ModelSpec, path: str, budget: int | None = None,
+                     source: str = "the pipeline config") -> None:
+    """Raises ValueError naming ``path`` when the MES costs more than its own budget, or when
+    its budget differs from ``budget`` (what ``source`` recorded): an edited ``mes.json``
+    must not train a larger model. Shared by the component's ``read_mes`` and ``run_fn``."""
+    if not spec.within_budget():
+        raise ValueError(f"MES {path} costs {spec.cost():,} floats, over its budget of "
+                         f"{spec.budget:,}; refusing to train it")
+    if budget is not None and int(spec.budget) != int(budget):
+        raise ValueError(f"MES {path} says budget {spec.budget:,} floats but {source} recorded "
+                         f"{int(budget):,}; refusing to train it (cost {spec.cost():,})")

@@ -41,9 +41,19 @@ def test_specs_stay_within_budget(tiny):
         assert dims[small] >= dims[big]
 
 
+def two_features(data):
+    """``data`` cut to its first two features: per-feature tuning trains one model per candidate."""
+    names = list(data.vocab_sizes)[:2]
+    return dataclasses.replace(
+        data, dataset=dataclasses.replace(data.dataset, features=[data.dataset.feature(n) for n in names]),
+        vocab_sizes={n: data.vocab_sizes[n] for n in names},
+        splits={s: ({n: f[n] for n in names}, labels) for s, (f, labels) in data.splits.items()})
+
+
 def test_per_feature_tuning_keeps_only_improving_moves(tiny, monkeypatch):
-    budget = int(0.1 * tiny.full_floats())
-    start = methods.grid_specs(tiny.vocab_sizes, budget, dims=(4,))[0]
+    toy = two_features(tiny)
+    budget = int(0.1 * toy.full_floats())
+    start = methods.grid_specs(toy.vocab_sizes, budget, dims=(4,))[0]
     real, epochs = methods.train_eval, []
 
     def screened(data, spec, seed, max_epochs=methods.MAX_EPOCHS, steps_per_epoch=None):
@@ -53,14 +63,15 @@ def test_per_feature_tuning_keeps_only_improving_moves(tiny, monkeypatch):
         return dataclasses.replace(run, val=-1.0 if spec is start else run.val)
 
     monkeypatch.setattr(methods, "train_eval", screened)
-    spec, runs, secs = methods.per_feature_se(tiny, budget, start, seed=0)
-    assert runs >= 2 and secs > 0 and spec.cost() <= budget and set(epochs) == {1}
-    first = next(iter(tiny.vocab_sizes))
+    spec, runs, secs = methods.per_feature_se(toy, budget, start, seed=0)
+    assert runs >= 3 and secs > 0 and spec.cost() <= budget and set(epochs) == {1}
+    first = next(iter(toy.vocab_sizes))
     assert spec.metadata["dims"][first] == 8   # one width step wider than the grid's 4
-    epochs.clear()
+    # No candidate beats the reference: only the loop is under test, so no model is trained.
+    budget = int(0.1 * tiny.full_floats())
+    start = methods.grid_specs(tiny.vocab_sizes, budget, dims=(4,))[0]
     monkeypatch.setattr(methods, "train_eval", lambda data, spec, seed, max_epochs, **kw: (
-        dataclasses.replace(real(data, spec, seed, max_epochs, steps_per_epoch=2),
-                            val=2.0 if spec is start else 0.0)))
+        methods.RunResult(spec, 2.0 if spec is start else 0.0, {}, 0.0, 0, 0.0)))
     same, runs, _ = methods.per_feature_se(tiny, budget, start, seed=0)
     assert same is start                            # no candidate beats the reference
     assert runs == 1 + 2 * len(tiny.vocab_sizes)    # reference + each feature wider and narrower
@@ -76,7 +87,8 @@ def test_methods_and_report_end_to_end(tiny, tmp_path):
         records.append({"task": tiny.name, "budget": budget, "fraction": 0.1, "method": method,
                         "metric": "auc", "values": [run.test["auc"]] * 2, "extra": {},
                         "wall_s": run.train_s, "wall_note": "1 run", "mes": {}})
-    search = methods.nis_search(tiny, budget, "SE", seed=0, warmup_steps=12, search_steps=3)
+    search = methods.nis_search(tiny, budget, "SE", seed=0, warmup_steps=12, search_steps=3,
+                                final_candidates=4, final_random_candidates=4, final_eval_batches=2)
     assert search.spec.cost() <= budget and search.steps == 15
     assert search.supernet_examples_per_s > 0
     mes = {n: [list(e) for e in f.entries] for n, f in search.spec.features.items()}

@@ -14,6 +14,7 @@ os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 import pytest  # noqa: E402
 
 from components import artifacts  # noqa: E402
+from file_snapshot import snapshot  # noqa: E402  (tests/pipelines/file_snapshot.py)
 from pipelines import local_runner, run_lock  # noqa: E402
 from pipelines.demo_data import DEMO_MARKER  # noqa: E402
 from trainer_module import run_fn  # noqa: E402
@@ -24,18 +25,6 @@ SCHEMA = os.path.join(REPO, "schemas", "synthetic_ranking", "schema.pbtxt")
 DATASET = {"task": "ranking", "label": "clicked",
            "features": [{"name": "user"}, {"name": "genres", "multivalent": True, "max_len": 2}]}
 CSV = "user,genres,clicked\nu1,a|b,1\nu2,b,0\n"
-
-
-def snapshot(root):
-    """Relative path -> (size, mtime, bytes) of every file under ``root``."""
-    found = {}
-    for folder, _, names in os.walk(root):
-        for name in names:
-            path = os.path.join(folder, name)
-            with open(path, "rb") as f:
-                found[os.path.relpath(path, root)] = (os.path.getsize(path),
-                                                      os.stat(path).st_mtime_ns, f.read())
-    return found
 
 
 def user_files(root, dataset=None, csv_bytes=CSV.encode()):

@@ -1,4 +1,5 @@
 """Executions a killed run left RUNNING: marked FAILED by the next run, unless another run is alive."""
+import fcntl
 import logging
 import os
 
@@ -7,7 +8,7 @@ import pytest
 from ml_metadata import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 
-from pipelines import stale_executions
+from pipelines import run_lock, stale_executions
 
 
 @pytest.fixture(autouse=True)
@@ -71,10 +72,24 @@ def test_killed_runs_executions_are_marked_failed(tmp_path, caplog):
     assert stale_executions.settle(store, "absent", str(tmp_path), alone=True) == []
 
 
-def test_runner_lock_is_exclusive_and_released(tmp_path):
+def test_run_lock_is_exclusive_reentrant_and_released(tmp_path):
     root = str(tmp_path / "root")
-    with stale_executions.runner_lock(root) as first:
-        with stale_executions.runner_lock(root) as second:
-            assert first and not second
-    with stale_executions.runner_lock(root) as again:
+    with run_lock.run_lock(root):
+        with run_lock.try_run_lock(root) as nested:  # run() holds it and calls run_pipeline()
+            assert nested
+        with pytest.raises(run_lock.RunLockedError, match=f"pid {os.getpid()}, started"):
+            with run_lock.run_lock(root):  # a second run in the same process
+                pass
+    # Another process's run: flock locks belong to an open file, so a second open stands in.
+    other = os.open(os.path.join(root, run_lock.LOCK_FILE), os.O_RDWR)
+    fcntl.flock(other, fcntl.LOCK_EX)
+    try:
+        with run_lock.try_run_lock(root) as second:
+            assert not second
+        with pytest.raises(run_lock.RunLockedError, match="another run is using pipeline root"):
+            with run_lock.run_lock(root):
+                pass
+    finally:
+        os.close(other)
+    with run_lock.try_run_lock(root) as again:
         assert again

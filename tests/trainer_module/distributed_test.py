@@ -20,12 +20,15 @@ SCRIPT = textwrap.dedent("""
     space = SearchSpace.from_vocab_sizes(pdata.VOCAB, budget=20000, mode="ME")
     train = pdata.dataset(pdata.ranking_arrays(4000, 0), 128)
     val = pdata.dataset(pdata.ranking_arrays(2000, 1), 400)  # 200 per replica = 2 groups each
-    cfg = SearchConfig(task="ranking", warmup_steps=3, search_steps=4, log_every=7)
+    # A small final selection: its scoring runs on both replicas too, a few candidates suffice.
+    cfg = SearchConfig(task="ranking", warmup_steps=3, search_steps=4, log_every=7,
+                       final_candidates=4, final_random_candidates=4, final_eval_batches=2)
     res = run_search(space, pdata.DATASET, train, val, cfg, strategy=strategy,
                      checkpoint_dir=sys.argv[1])
     print("RESULT", json.dumps({{"replicas": strategy.num_replicas_in_sync,
                                  "fallback": res.spec.metadata["budget_fallback"],
-                                 "row": res.history[-1]}}))
+                                 "row": res.history[-1],
+                                 "final": res.spec.metadata["final_selection"]}}))
 """)
 
 
@@ -45,4 +48,5 @@ def test_search_under_mirrored_strategy(tmp_path):
     assert out["fallback"] is False and out["row"]["most_probable_cost_ratio"] <= 1.0
     assert out["row"]["mean_cost_ratio"] <= 1.0
     assert out["row"]["step"] == 7 and out["row"]["mean_reward"] is not None
+    assert out["final"]["candidates"] > 1 and out["final"]["batches"] == 2
     assert os.path.exists(tmp_path / "ckpt" / "checkpoint")

@@ -9,14 +9,17 @@ that the user's input files are untouched.
 import csv
 import os
 import shutil
+import sys
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # tests/pipelines
 
 import pytest  # noqa: E402
 
 from pipelines import local_runner, results  # noqa: E402
 from pipelines import pipeline as P  # noqa: E402
 from pipelines.data import synthetic  # noqa: E402
+from file_snapshot import snapshot  # noqa: E402  (tests/pipelines/file_snapshot.py)
 
 pytestmark = pytest.mark.e2e
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
@@ -24,18 +27,6 @@ SPLITS = "train=train/*,eval=eval/*,test=test/*"
 AFTER_VOCABULARY_GATE = {P.SEARCH, P.TRAINER, P.BASELINE_TRAINER, P.EVALUATOR,
                          P.SERVING_EVALUATOR, P.BLESSING_GATE, P.PUSHER, P.RUN_REPORT}
 AFTER_GATE = {P.TRANSFORM, P.VOCABULARY_GATE} | AFTER_VOCABULARY_GATE
-
-
-def snapshot(root):
-    """Relative path -> (size, mtime, bytes) of every file under ``root``."""
-    found = {}
-    for folder, _, names in os.walk(root):
-        for name in names:
-            path = os.path.join(folder, name)
-            with open(path, "rb") as f:
-                found[os.path.relpath(path, root)] = (os.path.getsize(path),
-                                                      os.stat(path).st_mtime_ns, f.read())
-    return found
 
 
 def _rows(task, n, seed):

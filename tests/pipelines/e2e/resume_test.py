@@ -20,7 +20,7 @@ os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 import pytest  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
-WARMUP, SEARCH, LOG_EVERY, CHECKPOINT_EVERY = 20, 80, 10, 20
+WARMUP, SEARCH, LOG_EVERY, CHECKPOINT_EVERY = 20, 40, 10, 20
 # Small networks and final selection: the test is about resuming, not about the search's quality.
 SEARCH_CONFIG = {"log_every": LOG_EVERY, "checkpoint_every": CHECKPOINT_EVERY, "hidden_units": [16],
                  "controller_units": 8, "final_candidates": 16, "final_random_candidates": 16,

@@ -32,14 +32,15 @@ def write_tfrecords(csv_path: str, label: str, out_dir: str) -> None:
 
 
 def test_tfrecord_input_with_inferred_schema_runs_every_component(tmp_path):
-    csv_path, _, dataset = synthetic.generate("ranking", 1500, 1, str(tmp_path / "gen"))
+    # As small as every component allows: the input path is under test, not the search.
+    csv_path, _, dataset = synthetic.generate("ranking", 600, 1, str(tmp_path / "gen"))
     write_tfrecords(csv_path, dataset.label, str(tmp_path / "tfrecords"))
     cfg = PipelineConfig(
         pipeline_name="e2e-tfrecord", data_path=str(tmp_path / "tfrecords"), input_format="tfrecord",
         schema_path=None, dataset=dataset.to_dict(), output_dir=str(tmp_path / "out"), budget=5_000,
-        search={"warmup_steps": 10, "search_steps": 20, "group_size": 16}, train_batch_size=32,
-        train_steps=20,
-        eval_steps=2, blessing_threshold=0.0,
+        search={"warmup_steps": 4, "search_steps": 4, "group_size": 16, "log_every": 4,
+                "final_candidates": 4, "final_random_candidates": 4, "final_eval_batches": 2},
+        train_batch_size=32, train_steps=4, eval_steps=2, blessing_threshold=0.0,
         serving_tolerance=None)  # the serving comparison is local_pipeline_test's; one TFMA run here
     pipeline = P.create_pipeline(cfg)
     kinds = {c.id: type(c) for c in pipeline.components}
