@@ -111,7 +111,8 @@ class NeuralInputSearch(base_component.BaseComponent):
                  train_split: str = "train",
                  eval_split: str = "eval",
                  ui_metadata_path: Optional[str] = None,
-                 accounting: str = "exact"):
+                 accounting: str = "exact",
+                 custom_executor_spec: Optional[executor_spec.ExecutorSpec] = None):
         """Constructs a NeuralInputSearch component.
 
         Args:
@@ -135,7 +136,11 @@ class NeuralInputSearch(base_component.BaseComponent):
           eval_batch_size: batch size of the controller (on `eval_split`); for ranking a multiple
             of `group_size` (default: ranking `group_size * groups_per_step` of the
             SearchConfig, i.e. 2,000; retrieval `train_batch_size`).
-          strategy: ``'default'``, ``'mirrored'`` or ``'tpu'`` tf.distribute strategy.
+          strategy: tf.distribute strategy, one of ``trainer_module.tfx_io.STRATEGIES``:
+            ``'default'``, ``'mirrored'``, ``'tpu'``, ``'multi_worker_mirrored'`` or
+            ``'parameter_server'`` (the ``TF_CONFIG`` cluster; tables split over its parameter
+            servers by ``custom_config['ps_min_shard_bytes']`` / ``'ps_max_shard_bytes'``,
+            workers driven by a ``ClusterCoordinator``, see ``trainer_module/ps_search.py``).
           search_space: per-feature overrides of the search space, e.g.
             ``{'user_id': {'dim': 64}, '*': {'num_dim_chunks': 2}}`` (``'*'``: every feature),
             as a dict or its JSON.
@@ -145,6 +150,8 @@ class NeuralInputSearch(base_component.BaseComponent):
           accounting: what the budget counts: ``'exact'`` (tables + ME projections, every
             embedding float the retrained model serves) or ``'paper_tables_only'`` (the
             tables alone, the paper's count).
+          custom_executor_spec: e.g. ``ExecutorClassSpec(executor.VertexExecutor)``: search on
+            a Vertex AI cluster (``components.vertex_training``).
         """
         config = dict(custom_config or {})
         if c.DATASET_CONFIG_KEY not in config:
@@ -178,5 +185,5 @@ class NeuralInputSearch(base_component.BaseComponent):
             embedding_spec=types.Channel(type=MultiSizeEmbeddingSpec),
             search_results=types.Channel(type=SearchResults),
         )
-        super().__init__(spec=spec)
+        super().__init__(spec=spec, custom_executor_spec=custom_executor_spec)
 

@@ -18,6 +18,7 @@ from tfx.types import artifact_utils
 from tfx.utils import io_utils, json_utils
 
 from components import artifacts, checkpoints
+from components.vertex_training import VertexLauncher
 from components.neural_input_search import constants as c
 from components.neural_input_search import report
 from trainer_module import preprocessing, tfx_io
@@ -148,7 +149,9 @@ def run(space: SearchSpace, inputs: SearchInputs, train_ds: tf.data.Dataset,
     (from an earlier, interrupted execution) is resumed from its step.
     """
     name = exec_properties.get(c.STRATEGY_KEY) or "default"
-    strategy = None if name == "default" else tfx_io.make_strategy(name)
+    # parameter_server: on the cluster's worker and ps tasks this serves and does not return.
+    strategy = None if name == "default" else tfx_io.make_strategy(
+        name, **tfx_io.shard_options(custom_config(exec_properties)))
     checkpoint_dir = checkpoint_dir or artifacts.checkpoints_dir(results)
     logging.info("NIS: %s search over %d features, budget %d floats, checkpoints in %s",
                  space.mode, len(space.features), space.budget, checkpoint_dir)
@@ -218,3 +221,9 @@ class Executor(base_executor.BaseExecutor):
         result = run(space, inputs, train_ds, val_ds, config, exec_properties, results,
                      checkpoint_dir)
         write_outputs(output_dict, result, space, exec_properties, config.task)
+
+
+class VertexExecutor(VertexLauncher):
+    """Runs ``Executor`` on every replica of a Vertex AI CustomJob (``components.vertex_training``)."""
+
+    LOCAL_EXECUTOR = "components.neural_input_search.executor.Executor"
