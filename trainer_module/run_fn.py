@@ -211,14 +211,15 @@ def write_training_record(fitted: training.FitResult, model_run_dir: str | None)
 def run_fn(fn_args: FnArgs) -> None:
     """Builds the fixed-size model of the MES, trains it with the recipe and exports the best epoch."""
     config = dict(fn_args.custom_config or {})
+    steps_per_epoch, validation_steps = epoch_steps(config, fn_args.eval_steps)
+    # parameter_server: the cluster's worker and ps tasks serve here and never return.
+    strategy = tfx_io.make_strategy(config.get("strategy", "default"),
+                                    **tfx_io.shard_options(config))
     dataset = preprocessing.dataset_from_custom_config(config)
     recipe = training.TrainRecipe.from_config(config, fn_args.train_steps)
     tft_out = tft.TFTransformOutput(fn_args.transform_graph_path)
     spec = resolve_spec(config, preprocessing.vocab_sizes_from_transform_output(tft_out, dataset))
     num_labels = preprocessing.num_labels(tft_out, dataset)
-    steps_per_epoch, validation_steps = epoch_steps(config, fn_args.eval_steps)
-    strategy = tfx_io.make_strategy(config.get("strategy", "default"),
-                                    **tfx_io.shard_options(config))
     with strategy.scope():
         model = models.build_model(dataset, spec, num_labels,
                                    hidden_units=tuple(config.get("hidden_units",

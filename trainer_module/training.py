@@ -193,7 +193,9 @@ def fit(model: tf.keras.Model, train: tf.data.Dataset, val: tf.data.Dataset, tas
       model: a compiled Keras model whose metrics include the task's monitor
         (``models.build_model`` compiles ``auc`` / ``recall_at_1``).
       train, val: training and validation datasets; without ``steps_per_epoch`` an
-        epoch is one pass over ``train`` (which must then be finite).
+        epoch is one pass over ``train`` (which must then be finite). Under a
+        ``ParameterServerStrategy`` (the model built in its scope) every worker reads its
+        own copy of ``train``: ``steps_per_epoch`` and ``validation_steps`` are required.
       task: "ranking" or "retrieval" (selects the monitored validation metric).
       recipe: epochs, patience and step cap.
       callbacks: extra Keras callbacks (TensorBoard, timers).
@@ -201,6 +203,14 @@ def fit(model: tf.keras.Model, train: tf.data.Dataset, val: tf.data.Dataset, tas
       verbose: Keras ``fit`` verbosity.
     """
     monitor = monitor_name(task)
+    strategy = model.distribute_strategy
+    if isinstance(strategy, tf.distribute.experimental.ParameterServerStrategy):
+        if not steps_per_epoch:
+            raise ValueError("training under parameter servers needs steps_per_epoch (the "
+                             "workers read endless copies of the data)")
+        with strategy.scope():  # variables and slots exist before any step is scheduled
+            model(next(iter(train))[0])
+            model.optimizer.build(model.trainable_variables)
     state = _Recipe(monitor, recipe, checkpoint_dir)
     state.set_model(model)
     start = state.restore(train)

@@ -139,19 +139,26 @@ def search_checkpoint_dir(input_dict: Mapping[str, List[types.Artifact]],
     return artifacts.checkpoints_dir(results)
 
 
+def search_strategy(exec_properties: Mapping[str, Any]) -> Optional[tf.distribute.Strategy]:
+    """The ``strategy`` property's strategy (None: the default one). Under
+    ``parameter_server`` the cluster's worker and ps tasks serve here and never return."""
+    name = exec_properties.get(c.STRATEGY_KEY) or "default"
+    return None if name == "default" else tfx_io.make_strategy(
+        name, **tfx_io.shard_options(custom_config(exec_properties)))
+
+
 def run(space: SearchSpace, inputs: SearchInputs, train_ds: tf.data.Dataset,
         val_ds: tf.data.Dataset, config: nis_search.SearchConfig,
         exec_properties: Mapping[str, Any], results: types.Artifact,
-        checkpoint_dir: Optional[str] = None) -> nis_search.SearchResult:
+        checkpoint_dir: Optional[str] = None,
+        strategy: Optional[tf.distribute.Strategy] = None) -> nis_search.SearchResult:
     """``run_search`` with TensorBoard logs under `results`, resuming from `checkpoint_dir`.
 
     `checkpoint_dir` defaults to ``<results uri>/checkpoints``; a checkpoint there
-    (from an earlier, interrupted execution) is resumed from its step.
+    (from an earlier, interrupted execution) is resumed from its step. `strategy` defaults
+    to ``search_strategy(exec_properties)``.
     """
-    name = exec_properties.get(c.STRATEGY_KEY) or "default"
-    # parameter_server: on the cluster's worker and ps tasks this serves and does not return.
-    strategy = None if name == "default" else tfx_io.make_strategy(
-        name, **tfx_io.shard_options(custom_config(exec_properties)))
+    strategy = strategy or search_strategy(exec_properties)
     checkpoint_dir = checkpoint_dir or artifacts.checkpoints_dir(results)
     logging.info("NIS: %s search over %d features, budget %d floats, checkpoints in %s",
                  space.mode, len(space.features), space.budget, checkpoint_dir)
@@ -209,6 +216,7 @@ class Executor(base_executor.BaseExecutor):
            output_dict: Dict[str, List[types.Artifact]],
            exec_properties: Dict[str, Any]) -> None:
         self._log_startup(input_dict, output_dict, exec_properties)
+        strategy = search_strategy(exec_properties)  # first: a ps or worker task serves here
         inputs = resolve_inputs(input_dict, exec_properties)
         vocab_sizes = preprocessing.vocab_sizes_from_transform_output(
             inputs.transform_graph_uri, inputs.dataset)
@@ -219,7 +227,7 @@ class Executor(base_executor.BaseExecutor):
         checkpoint_dir = search_checkpoint_dir(input_dict, output_dict, exec_properties, config,
                                                self._context)
         result = run(space, inputs, train_ds, val_ds, config, exec_properties, results,
-                     checkpoint_dir)
+                     checkpoint_dir, strategy)
         write_outputs(output_dict, result, space, exec_properties, config.task)
 
 

@@ -76,6 +76,7 @@ def test_retrain_fits_under_parameter_servers(ps_run):
     fit = ps_run["fit"]
     assert fit["epochs"] == 2 and fit["steps"] == 6
     assert all(0.0 <= v <= 1.0 for v in fit["curve"])
+    assert ps_run["export_gap"] < 1e-5  # the SavedModel serves the trained, split tables
 
 
 MWMS_SCRIPT = textwrap.dedent("""

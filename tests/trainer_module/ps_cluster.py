@@ -47,9 +47,10 @@ def in_process_cluster(num_workers: int = 2, num_ps: int = 2):
 def shard_devices(variables):
     """``{variable name: [device of each shard]}`` (one entry for an unsplit variable)."""
     out = {}
-    for v in variables:
-        parts = getattr(v, "variables", None) or [v]
-        out[parts[0].name.split("/part_")[0]] = [p.device for p in parts]
+    for v in variables:  # Keras lists a split variable's shards (``<name>/part_<k>``) one by one
+        for part in getattr(v, "variables", None) or [v]:
+            name = part.name.split(":")[0].split("/part_")[0]
+            out.setdefault(name, []).append(part.device)
     return out
 
 
@@ -77,7 +78,14 @@ def main(work_dir: str) -> None:
     fitted = training.fit(model, train, val, "ranking", training.TrainRecipe(max_epochs=2),
                           steps_per_epoch=3, validation_steps=2,
                           checkpoint_dir=os.path.join(work_dir, "train"))
+    # The exported model (run_fn's model.save) holds the trained values of every shard.
+    export = os.path.join(work_dir, "export")
+    model.save(export, save_format="tf")
+    features = next(iter(val))[0]
+    served = tf.saved_model.load(export).signatures["serving_default"]
+    gap = float(tf.reduce_max(tf.abs(list(served(**features).values())[0] - model(features))))
     print("RESULT " + json.dumps({
+        "export_gap": gap,
         "supernet": shard_devices(first.model.trainable_variables),
         "controller": shard_devices(first.controller.trainable_variables),
         "final_model": shard_devices(model.trainable_variables),
