@@ -2,9 +2,9 @@
 
 One subprocess (``ps_cluster.py``; an in-process cluster reconfigures its process for good)
 starts 2 workers and 2 parameter servers, runs a short search with checkpoints, resumes it
-in a new search object from the same directory, and retrains the emitted MES with Keras
-``fit``; the tests read what it printed. A second subprocess runs a few search steps under
-``multi_worker_mirrored`` with a one-worker ``TF_CONFIG``.
+in a new search object from the same directory, retrains the emitted MES with Keras ``fit``
+and exports it; the tests read what it printed. A second subprocess, started at the same time,
+runs a few search steps under ``multi_worker_mirrored`` with a one-worker ``TF_CONFIG``.
 """
 import json
 import os
@@ -21,19 +21,64 @@ BUDGET = 20000
 PS0, PS1 = "/job:ps/replica:0/task:0", "/job:ps/replica:0/task:1"
 
 
-def _run(args, timeout=900):
+MWMS_SCRIPT = textwrap.dedent("""
+    import json, os, sys
+    import portpicker
+    os.environ["TF_CONFIG"] = json.dumps({{"cluster": {{"worker": [
+        "localhost:%d" % portpicker.pick_unused_port()]}}, "task": {{"type": "worker", "index": 0}}}})
+    sys.path.insert(0, {here!r})
+    import planted_data as pdata
+    from trainer_module import tfx_io
+    from trainer_module.search import SearchConfig, run_search
+    from trainer_module.search_space import SearchSpace
+    strategy = tfx_io.make_strategy("multi_worker_mirrored")
+    space = SearchSpace.from_vocab_sizes(pdata.VOCAB, budget=20000, mode="ME")
+    cfg = SearchConfig(task="ranking", warmup_steps=1, search_steps=2, log_every=3,
+                       hidden_units=(16,), final_candidates=0)
+    res = run_search(space, pdata.DATASET, pdata.dataset(pdata.ranking_arrays(1000, 0), 100),
+                     pdata.dataset(pdata.ranking_arrays(1000, 1), 200), cfg, strategy=strategy)
+    print("RESULT " + json.dumps({{"kind": type(strategy).__name__,
+                                   "replicas": strategy.num_replicas_in_sync,
+                                   "steps": res.spec.metadata["steps"],
+                                   "cost": res.spec.cost()}}))
+""")
+
+
+def _start(args, log):
+    """The script in its own process, its output to ``log`` (a pipe could fill and stall it)."""
     env = dict(os.environ, TF_USE_LEGACY_KERAS="1", PYTHONPATH=os.getcwd())
     env.pop("TF_CONFIG", None)
-    proc = subprocess.run([sys.executable, *args], env=env, capture_output=True, text=True,
-                          timeout=timeout)
-    assert proc.returncode == 0, proc.stderr[-4000:]
-    line = [l for l in proc.stdout.splitlines() if l.startswith("RESULT ")][-1]
+    with open(log, "w", encoding="utf-8") as out:
+        return subprocess.Popen([sys.executable, *args], env=env, stdout=out,
+                                stderr=subprocess.STDOUT, text=True)
+
+
+def _result(proc, log, timeout=900):
+    proc.wait(timeout=timeout)
+    text = log.read_text()
+    assert proc.returncode == 0, text[-4000:]
+    line = [l for l in text.splitlines() if l.startswith("RESULT ")][-1]
     return json.loads(line[len("RESULT "):])
 
 
 @pytest.fixture(scope="module")
-def ps_run(tmp_path_factory):
-    return _run([os.path.join(HERE, "ps_cluster.py"), str(tmp_path_factory.mktemp("ps"))])
+def runs(tmp_path_factory):
+    """Both subprocesses, started together (their start-up and tracing overlap)."""
+    tmp = tmp_path_factory.mktemp("ps")
+    (tmp / "mwms.py").write_text(MWMS_SCRIPT.format(here=HERE))
+    args = {"ps": [os.path.join(HERE, "ps_cluster.py"), str(tmp)], "mwms": [str(tmp / "mwms.py")]}
+    procs = {name: _start(a, tmp / f"{name}.log") for name, a in args.items()}
+    try:
+        return {name: _result(proc, tmp / f"{name}.log") for name, proc in procs.items()}
+    finally:
+        for proc in procs.values():
+            if proc.poll() is None:
+                proc.kill()
+
+
+@pytest.fixture(scope="module")
+def ps_run(runs):
+    return runs["ps"]
 
 
 def _split(devices):
@@ -79,33 +124,8 @@ def test_retrain_fits_under_parameter_servers(ps_run):
     assert ps_run["export_gap"] < 1e-5  # the SavedModel serves the trained, split tables
 
 
-MWMS_SCRIPT = textwrap.dedent("""
-    import json, os, sys
-    import portpicker
-    os.environ["TF_CONFIG"] = json.dumps({{"cluster": {{"worker": [
-        "localhost:%d" % portpicker.pick_unused_port()]}}, "task": {{"type": "worker", "index": 0}}}})
-    sys.path.insert(0, {here!r})
-    import planted_data as pdata
-    from trainer_module import tfx_io
-    from trainer_module.search import SearchConfig, run_search
-    from trainer_module.search_space import SearchSpace
-    strategy = tfx_io.make_strategy("multi_worker_mirrored")
-    space = SearchSpace.from_vocab_sizes(pdata.VOCAB, budget=20000, mode="ME")
-    cfg = SearchConfig(task="ranking", warmup_steps=1, search_steps=2, log_every=3,
-                       hidden_units=(16,), final_candidates=0)
-    res = run_search(space, pdata.DATASET, pdata.dataset(pdata.ranking_arrays(1000, 0), 100),
-                     pdata.dataset(pdata.ranking_arrays(1000, 1), 200), cfg, strategy=strategy)
-    print("RESULT " + json.dumps({{"kind": type(strategy).__name__,
-                                   "replicas": strategy.num_replicas_in_sync,
-                                   "steps": res.spec.metadata["steps"],
-                                   "cost": res.spec.cost()}}))
-""")
-
-
-def test_multi_worker_mirrored_smoke(tmp_path):
-    script = tmp_path / "mwms.py"
-    script.write_text(MWMS_SCRIPT.format(here=HERE))
-    out = _run([str(script)])
+def test_multi_worker_mirrored_smoke(runs):
+    out = runs["mwms"]
     assert out["kind"] == "MultiWorkerMirroredStrategy" and out["replicas"] == 1
     assert out["steps"] == 3 and 0 < out["cost"] <= BUDGET
 
