@@ -29,7 +29,6 @@ from typing import Optional
 import tensorflow as tf
 
 DEFAULT_MIN_SHARD_BYTES = 256 << 10
-PS_STRATEGIES = ("parameter_server", "multi_worker_mirrored")
 
 
 def tf_config_resolver() -> tf.distribute.cluster_resolver.TFConfigClusterResolver:
@@ -96,6 +95,7 @@ def multi_worker_mirrored_strategy() -> tf.distribute.MultiWorkerMirroredStrateg
 
 
 def is_parameter_server(strategy: tf.distribute.Strategy) -> bool:
+    """True for a ``ParameterServerStrategy`` (its steps must be scheduled by a coordinator)."""
     return isinstance(strategy, tf.distribute.experimental.ParameterServerStrategy)
 
 
