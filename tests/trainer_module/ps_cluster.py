@@ -86,7 +86,8 @@ def main(work_dir: str) -> None:
     print("RESULT " + json.dumps({
         "export": export, "predictions": model(features).numpy().ravel().tolist(),
         "supernet": shard_devices(first.model.trainable_variables),
-        "controller": shard_devices(first.controller.trainable_variables),
+        "controller_split": [v.name for v in first.controller.trainable_variables
+                             if "/part_" in v.name],
         "final_model": shard_devices(model.trainable_variables),
         "first_steps": first_result.spec.metadata["steps"],
         "resumed_joins": joins,
