@@ -27,6 +27,7 @@ import os
 import re
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
+from pipelines import vertex_cluster
 from trainer_module.defaults import DEFAULT_BATCH_SIZE
 from trainer_module.features import TASKS, DatasetConfig
 from trainer_module.search_config import SearchConfig
@@ -67,7 +68,8 @@ class PipelineConfig:
         Its ``warm_start`` ("on"/"auto") also wires the latest blessed model into the search.
       train_batch_size: batch size of the search's main model and of the trainers.
       search_space: optional search-space overrides (e.g. vocab_fractions).
-      strategy: tf.distribute strategy of the search and trainers: default | mirrored | tpu.
+      strategy: tf.distribute strategy of the search and trainers: default | mirrored | tpu |
+        multi_worker_mirrored | parameter_server (``TF_CONFIG``'s cluster, see ``cluster``).
       max_epochs, patience: the Trainers' recipe (``trainer_module.training``): epochs of
         one pass over the train split until the validation metric has not improved for
         ``patience`` epochs (at most ``max_epochs``); the best epoch is exported.
@@ -91,6 +93,11 @@ class PipelineConfig:
         or ``--runner=DataflowRunner --project=... --region=... --temp_location=gs://...
         --sdk_container_image=<image>`` for Dataflow.
       image: container image for Kubeflow/Vertex (the project Dockerfile).
+      cluster: Kubeflow V2 / Vertex: run the search and both trainers as Vertex AI custom
+        training jobs on this cluster (``pipelines.vertex_cluster``: ``project``, ``region``,
+        ``chief``, ``workers`` and ``ps`` pools of machine type, count and accelerators);
+        with ``ps`` the strategy must be ``parameter_server``, without it
+        ``multi_worker_mirrored``. Local runners ignore it.
       search_resources / trainer_resources: Kubeflow V2 / Vertex per-step
         resources: {"cpu_limit": 8, "memory_limit": 32, "accelerator_type":
         "NVIDIA_TESLA_T4", "accelerator_count": 1}.
@@ -129,6 +136,7 @@ class PipelineConfig:
     max_oov_label_share: float = 0.2
     beam_pipeline_args: List[str] = dataclasses.field(default_factory=lambda: list(DEFAULT_BEAM_ARGS))
     image: str = DEFAULT_IMAGE
+    cluster: Optional[Dict[str, Any]] = None
     search_resources: Optional[Dict[str, Any]] = None
     trainer_resources: Optional[Dict[str, Any]] = None
     preprocessing_fn: str = PREPROCESSING_FN
@@ -152,6 +160,8 @@ class PipelineConfig:
                              f"{self.max_oov_label_share!r}")
         self.search = dict(self.search) if isinstance(self.search, dict) else self.search
         self.search_config()  # one-line errors: unknown option, wrong type, another task
+        if self.cluster is not None:
+            vertex_cluster.check(self.cluster, self.strategy)
         for key in ("train_steps", "eval_steps", "train_batch_size", "patience"):
             if int(getattr(self, key)) < 0:
                 raise ValueError(f"{key} must be >= 0, got {getattr(self, key)!r}")

@@ -23,15 +23,19 @@ from typing import Dict, List, Optional
 
 from ml_metadata.proto import metadata_store_pb2
 from tfx import v1 as tfx
+from tfx.dsl.components.base import executor_spec
 
 import tensorflow_model_analysis as tfma
 
 from components.checkpoints import CHECKPOINT_ROOT_KEY, CHECKPOINTS_FOLDER
 from components.mes_trainer import MesTrainer
+from components.mes_trainer import executor as trainer_executor
 from components.mes_trainer.eval_config import make_eval_config
 from components.neural_input_search import NeuralInputSearch
+from components.neural_input_search import executor as nis_executor
 from pipelines.anomalies_gate import AnomaliesGate
 from pipelines.blessing_gate import BlessingGate
+from pipelines import vertex_cluster
 from pipelines.config import PipelineConfig
 from pipelines.run_report import RunReport
 from pipelines.vocabulary_gate import VocabularyGate
@@ -133,6 +137,16 @@ def _common_custom_config(cfg: PipelineConfig) -> Dict:
             "max_epochs": int(cfg.max_epochs), "patience": int(cfg.patience)}
 
 
+def _cluster_config(cfg: PipelineConfig, component_id: str) -> Dict:
+    """The Vertex CustomJob of a step when ``cfg.cluster`` is set (``pipelines.vertex_cluster``)."""
+    return vertex_cluster.custom_config(cfg.cluster, cfg.image, f"{cfg.pipeline_name}-{component_id}")
+
+
+def _on_cluster(cfg: PipelineConfig, launcher: type) -> Optional[executor_spec.ExecutorClassSpec]:
+    """The step's executor launches its Vertex CustomJob when ``cfg.cluster`` is set."""
+    return executor_spec.ExecutorClassSpec(launcher) if cfg.cluster else None
+
+
 def create_pipeline(
     cfg: PipelineConfig,
     metadata_connection_config: Optional[metadata_store_pb2.ConnectionConfig] = None,
@@ -182,7 +196,9 @@ def create_pipeline(
         train_batch_size=int(cfg.train_batch_size), strategy=cfg.strategy,
         search_space=cfg.search_space,
         custom_config={"dataset": dataset.to_dict(),
-                       CHECKPOINT_ROOT_KEY: checkpoint_root(cfg, SEARCH)},
+                       CHECKPOINT_ROOT_KEY: checkpoint_root(cfg, SEARCH),
+                       **_cluster_config(cfg, SEARCH)},
+        custom_executor_spec=_on_cluster(cfg, nis_executor.VertexExecutor),
         **_warm_start_args(cfg, resolver)).with_id(SEARCH)
     search.add_upstream_node(vocabulary_gate)
     components += [transform, vocabulary_gate, search]
@@ -196,8 +212,9 @@ def create_pipeline(
         schema=gate.outputs["validated_schema"],
         embedding_spec=search.outputs["embedding_spec"],
         train_args=train_args, eval_args=eval_args,
-        custom_config={**custom_config,
-                       CHECKPOINT_ROOT_KEY: checkpoint_root(cfg, TRAINER)}).with_id(TRAINER)
+        custom_config={**custom_config, **_cluster_config(cfg, TRAINER),
+                       CHECKPOINT_ROOT_KEY: checkpoint_root(cfg, TRAINER)},
+        custom_executor_spec=_on_cluster(cfg, trainer_executor.VertexExecutor)).with_id(TRAINER)
     trainer.add_upstream_node(vocabulary_gate)
     components.append(trainer)
 
@@ -210,7 +227,9 @@ def create_pipeline(
             schema=gate.outputs["validated_schema"],
             train_args=train_args, eval_args=eval_args,
             custom_config={**custom_config, "baseline": True, "baseline_dim": cfg.baseline_dim,
-                           CHECKPOINT_ROOT_KEY: checkpoint_root(cfg, BASELINE_TRAINER)}
+                           **_cluster_config(cfg, BASELINE_TRAINER),
+                           CHECKPOINT_ROOT_KEY: checkpoint_root(cfg, BASELINE_TRAINER)},
+            custom_executor_spec=_on_cluster(cfg, trainer_executor.VertexExecutor)
         ).with_id(BASELINE_TRAINER)
         baseline.add_upstream_node(vocabulary_gate)
         components.append(baseline)

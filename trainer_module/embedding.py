@@ -66,7 +66,7 @@ class MultiSizeEmbedding(tf.keras.layers.Layer):
         for (v, _), table, proj in zip(self.mes.entries, self.tables, self.projections):
             local = ids - start
             valid = (ids >= 0) & (local >= 0) & (local < v)
-            rows = tf.gather(table, tf.where(valid, local, tf.zeros_like(local)))
+            rows = tf.nn.embedding_lookup(table, tf.where(valid, local, tf.zeros_like(local)))
             bag = tf.reduce_sum(rows * tf.cast(valid, rows.dtype)[..., None], axis=1)
             part = bag if proj is None else tf.matmul(bag, proj)
             out = part if out is None else out + part

@@ -46,8 +46,9 @@ def sampled_logits(hidden: tf.Tensor, labels: tf.Tensor, weights: tf.Tensor, bia
     """
     labels = tf.cast(labels, tf.int64)
     safe = tf.maximum(labels, 0)
-    true = tf.reduce_sum(hidden * tf.gather(weights, safe), -1) + tf.gather(bias, safe)
-    neg = tf.matmul(hidden, tf.gather(weights, negatives), transpose_b=True) + tf.gather(bias, negatives)
+    lookup = tf.nn.embedding_lookup  # a gather that reads only the shards it needs (ps)
+    true = tf.reduce_sum(hidden * lookup(weights, safe), -1) + lookup(bias, safe)
+    neg = tf.matmul(hidden, lookup(weights, negatives), transpose_b=True) + lookup(bias, negatives)
     hit = tf.equal(labels[:, None], negatives[None, :])
     return true, tf.where(hit, tf.fill(tf.shape(neg), -np.inf), neg)
 

@@ -9,7 +9,10 @@ Trainer for the baseline). ``fn_args.custom_config`` keys:
   even if an MES is wired (also the default when no MES is given); ``budget``
   defaults to the MES's budget; ``baseline_dim`` optional.
 * ``train_batch_size`` / ``eval_batch_size`` (``defaults.DEFAULT_BATCH_SIZE``),
-  ``learning_rate`` (1e-3), ``hidden_units``, ``strategy`` ('default' | 'mirrored' | 'tpu'),
+  ``learning_rate`` (1e-3), ``hidden_units``, ``strategy`` (``tfx_io.STRATEGIES``; with
+  'parameter_server' the tables are split over the ``TF_CONFIG`` cluster's parameter servers
+  by ``ps_min_shard_bytes`` / ``ps_max_shard_bytes``, and ``steps_per_epoch`` plus
+  ``EvalArgs.num_steps`` or ``validation_steps`` are required),
   ``optimizer`` (``optimizers.DEFAULT_OPTIMIZER``; "lazy_adam" updates only the table rows a
   batch touches),
   ``seed`` (shuffling of the training data).
@@ -35,7 +38,7 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any, Dict, Mapping
+from typing import Any, Dict, Mapping, Optional
 
 import tensorflow as tf
 import tensorflow_transform as tft
@@ -160,15 +163,31 @@ def serving_signatures(model: tf.keras.Model, tft_out: tft.TFTransformOutput,
             TRANSFORM_SIGNATURE: transform.get_concrete_function()}
 
 
-def _datasets(fn_args: FnArgs, tft_out, dataset: DatasetConfig, config: Mapping[str, Any]):
-    """Training data as finite epochs (one pass each) and the validation data."""
+def _datasets(fn_args: FnArgs, tft_out, dataset: DatasetConfig, config: Mapping[str, Any],
+              repeat: bool = False):
+    """Training data as finite epochs (one pass each; ``repeat``: endless, for epochs of
+    ``steps_per_epoch`` steps) and the validation data."""
     train_bs = int(config.get("train_batch_size", DEFAULT_BATCH_SIZE))
     eval_bs = int(config.get("eval_batch_size", train_bs))
-    train = tfx_io.input_fn(fn_args.train_files, tft_out, dataset, train_bs, repeat=False,
+    train = tfx_io.input_fn(fn_args.train_files, tft_out, dataset, train_bs, repeat=repeat,
                             drop_unknown_labels=False, seed=config.get("seed"))
     val = tfx_io.input_fn(fn_args.eval_files, tft_out, dataset, eval_bs, shuffle=False,
-                          repeat=bool(fn_args.eval_steps), drop_unknown_labels=False)
+                          repeat=bool(fn_args.eval_steps) or repeat, drop_unknown_labels=False)
     return train, val
+
+
+def epoch_steps(config: Mapping[str, Any], eval_steps: Optional[int]):
+    """``(steps_per_epoch, validation_steps)``: None, None (one pass each) except under
+    parameter servers, whose workers read endless copies of the data and need both counts
+    (``custom_config['steps_per_epoch']``, ``EvalArgs.num_steps`` or ``validation_steps``)."""
+    if config.get("strategy") != "parameter_server":
+        return config.get("steps_per_epoch"), eval_steps
+    steps, val_steps = config.get("steps_per_epoch"), eval_steps or config.get("validation_steps")
+    if not steps or not val_steps:
+        raise ValueError("strategy 'parameter_server' trains epochs of a fixed step count: set "
+                         "custom_config['steps_per_epoch'] and EvalArgs.num_steps (or "
+                         f"custom_config['validation_steps']); got {steps!r} and {val_steps!r}")
+    return int(steps), int(val_steps)
 
 
 def write_training_record(fitted: training.FitResult, model_run_dir: str | None) -> None:
@@ -183,26 +202,34 @@ def write_training_record(fitted: training.FitResult, model_run_dir: str | None)
 def run_fn(fn_args: FnArgs) -> None:
     """Builds the fixed-size model of the MES, trains it with the recipe and exports the best epoch."""
     config = dict(fn_args.custom_config or {})
+    steps_per_epoch, validation_steps = epoch_steps(config, fn_args.eval_steps)
+    # parameter_server: the cluster's worker and ps tasks serve here and never return.
+    strategy = tfx_io.make_strategy(config.get("strategy", "default"),
+                                    **tfx_io.shard_options(config))
     dataset = preprocessing.dataset_from_custom_config(config)
     recipe = training.TrainRecipe.from_config(config, fn_args.train_steps)
     tft_out = tft.TFTransformOutput(fn_args.transform_graph_path)
     spec = resolve_spec(config, preprocessing.vocab_sizes_from_transform_output(tft_out, dataset))
     num_labels = preprocessing.num_labels(tft_out, dataset)
-    with tfx_io.make_strategy(config.get("strategy", "default")).scope():
+    with strategy.scope():
         model = models.build_model(dataset, spec, num_labels,
                                    hidden_units=tuple(config.get("hidden_units",
                                                                  DEFAULT_HIDDEN_UNITS)),
                                    learning_rate=float(config.get("learning_rate", 1e-3)),
                                    optimizer=config.get("optimizer", optimizers.DEFAULT_OPTIMIZER))
-    train_ds, val_ds = _datasets(fn_args, tft_out, dataset, config)
-    # One progress line per epoch in nis-pipeline's output (of at most max_epochs).
-    name = "BaselineTrainer" if config.get("baseline") else "Trainer"
-    callbacks = [search_progress.EpochProgress(
-        name, recipe.max_epochs, int(config.get("train_batch_size", DEFAULT_BATCH_SIZE)))]
+    train_ds, val_ds = _datasets(fn_args, tft_out, dataset, config,
+                                 repeat=steps_per_epoch is not None)
+    callbacks = []
+    if config.get("strategy") != "parameter_server":  # Keras refuses batch callbacks there
+        # One progress line per epoch in nis-pipeline's output (of at most max_epochs).
+        name = "BaselineTrainer" if config.get("baseline") else "Trainer"
+        callbacks.append(search_progress.EpochProgress(
+            name, recipe.max_epochs, int(config.get("train_batch_size", DEFAULT_BATCH_SIZE))))
     if fn_args.model_run_dir:
         callbacks.append(tf.keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir))
     fitted = training.fit(model, train_ds, val_ds, dataset.task, recipe,
-                          validation_steps=fn_args.eval_steps, callbacks=callbacks,
+                          steps_per_epoch=steps_per_epoch,
+                          validation_steps=validation_steps, callbacks=callbacks,
                           checkpoint_dir=config.get("checkpoint_dir"), verbose=2)
     write_training_record(fitted, fn_args.model_run_dir)
     summarize(spec, model, fn_args.model_run_dir)

@@ -20,7 +20,9 @@ the TFX component, the benchmark and the tests use. It
    ``fill_budget``, an SE pick is then widened into the unused budget).
 
 Every step is one ``strategy.run`` of a ``tf.function``: pass a
-``MirroredStrategy`` (GPUs) or ``TPUStrategy``; the default strategy runs on CPU.
+``MirroredStrategy`` (GPUs) or ``TPUStrategy``; the default strategy runs on CPU. Under a
+``ParameterServerStrategy`` the chief schedules the same steps on the workers
+(``ps_search``).
 """
 from __future__ import annotations
 
@@ -32,7 +34,7 @@ import tensorflow as tf
 from absl import logging
 
 from trainer_module import budget as budget_lib
-from trainer_module import memory_plan, optimizers
+from trainer_module import cluster, memory_plan, optimizers, ps_search
 from trainer_module import search_progress as progress
 from trainer_module import selection
 from trainer_module import warm_start as warm_lib
@@ -90,18 +92,22 @@ class NeuralInputSearch:
             self.optimizer = optimizers.make(config.optimizer, config.learning_rate)
             costs = ([[c / space.budget for c in dc] for dc in space.decision_costs()]
                      if config.budget_masking else None)
-            self.controller = Controller(space.decision_sizes(), config.controller_units,
-                                         config.controller_learning_rate, config.entropy_weight,
-                                         decision_costs=costs, shuffle_groups=groups,
-                                         exact_pricing=exact_pricing(space),
-                                         logit_bound=config.logit_bound,
-                                         budget_input=config.budget_input)
             self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
+            with cluster.unpartitioned(self.strategy, self.step):
+                self.controller = Controller(space.decision_sizes(), config.controller_units,
+                                             config.controller_learning_rate, config.entropy_weight,
+                                             decision_costs=costs, shuffle_groups=groups,
+                                             exact_pricing=exact_pricing(space),
+                                             logit_bound=config.logit_bound,
+                                             budget_input=config.budget_input)
             self._build_model()
         # No tensor-dependent Python control flow in the steps: skip AutoGraph's slow conversion.
         self._warmup_fn = tf.function(self._warmup_step, autograph=False)
         self._search_fn = tf.function(self._search_step, autograph=False)
-        self._score_fn = tf.function(self._score_step, autograph=False)
+        # Parameter servers: the final selection scores on the chief, outside the strategy.
+        self._score_fn = tf.function(self._score_local if cluster.is_parameter_server(self.strategy)
+                                     else self._score_step, autograph=False)
+        self._claimed_step = None  # a scheduled step's own number (ps_search)
 
     # --- shapes ----------------------------------------------------------------
     def _build_model(self):
@@ -126,7 +132,8 @@ class NeuralInputSearch:
 
     def _seed(self, salt: int) -> tf.Tensor:
         replica = tf.distribute.get_replica_context().replica_id_in_sync_group
-        seed = tf.stack([tf.constant(self.config.seed, tf.int64), self.step * 4 + salt])
+        step = self.step if self._claimed_step is None else self._claimed_step
+        seed = tf.stack([tf.constant(self.config.seed, tf.int64), step * 4 + salt])
         return tf.random.experimental.stateless_fold_in(seed, tf.cast(replica, tf.int64))
 
     # --- replica steps -----------------------------------------------------------
@@ -199,17 +206,23 @@ class NeuralInputSearch:
         stats = self.strategy.run(replica_fn, args=(features, labels, val_features, val_labels))
         return self.strategy.reduce(tf.distribute.ReduceOp.MEAN, stats, axis=None)
 
+    def _score_sums(self, x, y, actions):
+        """Sum of the validation objective of configuration ``actions`` and its weight."""
+        batch = tf.shape(y)[0]
+        n = self._num_choices(batch)
+        levels = self.levels(tf.tile(actions[None, :], [n, 1]))
+        objective, valid = self._objective(x, y, self._per_example(levels, batch), n)
+        w = tf.cast(valid, tf.float32)
+        return tf.stack([tf.reduce_sum(objective * w), tf.reduce_sum(w)])
+
     def _score_step(self, features, labels, actions):
         """Mean validation objective of one configuration ``actions`` ``[n_decisions]``."""
-        def replica_fn(x, y):
-            batch = tf.shape(y)[0]
-            n = self._num_choices(batch)
-            levels = self.levels(tf.tile(actions[None, :], [n, 1]))
-            objective, valid = self._objective(x, y, self._per_example(levels, batch), n)
-            w = tf.cast(valid, tf.float32)
-            return tf.stack([tf.reduce_sum(objective * w), tf.reduce_sum(w)])
-        sums = self.strategy.reduce(tf.distribute.ReduceOp.SUM,
-                                    self.strategy.run(replica_fn, args=(features, labels)), axis=None)
+        sums = self.strategy.reduce(tf.distribute.ReduceOp.SUM, self.strategy.run(
+            self._score_sums, args=(features, labels, actions)), axis=None)
+        return sums[0] / tf.maximum(sums[1], 1.0)
+
+    def _score_local(self, features, labels, actions):
+        sums = self._score_sums(features, labels, actions)
         return sums[0] / tf.maximum(sums[1], 1.0)
 
     # --- the loop ------------------------------------------------------------------
@@ -226,10 +239,13 @@ class NeuralInputSearch:
         cfg = self.config
         if cfg.task == "ranking":
             _check_group_batch(val_ds, cfg.group_size)
-        manager, history = self.restore(checkpoint_dir) if checkpoint_dir else (None, [])
+        # A fresh search starts from the previous controller; a checkpoint restored next wins.
         self._warm = None if warm_start is None else warm_lib.project(self.space, warm_start.spec)
         if warm_start is not None and int(self.step.numpy()) == 0:
             warm_lib.restore_controller(self.controller, self.space, warm_start.controller_dir)
+        if cluster.is_parameter_server(self.strategy):
+            return ps_search.run(self, train_ds, val_ds, checkpoint_dir, log_dir, on_step)
+        manager, history = self.restore(checkpoint_dir) if checkpoint_dir else (None, [])
         writer = tf.summary.create_file_writer(log_dir) if log_dir else None
         # The first batches of val_ds, drawn before the loop, so a resumed run scores the final
         # candidates on the same batches. The pass runs to its end: an iterator left idle for
@@ -332,7 +348,7 @@ class NeuralInputSearch:
         return candidates[best], info
 
     def _log(self, step, warm, main_loss, acc, writer) -> Dict:
-        stats = np.mean([a.numpy() for a in acc], axis=0).tolist() if acc else None
+        stats = np.mean([np.asarray(a) for a in acc], axis=0).tolist() if acc else None
         spec = self.space.to_spec(self.controller.greedy())
         row = progress.progress_row(step, warm, float(main_loss), stats, spec)
         progress.report(row, writer)

@@ -87,7 +87,7 @@ class SupernetEmbedding(tf.keras.layers.Layer):
         ids = tf.cast(ids, tf.int32)
         levels = tf.cast(levels, tf.int32)
         valid = (ids >= 0) & (ids < self.space.vocab_size)
-        rows = tf.gather(self.table, tf.where(valid, ids, tf.zeros_like(ids)))      # [B, L, d]
+        rows = tf.nn.embedding_lookup(self.table, tf.where(valid, ids, tf.zeros_like(ids)))      # [B, L, d]
         block = 1 + tf.reduce_sum(tf.cast(ids[..., None] >= self._bounds, tf.int32), -1)  # [B, L]
         chunk_on = (block[..., None] <= levels[:, None, :]) & valid[..., None]      # [B, L, T]
         col_on = tf.gather(tf.cast(chunk_on, rows.dtype), self._col_chunk, axis=-1)  # [B, L, d]

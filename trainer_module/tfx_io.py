@@ -20,9 +20,10 @@ from typing import Dict, Mapping, Optional, Sequence, Union
 import tensorflow as tf
 import tensorflow_transform as tft
 
+from trainer_module import cluster
 from trainer_module.features import LABEL_KEY, DatasetConfig
 
-STRATEGIES = ("default", "mirrored", "tpu")
+STRATEGIES = ("default", "mirrored", "tpu", "parameter_server", "multi_worker_mirrored")
 TransformOutputOrPath = Union[tft.TFTransformOutput, str]
 
 
@@ -101,8 +102,23 @@ def input_fn(file_pattern: Union[str, Sequence[str]],
     return ds.map(split, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
 
 
-def make_strategy(name: str = "default", tpu: Optional[str] = None) -> tf.distribute.Strategy:
-    """``default`` (one device), ``mirrored`` (all local GPUs) or ``tpu`` (TPUStrategy)."""
+def shard_options(config: Mapping) -> Dict[str, int]:
+    """``make_strategy``'s partitioner settings from a ``custom_config``
+    (``ps_min_shard_bytes``, ``ps_max_shard_bytes``; absent ones keep the defaults)."""
+    keys = {"ps_min_shard_bytes": "min_shard_bytes", "ps_max_shard_bytes": "max_shard_bytes"}
+    return {arg: int(config[key]) for key, arg in keys.items() if config.get(key)}
+
+
+def make_strategy(name: str = "default", tpu: Optional[str] = None,
+                  min_shard_bytes: int = cluster.DEFAULT_MIN_SHARD_BYTES,
+                  max_shard_bytes: Optional[int] = None) -> tf.distribute.Strategy:
+    """The strategy called ``name`` (one of ``STRATEGIES``).
+
+    ``default`` (one device), ``mirrored`` (all local GPUs), ``tpu`` (TPUStrategy),
+    ``parameter_server`` (``TF_CONFIG``'s cluster; tables split over the parameter servers
+    by ``min_shard_bytes`` / ``max_shard_bytes``, see ``cluster.parameter_server_strategy``;
+    on a worker or ps task this call serves and never returns) or ``multi_worker_mirrored``.
+    """
     if name not in STRATEGIES:
         raise ValueError(f"strategy must be one of {STRATEGIES}, got {name!r}")
     if name == "mirrored":
@@ -112,4 +128,9 @@ def make_strategy(name: str = "default", tpu: Optional[str] = None) -> tf.distri
         tf.config.experimental_connect_to_cluster(resolver)
         tf.tpu.experimental.initialize_tpu_system(resolver)
         return tf.distribute.TPUStrategy(resolver)
+    if name == "parameter_server":
+        return cluster.parameter_server_strategy(min_shard_bytes=min_shard_bytes,
+                                                 max_shard_bytes=max_shard_bytes)
+    if name == "multi_worker_mirrored":
+        return cluster.multi_worker_mirrored_strategy()
     return tf.distribute.get_strategy()

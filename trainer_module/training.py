@@ -96,9 +96,11 @@ class FitResult:
 class _Recipe(tf.keras.callbacks.Callback):
     """Early stopping with best-weight restore, a step cap and per-epoch checkpoints."""
 
-    def __init__(self, monitor: str, recipe: TrainRecipe, checkpoint_dir: Optional[str]):
+    def __init__(self, monitor: str, recipe: TrainRecipe, checkpoint_dir: Optional[str],
+                 epoch_steps: Optional[int] = None):
         super().__init__()
         self.monitor, self.recipe, self.dir = monitor, recipe, checkpoint_dir
+        self.epoch_steps = epoch_steps
         self.state: Dict[str, Any] = {"epoch": 0, "steps": 0, "best_epoch": 0, "history": {}}
         self.best_weights: Optional[List] = None
         self.resumed_from_epoch = 0
@@ -150,16 +152,9 @@ class _Recipe(tf.keras.callbacks.Callback):
         return (epoch >= self.recipe.max_epochs or bool(best and epoch - best >= self.recipe.patience)
                 or bool(self.recipe.max_steps and self.state["steps"] >= self.recipe.max_steps))
 
-    def on_epoch_begin(self, epoch, logs=None):
-        self._epoch_start_steps = self.state["steps"]
-
-    def on_train_batch_end(self, batch, logs=None):
-        # ``batch`` is the epoch's last finished step (several per call with steps_per_execution)
-        self.state["steps"] = self._epoch_start_steps + int(batch) + 1
-        if self.recipe.max_steps and self.state["steps"] >= self.recipe.max_steps:
-            self.model.stop_training = True
-
     def on_epoch_end(self, epoch, logs=None):
+        if self.epoch_steps:  # no batch hooks: every epoch runs its fixed step count
+            self.state["steps"] += self.epoch_steps
         logs = logs or {}
         if self.monitor not in logs:
             raise ValueError(f"training recipe: no {self.monitor!r} in the epoch logs "
@@ -182,6 +177,19 @@ class _Recipe(tf.keras.callbacks.Callback):
             self.model.set_weights(self.best_weights)
 
 
+class _StepRecipe(_Recipe):
+    """The recipe counting steps as they finish, so ``max_steps`` can end an epoch early."""
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch_start_steps = self.state["steps"]
+
+    def on_train_batch_end(self, batch, logs=None):
+        # ``batch`` is the epoch's last finished step (several per call with steps_per_execution)
+        self.state["steps"] = self._epoch_start_steps + int(batch) + 1
+        if self.recipe.max_steps and self.state["steps"] >= self.recipe.max_steps:
+            self.model.stop_training = True
+
+
 def fit(model: tf.keras.Model, train: tf.data.Dataset, val: tf.data.Dataset, task: str,
         recipe: TrainRecipe = TrainRecipe(), steps_per_epoch: Optional[int] = None,
         validation_steps: Optional[int] = None,
@@ -193,7 +201,9 @@ def fit(model: tf.keras.Model, train: tf.data.Dataset, val: tf.data.Dataset, tas
       model: a compiled Keras model whose metrics include the task's monitor
         (``models.build_model`` compiles ``auc`` / ``recall_at_1``).
       train, val: training and validation datasets; without ``steps_per_epoch`` an
-        epoch is one pass over ``train`` (which must then be finite).
+        epoch is one pass over ``train`` (which must then be finite). Under a
+        ``ParameterServerStrategy`` (the model built in its scope) every worker reads its
+        own copy of ``train``: ``steps_per_epoch`` and ``validation_steps`` are required.
       task: "ranking" or "retrieval" (selects the monitored validation metric).
       recipe: epochs, patience and step cap.
       callbacks: extra Keras callbacks (TensorBoard, timers).
@@ -201,7 +211,19 @@ def fit(model: tf.keras.Model, train: tf.data.Dataset, val: tf.data.Dataset, tas
       verbose: Keras ``fit`` verbosity.
     """
     monitor = monitor_name(task)
-    state = _Recipe(monitor, recipe, checkpoint_dir)
+    strategy = model.distribute_strategy
+    if isinstance(strategy, tf.distribute.experimental.ParameterServerStrategy):
+        if not steps_per_epoch:
+            raise ValueError("training under parameter servers needs steps_per_epoch (the "
+                             "workers read endless copies of the data)")
+        with strategy.scope():  # variables and slots exist before any step is scheduled
+            model(next(iter(train))[0])
+            model.optimizer.build(model.trainable_variables)
+        # Keras runs no batch-level callbacks under parameter servers: steps are counted per
+        # epoch, and max_steps ends training at the end of the epoch that reaches it.
+        state = _Recipe(monitor, recipe, checkpoint_dir, epoch_steps=steps_per_epoch)
+    else:
+        state = _StepRecipe(monitor, recipe, checkpoint_dir)
     state.set_model(model)
     start = state.restore(train)
     if start and state.done():

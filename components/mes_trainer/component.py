@@ -66,7 +66,8 @@ class MesTrainer(base_component.BaseComponent):
                  run_fn: Optional[Union[str, data_types.RuntimeParameter]] = None,
                  train_args: Optional[trainer_pb2.TrainArgs] = None,
                  eval_args: Optional[trainer_pb2.EvalArgs] = None,
-                 custom_config: Optional[Dict[str, Any]] = None):
+                 custom_config: Optional[Dict[str, Any]] = None,
+                 custom_executor_spec: Optional[executor_spec.ExecutorSpec] = None):
         """Constructs a MesTrainer.
 
         Args:
@@ -77,6 +78,8 @@ class MesTrainer(base_component.BaseComponent):
           module_file / run_fn: exactly one; e.g. ``run_fn='trainer_module.run_fn.run_fn'``.
           train_args, eval_args: as Trainer's (``num_steps`` required by our run_fn).
           custom_config: ``{'dataset': DatasetConfig dict, ...}``; see ``trainer_module.run_fn``.
+          custom_executor_spec: e.g. ``ExecutorClassSpec(executor.VertexExecutor)``: train on
+            a Vertex AI cluster (``components.vertex_training``).
         """
         if [bool(module_file), bool(run_fn)].count(True) != 1:
             raise ValueError("Exactly one of 'module_file' or 'run_fn' must be supplied.")
@@ -94,7 +97,7 @@ class MesTrainer(base_component.BaseComponent):
             custom_config=json_utils.dumps(custom_config),
             model=types.Channel(type=standard_artifacts.Model),
             model_run=types.Channel(type=standard_artifacts.ModelRun))
-        super().__init__(spec=spec)
+        super().__init__(spec=spec, custom_executor_spec=custom_executor_spec)
         if udf_utils.should_package_user_modules():
             udf_utils.add_user_module_dependency(self, standard_component_specs.MODULE_FILE_KEY,
                                                  standard_component_specs.MODULE_PATH_KEY)

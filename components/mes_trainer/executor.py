@@ -20,6 +20,7 @@ from tfx.components.trainer import executor as trainer_executor
 from tfx.components.trainer import fn_args_utils
 
 from components import artifacts, checkpoints
+from components.vertex_training import VertexLauncher
 from components.artifacts import EMBEDDING_SPEC_KEY
 
 MES_URI_KEY = "mes_uri"
@@ -86,3 +87,9 @@ class Executor(trainer_executor.GenericExecutor):
             with_mes_uri(fn_args.custom_config, input_dict), input_dict, output_dict,
             exec_properties, self._context)
         return fn_args
+
+
+class VertexExecutor(VertexLauncher):
+    """Runs ``Executor`` on every replica of a Vertex AI CustomJob (``components.vertex_training``)."""
+
+    LOCAL_EXECUTOR = "components.mes_trainer.executor.Executor"

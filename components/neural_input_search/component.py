@@ -113,7 +113,8 @@ class NeuralInputSearch(base_component.BaseComponent):
                  eval_split: str = "eval",
                  ui_metadata_path: Optional[str] = None,
                  accounting: str = "exact",
-                 previous_model: Optional[types.BaseChannel] = None):
+                 previous_model: Optional[types.BaseChannel] = None,
+                 custom_executor_spec: Optional[executor_spec.ExecutorSpec] = None):
         """Constructs a NeuralInputSearch component.
 
         Args:
@@ -137,7 +138,11 @@ class NeuralInputSearch(base_component.BaseComponent):
           eval_batch_size: batch size of the controller (on `eval_split`); for ranking a multiple
             of `group_size` (default: ranking `group_size * groups_per_step` of the
             SearchConfig, i.e. 2,000; retrieval `train_batch_size`).
-          strategy: ``'default'``, ``'mirrored'`` or ``'tpu'`` tf.distribute strategy.
+          strategy: tf.distribute strategy, one of ``trainer_module.tfx_io.STRATEGIES``:
+            ``'default'``, ``'mirrored'``, ``'tpu'``, ``'multi_worker_mirrored'`` or
+            ``'parameter_server'`` (the ``TF_CONFIG`` cluster; tables split over its parameter
+            servers by ``custom_config['ps_min_shard_bytes']`` / ``'ps_max_shard_bytes'``,
+            workers driven by a ``ClusterCoordinator``, see ``trainer_module/ps_search.py``).
           search_space: per-feature overrides of the search space, e.g.
             ``{'user_id': {'dim': 64}, '*': {'num_dim_chunks': 2}}`` (``'*'``: every feature),
             as a dict or its JSON.
@@ -153,6 +158,8 @@ class NeuralInputSearch(base_component.BaseComponent):
             ``LatestBlessedModelStrategy`` resolver's output); its ``embedding_spec_uri``
             leads to the previous MES and controller (``trainer_module.warm_start``), which
             the search starts from when its ``SearchConfig.warm_start`` is 'on' or 'auto'.
+          custom_executor_spec: e.g. ``ExecutorClassSpec(executor.VertexExecutor)``: search on
+            a Vertex AI cluster (``components.vertex_training``).
         """
         config = dict(custom_config or {})
         if c.DATASET_CONFIG_KEY not in config:
@@ -187,5 +194,5 @@ class NeuralInputSearch(base_component.BaseComponent):
             embedding_spec=types.Channel(type=MultiSizeEmbeddingSpec),
             search_results=types.Channel(type=SearchResults),
         )
-        super().__init__(spec=spec)
+        super().__init__(spec=spec, custom_executor_spec=custom_executor_spec)
 

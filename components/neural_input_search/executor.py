@@ -19,6 +19,7 @@ from tfx.types import artifact_utils
 from tfx.utils import io_utils, json_utils
 
 from components import artifacts, checkpoints
+from components.vertex_training import VertexLauncher
 from components.neural_input_search import constants as c
 from components.mes_trainer import executor as trainer_executor
 from components.neural_input_search import report
@@ -142,20 +143,29 @@ def search_checkpoint_dir(input_dict: Mapping[str, List[types.Artifact]],
     return artifacts.checkpoints_dir(results)
 
 
+def search_strategy(exec_properties: Mapping[str, Any]) -> Optional[tf.distribute.Strategy]:
+    """The ``strategy`` property's strategy (None: the default one). Under
+    ``parameter_server`` the cluster's worker and ps tasks serve here and never return."""
+    name = exec_properties.get(c.STRATEGY_KEY) or "default"
+    return None if name == "default" else tfx_io.make_strategy(
+        name, **tfx_io.shard_options(custom_config(exec_properties)))
+
+
 def run(space: SearchSpace, inputs: SearchInputs, train_ds: tf.data.Dataset,
         val_ds: tf.data.Dataset, config: nis_search.SearchConfig,
         exec_properties: Mapping[str, Any], results: types.Artifact,
         checkpoint_dir: Optional[str] = None, warm: Optional[warm_lib.WarmStart] = None,
-        controller_dir: Optional[str] = None) -> nis_search.SearchResult:
+        controller_dir: Optional[str] = None,
+        strategy: Optional[tf.distribute.Strategy] = None) -> nis_search.SearchResult:
     """``run_search`` with TensorBoard logs under `results`, resuming from `checkpoint_dir`.
 
     `checkpoint_dir` defaults to ``<results uri>/checkpoints``; a checkpoint there
     (from an earlier, interrupted execution) is resumed from its step. `warm` starts the
     search from the previous blessed model's MES and controller; the final controller is
-    saved to `controller_dir` for the next run's warm start.
+    saved to `controller_dir` for the next run's warm start. `strategy` defaults to
+    ``search_strategy(exec_properties)``.
     """
-    name = exec_properties.get(c.STRATEGY_KEY) or "default"
-    strategy = None if name == "default" else tfx_io.make_strategy(name)
+    strategy = strategy or search_strategy(exec_properties)
     checkpoint_dir = checkpoint_dir or artifacts.checkpoints_dir(results)
     logging.info("NIS: %s search over %d features, budget %d floats, checkpoints in %s",
                  space.mode, len(space.features), space.budget, checkpoint_dir)
@@ -242,6 +252,7 @@ class Executor(base_executor.BaseExecutor):
            output_dict: Dict[str, List[types.Artifact]],
            exec_properties: Dict[str, Any]) -> None:
         self._log_startup(input_dict, output_dict, exec_properties)
+        strategy = search_strategy(exec_properties)  # first: a ps or worker task serves here
         inputs = resolve_inputs(input_dict, exec_properties)
         vocab_sizes = preprocessing.vocab_sizes_from_transform_output(
             inputs.transform_graph_uri, inputs.dataset)
@@ -256,6 +267,13 @@ class Executor(base_executor.BaseExecutor):
                                                self._context)
         mes = artifact_utils.get_single_instance(output_dict[c.EMBEDDING_SPEC_KEY])
         result = run(space, inputs, train_ds, val_ds, config, exec_properties, results,
-                     checkpoint_dir, warm, controller_dir=artifacts.controller_dir(mes))
+                     checkpoint_dir, warm, controller_dir=artifacts.controller_dir(mes),
+                     strategy=strategy)
         write_outputs(output_dict, result, space, exec_properties, config.task,
                       previous=warm.spec if warm is not None else None)
+
+
+class VertexExecutor(VertexLauncher):
+    """Runs ``Executor`` on every replica of a Vertex AI CustomJob (``components.vertex_training``)."""
+
+    LOCAL_EXECUTOR = "components.neural_input_search.executor.Executor"

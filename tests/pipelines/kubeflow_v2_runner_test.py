@@ -138,3 +138,58 @@ def test_retrieval_defaults_and_own_dataset_config(tmp_path):
     cfg = kubeflow_v2_runner.resolve(parser.parse_args(
         ["--task", "retrieval", "--dataset-config", str(dataset), "--root", "gs://b/r"]))
     assert cfg.load_dataset().names == ["item"] and cfg.data_path == "gs://b/r/data"
+
+
+CLUSTER = {"project": "test-project", "region": "europe-west4",
+           "chief": {"machine_type": "n1-highmem-8"},
+           "workers": {"count": 3, "machine_type": "n1-standard-16",
+                       "accelerator_type": "NVIDIA_TESLA_T4", "accelerator_count": 2},
+           "ps": {"count": 2, "machine_type": "n1-highmem-32"}}
+
+
+def test_cluster_runs_search_and_trainers_as_vertex_jobs_with_its_pools(tmp_path):
+    cfg = kubeflow_v2_runner.default_config("ranking")
+    cfg = dataclasses.replace(cfg, output_dir=str(tmp_path / "root"), image=IMAGE,
+                              pipeline_name="nis-cluster", strategy="parameter_server",
+                              cluster=CLUSTER)
+    with open(kubeflow_v2_runner.compile_pipeline(cfg, str(tmp_path / "build")),
+              encoding="utf-8") as f:
+        compiled = json.load(f)
+    executors = compiled["pipelineSpec"]["deploymentSpec"]["executors"]
+    tasks = compiled["pipelineSpec"]["root"]["dag"]["tasks"]
+    launchers = {"NeuralInputSearch": "components.neural_input_search.executor.VertexExecutor",
+                 "Trainer": "components.mes_trainer.executor.VertexExecutor",
+                 "BaselineTrainer": "components.mes_trainer.executor.VertexExecutor"}
+    for step, launcher in launchers.items():
+        args = executors[f"{step}_executor"]["container"]["args"]
+        assert args[args.index("--executor_class_path") + 1] == launcher
+        config = json.loads(tasks[step]["inputs"]["parameters"]["custom_config"]["runtimeValue"]
+                            ["constantValue"]["stringValue"])
+        assert config["ai_platform_enable_vertex"] is True
+        assert config["ai_platform_vertex_region"] == "europe-west4"
+        if step != "NeuralInputSearch":
+            assert config["strategy"] == "parameter_server"
+        job = config["ai_platform_training_args"]
+        assert job["project"] == "test-project"
+        chief, workers, ps = job["job_spec"]["worker_pool_specs"]
+        assert chief["replica_count"] == 1
+        assert chief["machine_spec"] == {"machine_type": "n1-highmem-8"}
+        assert workers["replica_count"] == 3 and workers["machine_spec"] == {
+            "machine_type": "n1-standard-16", "accelerator_type": "NVIDIA_TESLA_T4",
+            "accelerator_count": 2}
+        assert ps["replica_count"] == 2 and ps["machine_spec"] == {"machine_type": "n1-highmem-32"}
+        assert {p["container_spec"]["image_uri"] for p in (chief, workers, ps)} == {IMAGE}
+    search_strategy = tasks["NeuralInputSearch"]["inputs"]["parameters"]["strategy"]
+    assert search_strategy["runtimeValue"]["constantValue"]["stringValue"] == "parameter_server"
+    # Steps without a cluster keep running in their own container.
+    args = executors["Transform_executor"]["container"]["args"]
+    assert "VertexExecutor" not in args[args.index("--executor_class_path") + 1]
+
+
+def test_cluster_and_strategy_must_agree():
+    with pytest.raises(ValueError, match="runs strategy 'parameter_server'; the pipeline's "
+                                         "strategy is 'default'"):
+        dataclasses.replace(kubeflow_v2_runner.default_config(), cluster=CLUSTER)
+    with pytest.raises(ValueError, match=r"unknown key\(s\) \['gpus'\]"):
+        dataclasses.replace(kubeflow_v2_runner.default_config(), strategy="parameter_server",
+                            cluster={**CLUSTER, "ps": {"gpus": 1}})

@@ -1,0 +1,107 @@
+"""Multi-machine strategies from ``TF_CONFIG``: parameter servers and multi-worker mirrored.
+
+``parameter_server`` follows TensorFlow's parameter-server runtime: the chief builds the
+model under ``tf.distribute.experimental.ParameterServerStrategy``, whose
+``variable_partitioner`` splits every variable of at least ``min_shard_bytes`` over the
+parameter servers (the embedding tables of the supernet and of the final model, and the
+retrieval softmax; the controller and the tower stay whole), and drives the workers with a
+``ClusterCoordinator``. Every other task of the cluster (``worker``, ``ps``) runs the same
+program: ``make_strategy`` starts its ``tf.distribute.Server`` there and serves until the job
+ends, as Vertex AI and the TensorFlow tutorial run it.
+
+``multi_worker_mirrored`` replicates the model on every worker (tables that fit one worker);
+without ``TF_CONFIG`` it is one local worker.
+
+Example::
+
+    os.environ["TF_CONFIG"] = json.dumps({"cluster": {"chief": [...], "worker": [...],
+                                                       "ps": [...]},
+                                          "task": {"type": "chief", "index": 0}})
+    strategy = parameter_server_strategy()
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from typing import Optional
+
+import tensorflow as tf
+
+DEFAULT_MIN_SHARD_BYTES = 256 << 10
+
+
+def tf_config_resolver() -> tf.distribute.cluster_resolver.TFConfigClusterResolver:
+    """The cluster of ``TF_CONFIG``; a one-line error when it cannot run parameter servers."""
+    raw = os.environ.get("TF_CONFIG")
+    if not raw:
+        raise ValueError("strategy 'parameter_server' needs TF_CONFIG (cluster with 'chief', "
+                         "'worker' and 'ps' tasks, and this task); it is not set")
+    try:
+        cluster = json.loads(raw).get("cluster", {})
+    except (ValueError, AttributeError) as e:
+        raise ValueError(f"TF_CONFIG is not a JSON object ({e}): {raw[:200]!r}") from None
+    missing = [job for job in ("chief", "worker", "ps") if not cluster.get(job)]
+    if missing:
+        raise ValueError(f"strategy 'parameter_server': TF_CONFIG's cluster lacks task(s) {missing} "
+                         f"(has {sorted(cluster)})")
+    return tf.distribute.cluster_resolver.TFConfigClusterResolver()
+
+
+def serve_if_not_chief(resolver: tf.distribute.cluster_resolver.ClusterResolver) -> None:
+    """On a ``worker`` or ``ps`` task: start its server and serve until the job is ended."""
+    if resolver.task_type in ("worker", "ps"):
+        os.environ.setdefault("GRPC_FAIL_FAST", "use_caller")
+        server = tf.distribute.Server(resolver.cluster_spec(), job_name=resolver.task_type,
+                                      task_index=resolver.task_id, protocol=resolver.rpc_layer or "grpc",
+                                      start=True)
+        server.join()  # never returns: the chief's end ends the job
+
+
+def parameter_server_strategy(
+        resolver: Optional[tf.distribute.cluster_resolver.ClusterResolver] = None,
+        min_shard_bytes: int = DEFAULT_MIN_SHARD_BYTES,
+        max_shard_bytes: Optional[int] = None) -> tf.distribute.experimental.ParameterServerStrategy:
+    """A ``ParameterServerStrategy`` whose large variables are split over every ``ps`` task.
+
+    Args:
+      resolver: the cluster (default: ``TF_CONFIG``; on a worker or ps task this serves and
+        does not return).
+      min_shard_bytes: variables smaller than this stay whole; larger ones get up to one
+        shard per parameter server (``MinSizePartitioner``).
+      max_shard_bytes: instead, shards of at most this many bytes (``MaxSizePartitioner``,
+        for tables too large for one server's share).
+    """
+    if resolver is None:
+        resolver = tf_config_resolver()
+        serve_if_not_chief(resolver)
+    num_ps = len(resolver.cluster_spec().as_dict().get("ps", []))
+    if not num_ps:
+        raise ValueError("strategy 'parameter_server': the cluster has no 'ps' task")
+    if max_shard_bytes:
+        partitioner = tf.distribute.experimental.partitioners.MaxSizePartitioner(
+            max_shard_bytes=int(max_shard_bytes))
+    else:
+        partitioner = tf.distribute.experimental.partitioners.MinSizePartitioner(
+            min_shard_bytes=int(min_shard_bytes), max_shards=num_ps)
+    return tf.distribute.experimental.ParameterServerStrategy(resolver,
+                                                              variable_partitioner=partitioner)
+
+
+def multi_worker_mirrored_strategy() -> tf.distribute.MultiWorkerMirroredStrategy:
+    """All-reduce over the workers of ``TF_CONFIG`` (one local worker without it)."""
+    return tf.distribute.MultiWorkerMirroredStrategy(
+        cluster_resolver=tf.distribute.cluster_resolver.TFConfigClusterResolver())
+
+
+def is_parameter_server(strategy: tf.distribute.Strategy) -> bool:
+    """True for a ``ParameterServerStrategy`` (its steps must be scheduled by a coordinator)."""
+    return isinstance(strategy, tf.distribute.experimental.ParameterServerStrategy)
+
+
+def unpartitioned(strategy: tf.distribute.Strategy, anchor: tf.Variable):
+    """Under parameter servers, variables created in this context stay whole, beside ``anchor``
+    (the controller is small and read whole by every step); elsewhere a no-op."""
+    if is_parameter_server(strategy):
+        return strategy.extended.colocate_vars_with(anchor)
+    return contextlib.nullcontext()
