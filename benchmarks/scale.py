@@ -99,15 +99,16 @@ def parameter_server_numbers(s: ScaleSettings, work_dir: str) -> Dict:
 
 def step_ratio(s: ScaleSettings) -> Dict:
     """Supernet step ms at ``step_rows`` rows per feature, per optimizer (its own process)."""
-    out = {"small": s.step_rows[0], "large": s.step_rows[1]}
-    for name, (repeats, rounds) in s.step_repeats.items():
-        res = scale_jobs.measured(_step_job, s.step_rows, name, repeats, rounds)
-        out[name] = res[name]
+    out = scale_jobs.measured(_step_job, s.step_rows, s.step_repeats)
+    out.pop("peak_rss_bytes")
+    return {"small": s.step_rows[0], "large": s.step_rows[1], **out}
+
+
+def _step_job(rows: Tuple[int, int], repeats: Dict) -> Dict:
+    out = {}
+    for name, (n, rounds) in repeats.items():
+        out.update(scale_step.measure(rows[0], rows[1], [name], repeats=n, rounds=rounds))
     return out
-
-
-def _step_job(rows, name, repeats, rounds) -> Dict:
-    return scale_step.measure(rows[0], rows[1], [name], repeats=repeats, rounds=rounds)
 
 
 def prepare(s: ScaleSettings, work_dir: str) -> Tuple[Dict, "scale_data.bdata.TaskData"]:

@@ -152,7 +152,8 @@ def load(shards: Dict[str, List[str]], dataset, transform_dir: str, arrays_dir: 
     start = time.perf_counter()
     splits = {}
     for split in bdata.SPLITS:
-        splits[split] = bdata.apply_transform(tft_out, frames.pop(split), dataset)
+        splits[split] = bdata.apply_transform(tft_out, frames.pop(split), dataset,
+                                              sparse_inputs=True)
     timing["apply_s"] = time.perf_counter() - start
     data = bdata.TaskData(name=TASK_NAME, dataset=dataset, vocab_sizes=vocab, num_labels=None,
                           splits=splits, transform_s=timing.get("analyze", {}).get("wall_s", 0.0),

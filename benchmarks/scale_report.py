@@ -103,8 +103,8 @@ def _memory_lines(budgets: List[Dict]) -> List[str]:
             out.append(f"| NIS-ME retrain (trainer), {b['fraction'] * 100:g}% | "
                        f"{_gib(t['peak_rss_bytes'])} | {_gib(t['rss_after_data_bytes'])} | "
                        f"{_gib(t['peak_rss_bytes'] - t['rss_after_data_bytes'])} | final model "
-                       f"with slots <= {_gib(t['memory_plan_final_model_bytes'])} (its tables "
-                       f"with slots: {_gib(t['model_with_slots_bytes'])}) |")
+                       f"with slots <= {_gib(t['memory_plan_final_model_bytes'])} (the emitted MES's "
+                       f"floats with slots: {_gib(t['model_with_slots_bytes'])}) |")
     return out
 
 
