@@ -18,7 +18,10 @@ STEP_TARGET = 1.5    # supernet step at 1M rows within 1.5x the step at 10k rows
 
 
 def _gib(n) -> str:
-    return f"{n / 2 ** 30:.2f} GiB" if n is not None else "n/a"
+    """Bytes in GiB, or MiB below 1 GiB (a quick run's tables are a few MiB)."""
+    if n is None:
+        return "n/a"
+    return f"{n / 2 ** 30:.2f} GiB" if abs(n) >= 2 ** 30 else f"{n / 2 ** 20:.1f} MiB"
 
 
 def _rate(n) -> str:

@@ -67,9 +67,9 @@ def test_section_reports_every_measurement_and_its_target():
     assert "= 0.60x the grid (target <= 0.5: missed)" in text
     assert "= 0.40x the grid (target <= 0.5: met)" in text
     assert "| 64 | 5% | NIS-ME | 73.00 ± 0.00 (n=2) | +2.82% |" in text
-    assert "| NIS-ME search, 5% | 3.00 GiB | 2.00 GiB | 1.00 GiB | supernet + slots 0.75 GiB |" \
+    assert "| NIS-ME search, 5% | 3.00 GiB | 2.00 GiB | 1.00 GiB | supernet + slots 768.0 MiB |" \
         in text
-    assert "final model with slots <= 0.12 GiB" in text
+    assert "final model with slots <= 128.0 MiB" in text
     assert "| lazy_adam | 10.0 | 20.0 | 2.00 (target <= 1.5: missed) |" in text
     assert "Not measured: no cluster here." in text
 
