@@ -9,7 +9,7 @@ export TF_USE_LEGACY_KERAS := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 export PYTHONHASHSEED := 0
 
-.PHONY: venv test test-fast demo compile bench bench-quick clean
+.PHONY: venv test test-fast demo compile bench bench-quick bench-scale bench-scale-quick clean
 
 venv: $(STAMP)
 
@@ -37,6 +37,14 @@ bench: venv
 
 bench-quick: venv
 	$(VPY) -m benchmarks.run --quick --output build/BENCHMARKS.quick.md
+
+# The Scale section of BENCHMARKS.md (issue 17): million-id data, about an hour on 2 cores.
+# Writes BENCHMARKS.scale.json and re-renders BENCHMARKS.md from it and BENCHMARKS.json.
+bench-scale: venv
+	$(VPY) -m benchmarks.scale --output BENCHMARKS.md $(ARGS)
+
+bench-scale-quick: venv
+	$(VPY) -m benchmarks.scale --quick --output build/BENCHMARKS.scale-quick.md $(ARGS)
 
 clean:
 	rm -rf build demo_output .pytest_cache

@@ -137,13 +137,26 @@ def pandas_value_counts(frame: pd.DataFrame, dataset: DatasetConfig) -> Tuple[fl
     return time.perf_counter() - start, sizes
 
 
+def _sparse_column(values: np.ndarray) -> tf.SparseTensor:
+    """``[n, 1]`` sparse column, empty strings missing (how a TFXIO source feeds CSV cells)."""
+    keep = (np.flatnonzero(values != "") if values.dtype == object
+            else np.arange(len(values)))
+    indices = np.stack([keep, np.zeros_like(keep)], axis=1).astype(np.int64)
+    return tf.SparseTensor(indices, tf.constant(values[keep]), [len(values), 1])
+
+
 def apply_transform(tft_out, frame: pd.DataFrame, dataset: DatasetConfig,
-                    chunk: int = 20_000) -> Arrays:
-    """Transformed ``(features, labels)`` of ``frame`` (retrieval drops unknown labels)."""
+                    chunk: int = 20_000, sparse_inputs: bool = False) -> Arrays:
+    """Transformed ``(features, labels)`` of ``frame`` (retrieval drops unknown labels).
+
+    ``sparse_inputs``: feed every column as a ``[n, 1]`` SparseTensor, for a transform graph
+    analysed from a TFXIO source whose schema declares no shapes (``benchmarks.scale_data``).
+    """
     cols = _raw_columns(frame, dataset)
     parts = []
     for lo in range(0, len(frame), chunk):
-        raw = {k: tf.constant(v[lo:lo + chunk]) for k, v in cols.items()}
+        raw = {k: (_sparse_column(v[lo:lo + chunk]) if sparse_inputs else tf.constant(v[lo:lo + chunk]))
+               for k, v in cols.items()}
         out = tft_out.transform_raw_features(raw, drop_unused_features=True)
         parts.append({k: np.asarray(v.numpy(), np.int64) for k, v in out.items()})
     merged = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}

@@ -1,5 +1,6 @@
 """Assembles BENCHMARKS.md: machine, protocol, results (one table per task, targets,
-performance), then the hand-written findings.
+performance), the Scale section (when ``make bench-scale`` has left its JSON next to the
+output), then the hand-written findings.
 
 Hand-written analysis lives in ``benchmarks/findings.md`` and is copied in
 verbatim after the results (so re-running the benchmark keeps it); everything
@@ -7,11 +8,12 @@ else is generated from the measured records.
 """
 from __future__ import annotations
 
+import json
 import os
 from typing import Dict, List, Optional
 
 from benchmarks import methods as m
-from benchmarks import report
+from benchmarks import report, scale_report
 
 FINDINGS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "findings.md")
 
@@ -75,6 +77,17 @@ def _protocol(s, total_s: float, quick: bool) -> List[str]:
     return out
 
 
+def scale_section(output: Optional[str]) -> List[str]:
+    """The "## Scale" section from ``<output stem>.scale.json`` (``make bench-scale``), if any."""
+    if not output:
+        return []
+    path = os.path.splitext(output)[0] + ".scale.json"
+    if not os.path.exists(path):
+        return []
+    with open(path, encoding="utf-8") as f:
+        return scale_report.section(json.load(f)) + [""]
+
+
 def markdown(records: List[Dict], perfs: Dict, tasks: Dict, machine: Dict, s, total_s: float,
              plot_path: str, args, runs: Optional[List[str]] = None) -> str:
     quick = bool(getattr(s, "quick", False))
@@ -109,6 +122,7 @@ def markdown(records: List[Dict], perfs: Dict, tasks: Dict, machine: Dict, s, to
               "train split (DirectRunner, in-memory instance dicts) vs pandas `value_counts` of "
               "the same columns (multi-valued ones split), the single-process lower bound.", "",
               report.perf_table(perfs, tasks), ""]
+    lines += scale_section(getattr(args, "output", None))
     if os.path.exists(FINDINGS) and not quick:
         with open(FINDINGS, encoding="utf-8") as f:
             lines += [f.read().rstrip(), ""]

@@ -33,7 +33,7 @@ import tensorflow as tf
 
 from benchmarks.data import TaskData, tf_dataset
 from trainer_module.baselines import per_feature_se_spec, uniform_se_spec
-from trainer_module import training
+from trainer_module import optimizers, training
 from trainer_module.budget import checked
 from trainer_module.models import build_model
 from trainer_module.search import run_search
@@ -121,11 +121,16 @@ def _recall_at_k(model: tf.keras.Model, arrays, ks=(1, 5, 10)) -> Dict[str, floa
 
 def train_eval(data: TaskData, spec: ModelSpec, seed: int, max_epochs: int = MAX_EPOCHS,
                steps_per_epoch: Optional[int] = None,
-               patience: int = training.DEFAULT_PATIENCE) -> RunResult:
-    """Trains ``spec`` from scratch with the pipeline's recipe; returns val/test metrics and timing."""
+               patience: int = training.DEFAULT_PATIENCE,
+               optimizer: str = optimizers.DEFAULT_OPTIMIZER) -> RunResult:
+    """Trains ``spec`` from scratch with the pipeline's recipe; returns val/test metrics and timing.
+
+    ``optimizer`` names an ``optimizers.OPTIMIZERS`` entry (the scale benchmark trains with
+    "lazy_adam"; the main benchmark keeps the library default).
+    """
     tf.keras.utils.set_random_seed(seed)
     model = build_model(data.dataset, spec, data.num_labels,
-                        steps_per_execution=STEPS_PER_EXECUTION)
+                        steps_per_execution=STEPS_PER_EXECUTION, optimizer=optimizer)
     steps = steps_per_epoch or data.size("train") // BATCH_SIZE
     train = tf_dataset(data.splits["train"], BATCH_SIZE, seed)
     val = tf_dataset(data.splits["eval"], 2048, seed, repeat=False, shuffle=False)

@@ -306,9 +306,10 @@ def _plot_path(args) -> str:
                          else os.path.splitext(args.output)[0] + ".png")
 
 
-def write_report(raw: Dict, s: Settings, args, plot_path: str) -> None:
-    """Plot + markdown from the raw records of one run."""
-    report.plot(raw["records"], plot_path)
+def write_report(raw: Dict, s: Settings, args, plot_path: str, plot: bool = True) -> None:
+    """Plot (unless ``plot`` is False: the existing one is linked) + markdown of one run."""
+    if plot:
+        report.plot(raw["records"], plot_path)
     rel_plot = os.path.relpath(os.path.abspath(plot_path), os.path.dirname(os.path.abspath(args.output)))
     text = document.markdown(raw["records"], raw["perf"], raw["tasks"], raw["machine"], s,
                              raw["total_s"], rel_plot, args, runs=raw.get("runs"))
@@ -339,15 +340,15 @@ def merge(base_path: str, new_path: str) -> Dict:
     return merged
 
 
-def render(json_path: str, args) -> None:
-    """Re-renders ``args.output`` (and the plot) from saved records; measures nothing."""
+def render(json_path: str, args, plot: bool = True) -> None:
+    """Re-renders ``args.output`` (and the plot, if ``plot``) from saved records; measures nothing."""
     with open(json_path, encoding="utf-8") as f:
         raw = json.load(f)
     fields = {k: tuple(v) if isinstance(v, list) else v for k, v in raw["settings"].items()}
     fields.setdefault("random_order_row", False)  # runs from before the row existed
     fields.setdefault("patience", 1)  # earlier runs stopped after 1 epoch without improvement
     fields.setdefault("grid_select", "all_seeds")  # earlier runs trained every point per seed
-    write_report(raw, Settings(**fields), args, _plot_path(args))
+    write_report(raw, Settings(**fields), args, _plot_path(args), plot=plot)
 
 
 if __name__ == "__main__":

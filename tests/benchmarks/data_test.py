@@ -7,7 +7,7 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
-from benchmarks.data import tf_dataset  # noqa: E402
+from benchmarks.data import _sparse_column, tf_dataset  # noqa: E402
 
 
 def _arrays(n):
@@ -42,3 +42,12 @@ def test_a_batch_larger_than_the_split_cycles_through_whole_permutations():
     for y in ys:  # each epoch: two permutations of the 5 rows, cut to one batch of 8
         assert sorted(y[:5]) == list(range(5)) and len(set(y[5:])) == 3
     assert len({tuple(y) for y in ys}) > 1
+
+
+def test_sparse_column_drops_empty_cells_like_a_tfxio_source():
+    col = _sparse_column(np.array(["a", "", "b|c"], dtype=object))
+    np.testing.assert_array_equal(col.indices.numpy(), [[0, 0], [2, 0]])
+    assert col.values.numpy().tolist() == [b"a", b"b|c"]
+    assert col.dense_shape.numpy().tolist() == [3, 1]
+    labels = _sparse_column(np.array([0, 1, 0], dtype=np.int64))  # numbers: every row kept
+    np.testing.assert_array_equal(labels.indices.numpy()[:, 0], [0, 1, 2])

@@ -1,0 +1,175 @@
+"""The "## Scale" section of BENCHMARKS.md from one ``benchmarks.scale`` run's JSON.
+
+Pure formatting (no TensorFlow): ``section(raw)`` returns the markdown lines of the data and
+preprocessing rates, the method table at each budget with the search + retrain vs grid wall
+time, memory (measured peaks next to the memory plan), throughput, the step-time ratio and
+the parameter-server numbers (or why they were not measured).
+"""
+from __future__ import annotations
+
+from typing import Dict, List
+
+from benchmarks import report
+
+GRID, POWER_LAW = "Uniform SE grid", "Power-law MD"
+METHODS = (GRID, POWER_LAW, "NIS-SE", "NIS-ME")
+WALL_TARGET = 0.5    # NIS search + retrain within half the grid's wall time (issue 17)
+STEP_TARGET = 1.5    # supernet step at 1M rows within 1.5x the step at 10k rows
+
+
+def _gib(n) -> str:
+    """Bytes in GiB, or MiB below 1 GiB (a quick run's tables are a few MiB)."""
+    if n is None:
+        return "n/a"
+    return f"{n / 2 ** 30:.2f} GiB" if abs(n) >= 2 ** 30 else f"{n / 2 ** 20:.1f} MiB"
+
+
+def _rate(n) -> str:
+    return f"{n:,.0f}" if n == n and n is not None else "n/a"
+
+
+def _data_lines(d: Dict) -> List[str]:
+    gen, eg, an = d["generate"], d.get("example_gen", {}), d["analyze"]
+    train = d["splits"]["train"]
+    pandas_rate = train / d["pandas_s"] if d.get("pandas_s") else float("nan")
+    rows = [("Generation (`synthetic_stream.write`, 1 process)", gen["rows"], gen["wall_s"]),
+            (f"ExampleGen (CsvExampleGen executor on one shard, DirectRunner "
+             f"{eg.get('workers', '?')} processes)", eg.get("rows"), eg.get("wall_s")),
+            (f"Transform analysis (`CsvTFXIO` -> `tft_beam.AnalyzeDataset` + `WriteTransformFn`"
+             f", train split, DirectRunner {an['workers']} processes)", an["rows"], an["wall_s"]),
+            ("pandas `value_counts`, same columns (1 process, frames already in memory)",
+             train, d.get("pandas_s")),
+            ("Transform graph applied to every split (batched tensors)",
+             sum(d["splits"].values()), d.get("apply_s"))]
+    out = ["| stage | rows | wall s | rows/s |", "|---|---|---|---|"]
+    for name, n, secs in rows:
+        if n is None or not secs:
+            out.append(f"| {name} | n/a | n/a | n/a |")
+        else:
+            out.append(f"| {name} | {n:,} | {secs:.1f} | {_rate(n / secs)} |")
+    ratio = an["rows_per_s"] and pandas_rate / an["rows_per_s"]
+    out += ["", f"Vocabulary sizes (train split): {d['vocab_sizes']}; examples "
+            f"train/eval/test {d['splits']}; full d=32 model {d['full_floats']:,} floats. "
+            f"pandas counts {_rate(ratio)}x as many rows per second as the Beam analysis "
+            f"(which also starts its worker processes and writes the vocabulary files)."]
+    return out
+
+
+def _method_table(budgets: List[Dict]) -> List[str]:
+    head = ["budget (floats)", "% of full", "method", "test AUC ×100 (mean ± sd)",
+            "rel. diff vs grid", "wall s", "note"]
+    out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for b in budgets:
+        base = [r["auc"] for r in b["methods"][GRID]["runs"]] if GRID in b["methods"] else None
+        for name in METHODS:
+            rec = b["methods"].get(name)
+            if rec is None:
+                continue
+            aucs = [r["auc"] for r in rec["runs"]]
+            note = _note(name, rec, b)
+            rel = report.rel_diff(aucs, base) if base and name != GRID else "—"
+            out.append(f"| {b['budget']:,} | {b['fraction'] * 100:g}% | {name} | "
+                       f"{report.fmt_ms(aucs)} (n={len(aucs)}) | {rel} | {rec['wall_s']:.0f} | "
+                       f"{note} |")
+    return out
+
+
+def _note(name: str, rec: Dict, b: Dict) -> str:
+    if name == GRID:
+        return (f"{len(rec.get('points', []))} widths (first seed), best d={rec.get('dim')}; "
+                "wall = the whole grid")
+    if name == POWER_LAW:
+        return "1 training"
+    s = rec["search"]
+    ratio = rec["wall_s"] / b["grid_s"] if b.get("grid_s") else float("nan")
+    met = "met" if ratio <= WALL_TARGET else "missed"
+    return (f"search {s['search_s']:.0f} s ({s['steps']} steps) + retrain "
+            f"{rec['wall_s'] - s['search_s']:.0f} s = {ratio:.2f}x the grid (target <= "
+            f"{WALL_TARGET:g}: {met})")
+
+
+def _memory_lines(budgets: List[Dict]) -> List[str]:
+    out = ["| process | peak RSS | RSS after loading the data | peak - data | memory plan |",
+           "|---|---|---|---|---|"]
+    for b in budgets:
+        for mode in ("SE", "ME"):
+            s = b["methods"].get(f"NIS-{mode}", {}).get("search")
+            if not s:
+                continue
+            plan = s["memory_plan"]
+            out.append(f"| NIS-{mode} search, {b['fraction'] * 100:g}% | "
+                       f"{_gib(s['peak_rss_bytes'])} | {_gib(s['rss_after_data_bytes'])} | "
+                       f"{_gib(s['peak_rss_bytes'] - s['rss_after_data_bytes'])} | supernet + "
+                       f"slots {_gib(plan['supernet_bytes'] + plan['supernet_slot_bytes'])} |")
+        t = b.get("trainer_memory")
+        if t:
+            out.append(f"| NIS-ME retrain (trainer), {b['fraction'] * 100:g}% | "
+                       f"{_gib(t['peak_rss_bytes'])} | {_gib(t['rss_after_data_bytes'])} | "
+                       f"{_gib(t['peak_rss_bytes'] - t['rss_after_data_bytes'])} | final model "
+                       f"with slots <= {_gib(t['memory_plan_final_model_bytes'])} (the emitted MES's "
+                       f"floats with slots: {_gib(t['model_with_slots_bytes'])}) |")
+    return out
+
+
+def _throughput_lines(raw: Dict) -> List[str]:
+    out = ["| budget | supernet (NIS-SE / NIS-ME search warm-up) | final NIS-ME | final NIS-SE "
+           "| grid best SE | power-law |", "|---|---|---|---|---|---|"]
+    for b in raw["budgets"]:
+        ms = b["methods"]
+        eps = {k: _rate(sum(r["examples_per_s"] for r in v["runs"]) / len(v["runs"]))
+               for k, v in ms.items()}
+        sup = " / ".join(_rate(ms[k]["search"]["supernet_examples_per_s"])
+                         for k in ("NIS-SE", "NIS-ME") if k in ms)
+        out.append(f"| {b['fraction'] * 100:g}% | {sup} | {eps.get('NIS-ME', 'n/a')} | "
+                   f"{eps.get('NIS-SE', 'n/a')} | {eps.get(GRID, 'n/a')} | "
+                   f"{eps.get(POWER_LAW, 'n/a')} |")
+    st = raw.get("step_ratio", {})
+    out += ["", f"Supernet step (one forward, backward and update on one fixed batch of 256; "
+            f"3 features of width 32) at {st.get('small', 0):,} vs {st.get('large', 0):,} rows "
+            "per feature:", "", "| optimizer | small ms/step | large ms/step | ratio |",
+            "|---|---|---|---|"]
+    for name in ("lazy_adam", "adam"):
+        t = st.get(name)
+        if t:
+            flag = (f" (target <= {STEP_TARGET:g}: "
+                    f"{'met' if t['ratio'] <= STEP_TARGET else 'missed'})"
+                    if name == "lazy_adam" else "")
+            out.append(f"| {name} | {t['small_ms']:.1f} | {t['large_ms']:.1f} | "
+                       f"{t['ratio']:.2f}{flag} |")
+    return out
+
+
+def section(raw: Dict) -> List[str]:
+    """Markdown lines of the Scale section (a ``## Scale`` heading and its subsections)."""
+    s, quick = raw["settings"], raw.get("quick", False)
+    m = raw["machine"]
+    ps = raw.get("parameter_server", {})
+    lines = ["## Scale" + (" (QUICK smoke run, not representative)" if quick else ""), "",
+             f"Generated by `benchmarks/scale.py` (`make bench-scale`"
+             f"{', --quick' if quick else ''}) in one run of {raw['total_s'] / 60:.1f} min on "
+             f"{m['nproc']} cores ({m['cpu']}, load average at start "
+             f"{m['load_average_at_start']}); raw results in the `.scale.json` next to this file.",
+             f"Data: `pipelines.data.synthetic_stream`, {s['rows']:,} rows, sizes {s['sizes']}, "
+             "20 shards: 18 train, 1 eval, 1 test. Every model and supernet trains with "
+             f"`optimizer=\"{raw.get('optimizer', 'lazy_adam')}\"`; a final model runs "
+             f"{s['passes']:g} pass(es) over the train split in {s['epochs']} validated epochs "
+             "(best epoch kept); searches use the library's step counts"
+             + (f" overridden by {s['search_overrides']}" if s.get("search_overrides") else "")
+             + f"; seeds {list(s['seeds'])}.", "",
+             "### Data and preprocessing", ""]
+    lines += _data_lines(raw["data"])
+    lines += ["", "### Methods at tight budgets", "",
+              "Grid: every width with the first seed, the best on validation retrained with "
+              "the others; power law and NIS retrains: every seed; NIS: one search (first seed) "
+              "per mode and budget. NIS wall = search + one retrain.", ""]
+    lines += _method_table(raw["budgets"])
+    lines += ["", "### Memory", "", "Peak resident memory (`VmHWM`) of each job in its own "
+              "process, next to `trainer_module.memory_plan`'s estimate (parameters + optimizer "
+              "slots; activations, TensorFlow and the data not counted).", ""]
+    lines += _memory_lines(raw["budgets"])
+    lines += ["", "### Throughput (examples/s of training steps)", ""]
+    lines += _throughput_lines(raw)
+    lines += ["", "### Parameter-server cluster", ""]
+    lines.append(f"Not measured: {ps.get('reason', 'no result recorded')}." if not
+                 ps.get("measured") else ps.get("text", str(ps)))
+    return lines

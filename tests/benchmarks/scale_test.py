@@ -1,0 +1,120 @@
+"""The scale benchmark's pure logic: the Scale section from a tiny fake JSON, re-rendering.
+
+No training and no Beam: the JSON below has the shape ``benchmarks.scale`` writes.
+"""
+import argparse
+import copy
+import json
+import os
+import shutil
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+
+from benchmarks import run as bench_run  # noqa: E402
+from benchmarks import scale, scale_data, scale_report  # noqa: E402
+
+GIB = 2 ** 30
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def _runs(aucs, eps=1000.0):
+    return [{"auc": a, "val": a, "train_s": 10.0, "steps": 5, "examples_per_s": eps,
+             "best_epoch": 1} for a in aucs]
+
+
+def _search(search_s):
+    return {"search_s": search_s, "steps": 40, "supernet_examples_per_s": 500.0,
+            "peak_rss_bytes": 3 * GIB, "rss_after_data_bytes": 2 * GIB,
+            "memory_plan": {"supernet_bytes": GIB // 4, "supernet_slot_bytes": GIB // 2,
+                            "final_model_bytes": GIB // 8}}
+
+
+FAKE = {
+    "machine": {"nproc": "2", "cpu": "cpu", "load_average_at_start": "0.10 0.20 0.30"},
+    "settings": {"rows": 1000, "sizes": {"num_users": 50}, "seeds": [0, 1], "passes": 1.0,
+                 "epochs": 2, "search_overrides": {}},
+    "quick": False, "optimizer": "lazy_adam", "total_s": 600.0,
+    "step_ratio": {"small": 10, "large": 1000,
+                   "lazy_adam": {"small_ms": 10.0, "large_ms": 20.0, "ratio": 2.0},
+                   "adam": {"small_ms": 10.0, "large_ms": 500.0, "ratio": 50.0}},
+    "data": {"generate": {"rows": 1000, "wall_s": 2.0, "rows_per_s": 500.0},
+             "example_gen": {"rows": 50, "wall_s": 5.0, "rows_per_s": 10.0, "workers": 2},
+             "analyze": {"rows": 900, "wall_s": 9.0, "rows_per_s": 100.0, "workers": 2},
+             "pandas_s": 0.9, "apply_s": 1.0, "read_s": 0.5,
+             "vocab_sizes": {"user_id": 40}, "splits": {"train": 900, "eval": 50, "test": 50},
+             "full_floats": 1280},
+    "budgets": [{"fraction": 0.05, "budget": 64, "grid_s": 100.0, "methods": {
+        "Uniform SE grid": {"runs": _runs([0.70, 0.72]), "wall_s": 100.0, "dim": 4,
+                            "points": [{"dim": 4}]},
+        "Power-law MD": {"runs": _runs([0.69, 0.69]), "wall_s": 10.0},
+        "NIS-SE": {"runs": _runs([0.71, 0.71]), "wall_s": 60.0, "search": _search(50.0)},
+        "NIS-ME": {"runs": _runs([0.73, 0.73]), "wall_s": 40.0, "search": _search(30.0)}},
+        "trainer_memory": {"peak_rss_bytes": 5 * GIB // 2, "rss_after_data_bytes": 2 * GIB,
+                           "memory_plan_final_model_bytes": GIB // 8,
+                           "model_with_slots_bytes": GIB // 16}}],
+    "parameter_server": {"measured": False, "reason": "no cluster here"},
+}
+
+
+def test_section_reports_every_measurement_and_its_target():
+    text = "\n".join(scale_report.section(FAKE))
+    assert text.startswith("## Scale\n") and "QUICK" not in text
+    assert "| 900 | 9.0 | 100 |" in text          # Transform analysis rows/s
+    assert "| 900 | 0.9 | 1,000 |" in text        # pandas on the same train rows
+    assert "10x as many rows per second" in text
+    # wall time vs the whole grid, per NIS mode: 60/100 misses 1/2, 40/100 meets it
+    assert "= 0.60x the grid (target <= 0.5: missed)" in text
+    assert "= 0.40x the grid (target <= 0.5: met)" in text
+    assert "| 64 | 5% | NIS-ME | 73.00 ± 0.00 (n=2) | +2.82% |" in text
+    assert "| NIS-ME search, 5% | 3.00 GiB | 2.00 GiB | 1.00 GiB | supernet + slots 768.0 MiB |" \
+        in text
+    assert "final model with slots <= 128.0 MiB" in text
+    assert "| lazy_adam | 10.0 | 20.0 | 2.00 (target <= 1.5: missed) |" in text
+    assert "Not measured: no cluster here." in text
+
+
+def test_quick_section_is_flagged():
+    raw = copy.deepcopy(FAKE)
+    raw["quick"] = True
+    assert scale_report.section(raw)[0] == "## Scale (QUICK smoke run, not representative)"
+
+
+def _bench_json(path):
+    """The repository's ``make bench`` records (the shape ``benchmarks.run`` saves)."""
+    shutil.copy(os.path.join(REPO, "BENCHMARKS.json"), path)
+
+
+def test_rerender_keeps_both_sections(tmp_path):
+    out = str(tmp_path / "BENCHMARKS.md")
+    with open(tmp_path / "BENCHMARKS.scale.json", "w", encoding="utf-8") as f:
+        json.dump(FAKE, f)
+    scale.rerender(out)  # no make bench records yet: the Scale section alone
+    alone = open(out, encoding="utf-8").read()
+    assert "## Scale" in alone and "## Results" not in alone
+    _bench_json(tmp_path / "BENCHMARKS.json")
+    scale.rerender(out)  # bench-scale after make bench: both
+    both = open(out, encoding="utf-8").read()
+    assert "## Results" in both and "## Scale" in both and "### ml100k_ranking" in both
+    assert both.index("## Results") < both.index("## Scale")
+    assert not os.path.exists(tmp_path / "docs")  # the plot is linked, not redrawn
+    # a later make bench re-render (benchmarks.run --render) keeps the Scale section
+    os.remove(out)
+    bench_run.render(str(tmp_path / "BENCHMARKS.json"),
+                     argparse.Namespace(output=out, plot=str(tmp_path / "p.png")))
+    again = open(out, encoding="utf-8").read()
+    assert "## Results" in again and "## Scale" in again
+
+
+def test_shards_split_and_chunks_fill_every_shard():
+    for rows in (20, 1000, 20_000, 3_000_000, 3_000_001):
+        chunk = scale_data.chunk_rows(rows)
+        chunks = -(-rows // chunk)
+        per_shard = -(-chunks // scale_data.NUM_SHARDS)
+        assert chunk <= scale_data.MAX_CHUNK_ROWS
+        assert (scale_data.NUM_SHARDS - 1) * per_shard < chunks  # the test shard has rows
+
+
+def test_train_kwargs_cover_the_passes():
+    kw = scale.train_kwargs(scale.ScaleSettings(passes=1.0, epochs=2), train_rows=256 * 100)
+    assert kw == {"max_epochs": 2, "steps_per_epoch": 50, "optimizer": "lazy_adam"}
