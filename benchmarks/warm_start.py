@@ -71,7 +71,7 @@ def main(argv=None) -> None:
             space = SearchSpace.from_vocab_sizes(slices["B"].vocab_sizes, budget, mode="ME")
             from trainer_module.warm_start import project  # pylint: disable=import-outside-toplevel
             spec = space.to_spec(project(space, spec))
-        aucs = [m.train_eval(slices["B"], spec, seed).metrics["auc"] for seed in args.seeds]
+        aucs = [m.train_eval(slices["B"], spec, seed).test["auc"] for seed in args.seeds]
         out[name] = {"search_s": round(run["search_s"], 1), "steps": run["steps"],
                      "cost": spec.cost(), "auc": aucs,
                      "warm_start_chosen": spec.metadata.get("warm_start_chosen"),

@@ -177,9 +177,10 @@ def test_second_run_compares_with_the_first_runs_blessed_model(first_run, second
     again = results.run_outputs(store, run)
     assert again[P.SEARCH]["embedding_spec"].id == first_outputs[P.SEARCH]["embedding_spec"].id
     # ServingEvaluator compared the candidate with the first run's blessed (pushed) model ...
-    _, serving_execution = results.producer(store, again[P.SERVING_EVALUATOR]["evaluation"].id)
+    serving_execution = results.run_executions(store, run)[P.SERVING_EVALUATOR]
     first_model = first_outputs[P.TRAINER]["model"].id
-    assert _inputs(store, serving_execution.id)["baseline_model"] == [first_model]
+    assert _inputs(store, serving_execution.id).get("baseline_model") == [first_model], (
+        serving_execution.id, _inputs(store, serving_execution.id))
     # ... and the gate blessed it: the same model is no worse than itself.
     summary = results.summarize(store, "e2e")
     assert summary.blessed is True
