@@ -69,6 +69,15 @@ class FeatureMES:
     def removed(self) -> bool:
         return not self.entries
 
+    def width_at(self, row: int) -> int:
+        """Embedding width of the item at frequency rank ``row`` (0 when it has none)."""
+        covered = 0
+        for rows, dim in self.entries:
+            if row < covered + rows:
+                return dim
+            covered += rows
+        return 0
+
     @property
     def vocab_size(self) -> int:
         """Total number of items that get an embedding (``sum v_m``)."""

@@ -51,17 +51,7 @@ class WarmStart:
 
 def _block_widths(feature: FeatureSearchSpace, fmes: Optional[FeatureMES]) -> List[int]:
     """Previous width at the first row (frequency rank) of each of the new row blocks."""
-    entries = list(fmes.entries) if fmes is not None else []
-    widths = []
-    for start in feature.cum_vocab[:-1]:
-        covered, width = 0, 0
-        for rows, dim in entries:
-            if start < covered + rows:
-                width = dim
-                break
-            covered += rows
-        widths.append(width)
-    return widths
+    return [fmes.width_at(start) if fmes is not None else 0 for start in feature.cum_vocab[:-1]]
 
 
 def _feature_actions(feature: FeatureSearchSpace, fmes: Optional[FeatureMES], mode: str) -> List[int]:

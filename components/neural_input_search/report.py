@@ -43,18 +43,9 @@ def _fmt(x: Any) -> str:
 
 def _row_block_widths(spec: ModelSpec, space: SearchSpace, name: str) -> str:
     """Width each row block of the feature's grid gets, e.g. ``32 32 8 8 0``."""
-    entries = spec.features[name].entries
-    widths, start = [], 0
-    for rows in space.feature(name).block_vocab:
-        covered, width = 0, 0
-        for v, d in entries:
-            if start < covered + v:
-                width = d
-                break
-            covered += v
-        widths.append(str(width))
-        start += rows
-    return " ".join(widths)
+    fmes = spec.features[name]
+    starts = space.feature(name).cum_vocab[:-1]
+    return " ".join(str(fmes.width_at(start)) for start in starts)
 
 
 def _feature_section(spec: ModelSpec, space: Optional[SearchSpace]) -> Section:
