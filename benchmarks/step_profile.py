@@ -2,7 +2,8 @@
 
 Times, in milliseconds per call on this machine, the compiled pieces of one NIS
 search at the benchmark's middle budget: the warm-up supernet step, the whole
-search step (supernet step + controller pass + reward + A3C update), and two of
+search step (supernet step + controller pass + reward + A3C update), the main-model
+step between controller steps (``controller_every``; choices from the last pass), and two of
 its parts on their own: the controller pass with its update, and the reward
 (supernet forward on the controller's validation batch + grouped AUC). Every
 piece is traced once before timing; batches are fixed, so the input pipeline is
@@ -48,9 +49,11 @@ def profile(data: TaskData, fraction: float, mode: str, repeats: int = 100) -> D
     val_batch = cfg.controller_batch_size(m.BATCH_SIZE)
     xv, yv = next(iter(tf_dataset(data.splits["eval"], val_batch, 1)))
     fns = search.step_functions(val_batch)
+    upcoming = fns["search_step"](x, y, xv, yv)[1]  # the choices of the steps between
     return {"decisions": len(space.decision_sizes()), "controller_batch": val_batch,
             "warmup_step_ms": _ms(lambda: fns["warmup_step"](x, y), repeats),
-            "search_step_ms": _ms(lambda: fns["search_step"](x, y, xv, yv), repeats),
+            "search_step_ms": _ms(lambda: fns["search_step"](x, y, xv, yv)[0], repeats),
+            "main_step_ms": _ms(lambda: fns["main_step"](x, y, upcoming, tf.constant(0)), repeats),
             "controller_pass_and_update_ms": _ms(fns["controller_update"], repeats),
             "reward_ms": _ms(lambda: fns["reward"](xv, yv), repeats)}
 

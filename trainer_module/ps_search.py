@@ -5,9 +5,9 @@
 tables are split over the parameter servers, the controller sits whole on one of them.
 The chief schedules steps with ``coordinator.schedule``; each worker reads its batches from
 its own copy of the datasets (``create_per_worker_dataset``) and runs the same compiled warm-up
-or search step as the single-machine loop (a supernet update, then the controller's A3C
-update on a validation batch). The workers run asynchronously and share the policy on the
-parameter servers: the controller is updated from every scheduled step as it finishes, as
+or search step as the single-machine loop (a supernet update, followed on every
+``controller_every``-th step by the controller's A3C update on a validation batch). The
+workers run asynchronously and share the policy on the parameter servers: the controller is updated from every scheduled step as it finishes, as
 the paper's A3C controller prescribes.
 
 Each scheduled step claims its own step number (an atomic increment of the ``step``
@@ -92,28 +92,32 @@ def run(search: "NeuralInputSearch", train_ds: tf.data.Dataset, val_ds: tf.data.
         x, y = next(it)
         return search._warmup_step(x, y)
 
-    def main(it, vit):
+    def main(it):
+        x, y = next(it)
+        return search._sampled_main_step(x, y)
+
+    def controlled(it, vit):
         (x, y), (xv, yv) = next(it), next(vit)
-        return search._search_step(x, y, xv, yv)
+        return search._search_step(x, y, xv, yv)[0]
 
     warm_fn = tf.function(_claiming(search, warm), autograph=False)
-    search_fn = tf.function(_claiming(search, main), autograph=False)
+    main_fn = tf.function(_claiming(search, main), autograph=False)
+    search_fn = tf.function(_claiming(search, controlled), autograph=False)
     total = cfg.warmup_steps + cfg.search_steps
     step, acc, main_loss = int(search.step.numpy()), [], None
     while step < total:
         end = chunk_end(step, cfg.warmup_steps, total, cfg.log_every, cfg.checkpoint_every)
         warmup = step < cfg.warmup_steps
-        if warmup:
-            outs = [coordinator.schedule(warm_fn, args=(train_it,)) for _ in range(step, end)]
-        else:
-            outs = [coordinator.schedule(search_fn, args=(train_it, val_it))
-                    for _ in range(step, end)]
+        outs = [coordinator.schedule(warm_fn, args=(train_it,)) if warmup
+                else coordinator.schedule(search_fn, args=(train_it, val_it))
+                if cfg.is_controller_step(s) else coordinator.schedule(main_fn, args=(train_it,))
+                for s in range(step, end)]
         coordinator.join()
         search.step.assign(end)
         step = end
         fetched: List[np.ndarray] = [np.asarray(o.fetch()) for o in outs]
-        main_loss = fetched[-1] if warmup else fetched[-1][0]
-        acc += [] if warmup else [f[1:] for f in fetched]
+        main_loss = fetched[-1] if fetched[-1].ndim == 0 else fetched[-1][0]
+        acc += [f[1:] for f in fetched if f.ndim]
         if step % cfg.log_every == 0 or step == total:
             history.append(search._log(step, warmup, main_loss, acc, writer))
             acc = []

@@ -5,12 +5,13 @@ the TFX component, the benchmark and the tests use. It
 
 1. trains every Embedding Block of the supernet for ``warmup_steps`` under
    uniformly random choices with the controller frozen;
-2. then alternates a main-model step on a training batch (choices sampled from
-   the controller) with a controller step on a validation batch (A3C on
-   ``reward = O - C_L``; per group of ``group_size`` examples for ranking, per
-   example, or per group of ``retrieval_group_size``, for retrieval); both are
-   one ``tf.function`` whose single controller pass samples the choices of both
-   and is differentiated for the update;
+2. then trains the supernet on training batches under choices sampled from the
+   controller, and every ``controller_every``-th of those steps is followed by a
+   controller step on a validation batch (A3C on ``reward = O - C_L``; per group of
+   ``group_size`` examples for ranking, per example, or per group of
+   ``retrieval_group_size``, for retrieval); such a pair is one ``tf.function``
+   whose single controller pass samples the choices of both and is differentiated
+   for the update (the paper alternates them one to one: ``controller_every=1``);
 3. checkpoints model, controller, baseline, optimizers and step (randomness is
    derived from ``(seed, step, replica)``, so a resumed run continues the same
    stream), logs progress to TensorBoard, and
@@ -104,10 +105,13 @@ class NeuralInputSearch:
         # No tensor-dependent Python control flow in the steps: skip AutoGraph's slow conversion.
         self._warmup_fn = tf.function(self._warmup_step, autograph=False)
         self._search_fn = tf.function(self._search_step, autograph=False)
+        self._main_fn = tf.function(self._main_step, autograph=False)
+        self._upcoming_fn = tf.function(self._upcoming, autograph=False)
         # Parameter servers: the final selection scores on the chief, outside the strategy.
         self._score_fn = tf.function(self._score_local if cluster.is_parameter_server(self.strategy)
                                      else self._score_step, autograph=False)
         self._claimed_step = None  # a scheduled step's own number (ps_search)
+        self._last_stats = None    # the last logged controller statistics
 
     # --- shapes ----------------------------------------------------------------
     def _build_model(self):
@@ -162,6 +166,32 @@ class NeuralInputSearch:
         loss = self.strategy.run(replica_fn, args=(features, labels))
         return self.strategy.reduce(tf.distribute.ReduceOp.MEAN, loss, axis=None)
 
+    def _main_step(self, features, labels, upcoming, index):
+        """A supernet step between controller steps (``controller_every``), the controller not
+        updated: under rows ``index`` of ``upcoming``, the choices the last controller pass
+        sampled for these steps (one pass serves them all; it is latency-bound)."""
+        def replica_fn(x, y, a):
+            n = self._num_choices(tf.shape(y)[0])
+            return self._train_main(x, y, a[index * n:(index + 1) * n])
+        loss = self.strategy.run(replica_fn, args=(features, labels, upcoming))
+        return self.strategy.reduce(tf.distribute.ReduceOp.MEAN, loss, axis=None)
+
+    def _upcoming(self, features, labels):
+        """Choices for the main-model steps up to the next controller step (a resumed run)."""
+        def replica_fn(x, y):
+            n = self._num_choices(_rows(y)) * self.config.controller_every
+            return self.controller.sample(n, self._seed(2))
+        return self.strategy.run(replica_fn, args=(features, labels))
+
+    def _sampled_main_step(self, features, labels):
+        """A supernet step under choices freshly sampled from the controller (not updated):
+        the parameter-server workers' steps between controller steps."""
+        def replica_fn(x, y):
+            return self._train_main(x, y, self.controller.sample(
+                self._num_choices(_rows(y)), self._seed(2)))
+        loss = self.strategy.run(replica_fn, args=(features, labels))
+        return self.strategy.reduce(tf.distribute.ReduceOp.MEAN, loss, axis=None)
+
     def _objective(self, features, labels, levels, n):
         """Per-choice objective O and validity mask (paper 3.3.2)."""
         out = self.model.forward(features, levels)
@@ -181,30 +211,37 @@ class NeuralInputSearch:
     def _search_step(self, features, labels, val_features, val_labels):
         """One search step (paper 3.3.3): a supernet step, then a controller step.
 
-        One controller pass samples the configurations of both: the first rows train the
-        supernet on the training batch, the rest are scored on the validation batch after
-        that update and get the A3C update. The pass is recorded for the controller's
-        gradient, so it is not repeated teacher-forced.
+        One controller pass samples the configurations of both, and those of the
+        ``controller_every - 1`` main-model steps that follow: the first rows train the
+        supernet on the training batch, the next are returned for those steps, the rest are
+        scored on the validation batch after the update and get the A3C update. The pass is
+        recorded for the controller's gradient, so it is not repeated teacher-forced.
+
+        Returns:
+          ``(stats, upcoming)``: main loss, mean reward, objective and cost ratio; the
+          following main-model steps' choices.
         """
         def replica_fn(x, y, xv, yv):
             n_main, batch = self._num_choices(tf.shape(y)[0]), tf.shape(yv)[0]
-            n = self._num_choices(batch)
+            n, ahead = self._num_choices(batch), n_main * self.config.controller_every
             with tf.GradientTape() as tape:
-                rollout = self.controller.rollout(n_main + n, self._seed(2))
+                rollout = self.controller.rollout(ahead + n, self._seed(2))
                 with tape.stop_recording():
                     actions = rollout.actions
                     main_loss = self._train_main(x, y, actions[:n_main])
-                    levels = self.levels(actions[n_main:])
+                    levels = self.levels(actions[ahead:])
                     objective, valid = self._objective(xv, yv, self._per_example(levels, batch), n)
                     cost_loss = self.cost_model.cost_loss(levels)
                     reward = objective - cost_loss
-                losses = self.controller.losses_from(rollout.rows(n_main), reward, valid)
+                losses = self.controller.losses_from(rollout.rows(ahead), reward, valid)
                 scaled = losses["loss"] / self.strategy.num_replicas_in_sync
             self.controller.apply(tape, scaled)
             return tf.stack([main_loss, tf.reduce_mean(reward), tf.reduce_mean(objective),
-                             tf.reduce_mean(self.cost_model.cost_ratio(levels))])
-        stats = self.strategy.run(replica_fn, args=(features, labels, val_features, val_labels))
-        return self.strategy.reduce(tf.distribute.ReduceOp.MEAN, stats, axis=None)
+                             tf.reduce_mean(self.cost_model.cost_ratio(levels))]), \
+                actions[n_main:ahead]
+        stats, upcoming = self.strategy.run(replica_fn,
+                                            args=(features, labels, val_features, val_labels))
+        return self.strategy.reduce(tf.distribute.ReduceOp.MEAN, stats, axis=None), upcoming
 
     def _score_sums(self, x, y, actions):
         """Sum of the validation objective of configuration ``actions`` and its weight."""
@@ -255,23 +292,28 @@ class NeuralInputSearch:
         train_it = iter(self.strategy.experimental_distribute_dataset(train_ds))
         val_it = iter(self.strategy.experimental_distribute_dataset(val_ds))
         total = cfg.warmup_steps + cfg.search_steps
-        acc = []
+        acc, upcoming, ahead = [], None, 0
         step = int(self.step.numpy())
         timer = progress.Progress("NeuralInputSearch", total, start=step)
         batches = (_static_batch(train_ds), _static_batch(val_ds))
         while step < total:
-            warm = step < cfg.warmup_steps
+            warm, controller = step < cfg.warmup_steps, cfg.is_controller_step(step)
             x, y = next(train_it)
             if warm:  # tensors: read only when logged (no host sync per step)
                 main_loss = self._warmup_fn(x, y)
-            else:
+            elif controller:
                 xv, yv = next(val_it)
-                stats = self._search_fn(x, y, xv, yv)
-                main_loss = stats[0]
+                stats, upcoming = self._search_fn(x, y, xv, yv)
+                main_loss, ahead = stats[0], 0
                 acc.append(stats[1:])
+            else:  # a resumed run between controller steps samples that pass afresh
+                if upcoming is None:
+                    upcoming, ahead = self._upcoming_fn(x, y), 0
+                main_loss = self._main_fn(x, y, upcoming, tf.constant(ahead, tf.int32))
+                ahead += 1
             self.step.assign_add(1)
             step += 1
-            timer.examples += batches[0] + (0 if warm else batches[1])
+            timer.examples += batches[0] + (batches[1] if controller else 0)
             if step % cfg.log_every == 0 or step == total:
                 history.append(self._log(step, warm, main_loss, acc, writer))
                 logging.info("%s", timer.line(step, "warm-up" if warm else "search"))
@@ -302,8 +344,8 @@ class NeuralInputSearch:
           val_batch_size: examples in the controller's validation batch.
 
         Returns:
-          ``warmup_step(x, y)`` and ``search_step(x, y, xv, yv)``: the loop's own compiled
-          steps; ``controller_update()``: one controller pass over a validation batch's choices
+          ``warmup_step(x, y)``, ``search_step(x, y, xv, yv)`` and ``main_step(x, y)``: the
+          loop's own compiled steps; ``controller_update()``: one controller pass over a validation batch's choices
           with its A3C update (reward 0); ``reward(xv, yv)``: the supernet forward and the
           objective of uniformly drawn choices on a validation batch.
         """
@@ -324,7 +366,8 @@ class NeuralInputSearch:
             return self._objective(val_features, val_labels, levels, n)[0]
 
         return {"warmup_step": self._warmup_fn, "search_step": self._search_fn,
-                "controller_update": controller_update, "reward": reward}
+                "main_step": self._main_fn, "controller_update": controller_update,
+                "reward": reward}
 
     def scores(self, actions: Sequence[int], val_batches) -> List[float]:
         """The reward objective of configuration ``actions`` (space order) on each validation batch."""
@@ -348,7 +391,11 @@ class NeuralInputSearch:
         return candidates[best], info
 
     def _log(self, step, warm, main_loss, acc, writer) -> Dict:
-        stats = np.mean([np.asarray(a) for a in acc], axis=0).tolist() if acc else None
+        """A progress row; a window without a controller step (``log_every`` below
+        ``controller_every``) repeats the last controller statistics."""
+        stats = (np.mean([np.asarray(a) for a in acc], axis=0).tolist() if acc
+                 else None if warm else self._last_stats)
+        self._last_stats = stats
         spec = self.space.to_spec(self.controller.greedy())
         row = progress.progress_row(step, warm, float(main_loss), stats, spec)
         progress.report(row, writer)
@@ -410,6 +457,11 @@ def _static_batch(ds: tf.data.Dataset) -> int:
     return int(ds.element_spec[1].shape[0] or 0)
 
 
+def _rows(labels: tf.Tensor):
+    """A batch's size: static when known (a sampling rollout needs it), else a tensor."""
+    return labels.shape[0] if labels.shape[0] is not None else tf.shape(labels)[0]
+
+
 def _batch_len(labels):
     """Examples in a (possibly per-replica) label batch."""
     values = getattr(labels, "values", (labels,))
@@ -422,12 +474,17 @@ def run_search(space: SearchSpace, dataset: DatasetConfig, train_ds: tf.data.Dat
                log_dir: Optional[str] = None, cost_terms: Sequence[CostTerm] = (),
                on_step: Optional[Callable[[int], None]] = None,
                warm_start: Optional[warm_lib.WarmStart] = None,
-               controller_dir: Optional[str] = None) -> SearchResult:
+               controller_dir: Optional[str] = None,
+               train_examples: Optional[int] = None) -> SearchResult:
     """Runs NIS end to end and returns the emitted (within-budget) MES with the search history.
 
     ``warm_start`` starts from a previous run (see ``NeuralInputSearch.run``);
-    ``controller_dir`` keeps the final controller there, for the next run's warm start.
+    ``controller_dir`` keeps the final controller there, for the next run's warm start;
+    ``train_examples`` (the train split's size) scales the search's length to
+    ``config.search_epochs`` passes (``SearchConfig.for_train_examples``).
     """
+    if train_examples:
+        config = config.for_train_examples(train_examples, _static_batch(train_ds) or 1)
     search = NeuralInputSearch(space, dataset, config, num_labels, strategy, cost_terms)
     result = search.run(train_ds, val_ds, checkpoint_dir, log_dir, on_step, warm_start)
     if controller_dir:

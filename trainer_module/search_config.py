@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from trainer_module.defaults import DEFAULT_HIDDEN_UNITS
@@ -26,7 +27,16 @@ class SearchConfig:
     Attributes:
       task: "ranking" (reward = ROC-AUC per group) or "retrieval" (Sampled Recall@1).
       warmup_steps: main-model steps under uniform random choices, controller frozen.
-      search_steps: alternating main-model / controller steps after warm-up.
+      search_steps: main-model steps after warm-up under the controller's choices, every
+        ``controller_every``-th followed by a controller step.
+      controller_every: main-model steps per controller step after warm-up. The paper
+        alternates them one to one (1); every controller step scores a validation batch of
+        ``controller_batch_size`` examples, which costs several main-model steps, so a larger
+        cadence makes the search cheaper per training example (benchmarks/findings.md).
+      search_epochs: the search sees at least this many passes over the train split: when
+        ``run_search`` (or ``for_train_examples``) knows the split's size and
+        ``warmup_steps + search_steps`` batches are fewer, both are scaled up by the same
+        factor. The step counts are then the floor for small data sets; 0 keeps them fixed.
       group_size: ranking examples per controller choice and per AUC reward (a).
       groups_per_step: ranking: AUC rewards per controller step, so the controller's
         default batch is ``group_size * groups_per_step`` validation examples.
@@ -98,6 +108,8 @@ class SearchConfig:
     task: str = "ranking"
     warmup_steps: int = 200
     search_steps: int = 1200
+    controller_every: int = 4
+    search_epochs: float = 0.5
     group_size: int = 100
     groups_per_step: int = 20
     retrieval_group_size: int = 1
@@ -113,9 +125,9 @@ class SearchConfig:
     seed: int = 0
     budget_masking: bool = True
     decision_order: str = "feature"
-    final_candidates: int = 256
+    final_candidates: int = 128
     final_eval_batches: int = 8
-    final_random_candidates: int = 256
+    final_random_candidates: int = 128
     fill_budget: bool = False
     logit_bound: float = 2.5
     budget_input: bool = True
@@ -128,7 +140,7 @@ class SearchConfig:
         if self.task not in ("ranking", "retrieval"):
             raise ValueError(f"task must be 'ranking' or 'retrieval', got {self.task!r}")
         for name in ("group_size", "groups_per_step", "retrieval_group_size", "num_negatives",
-                     "log_every", "checkpoint_every"):
+                     "log_every", "checkpoint_every", "controller_every"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.optimizer not in OPTIMIZERS:
@@ -144,7 +156,7 @@ class SearchConfig:
         if self.memory_limit_bytes is not None and self.memory_limit_bytes < 0:
             raise ValueError(f"memory_limit_bytes must be >= 0 or None, got {self.memory_limit_bytes}")
         for name in ("warmup_steps", "search_steps", "final_candidates", "final_eval_batches",
-                     "final_random_candidates", "logit_bound"):
+                     "final_random_candidates", "logit_bound", "search_epochs"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
 
@@ -153,6 +165,24 @@ class SearchConfig:
         if self.task == "ranking":
             return self.group_size * self.groups_per_step
         return int(train_batch_size)
+
+    def for_train_examples(self, train_examples: int, batch_size: int) -> "SearchConfig":
+        """This config with its length scaled to ``search_epochs`` passes over a train split.
+
+        When ``search_epochs * train_examples / batch_size`` batches are more than
+        ``warmup_steps + search_steps``, both grow by the same factor (the warm-up keeps its
+        share); otherwise (small splits, or ``search_epochs=0``) the config is returned as is.
+        """
+        want = math.ceil(self.search_epochs * max(0, int(train_examples)) / max(1, batch_size))
+        total = self.warmup_steps + self.search_steps
+        if want <= total:
+            return self
+        warmup = round(self.warmup_steps * want / total)
+        return dataclasses.replace(self, warmup_steps=warmup, search_steps=want - warmup)
+
+    def is_controller_step(self, step: int) -> bool:
+        """Whether loop step ``step`` (0-based, warm-up included) updates the controller."""
+        return step >= self.warmup_steps and (step - self.warmup_steps) % self.controller_every == 0
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), sort_keys=True)

@@ -53,6 +53,14 @@ def _files(file_pattern: Union[str, Sequence[str]]) -> list:
     return files
 
 
+def count_examples(file_pattern: Union[str, Sequence[str]]) -> int:
+    """Records in the gzipped TFRecord files of ``file_pattern`` (one read of the split; no
+    parsing), e.g. the train split's size that scales the search's length."""
+    ds = tf.data.TFRecordDataset(_files(file_pattern), compression_type="GZIP",
+                                 num_parallel_reads=tf.data.AUTOTUNE)
+    return int(ds.reduce(tf.constant(0, tf.int64), lambda n, _: n + 1).numpy())
+
+
 def input_fn(file_pattern: Union[str, Sequence[str]],
              tf_transform_output: Union[TransformOutputOrPath, Mapping],
              dataset: DatasetConfig,
