@@ -257,6 +257,8 @@ def nis_search(data: TaskData, budget: int, mode: str, seed: int,
     stamps: Dict[int, float] = {}
     tf.keras.utils.set_random_seed(seed)
     start = time.perf_counter()
+    train_examples = len(data.splits["train"][1])
+    cfg = cfg.for_train_examples(train_examples, BATCH_SIZE)  # the component's length rule
     res = run_search(space, data.dataset, train, val, cfg, num_labels=data.num_labels,
                      on_step=lambda s: stamps.__setitem__(s, time.perf_counter()))
     end = time.perf_counter()

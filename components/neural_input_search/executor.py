@@ -113,6 +113,20 @@ def batch_sizes(exec_properties: Mapping[str, Any],
     return train_bs, int(eval_bs)
 
 
+def scaled_config(config: nis_search.SearchConfig, inputs: SearchInputs,
+                  exec_properties: Mapping[str, Any]) -> nis_search.SearchConfig:
+    """``config`` with its length scaled to ``search_epochs`` passes over the train split
+    (``SearchConfig.for_train_examples``; the split is counted once, without parsing)."""
+    if not config.search_epochs:
+        return config
+    examples = tfx_io.count_examples(inputs.train_files)
+    scaled = config.for_train_examples(examples, batch_sizes(exec_properties, config)[0])
+    logging.info("NIS: train split %d examples; search %d warm-up + %d search steps "
+                 "(search_epochs=%g; at least %d + %d)", examples, scaled.warmup_steps,
+                 scaled.search_steps, config.search_epochs, config.warmup_steps, config.search_steps)
+    return scaled
+
+
 def build_datasets(inputs: SearchInputs, exec_properties: Mapping[str, Any],
                    config: nis_search.SearchConfig) -> Tuple[tf.data.Dataset, tf.data.Dataset]:
     """Train split -> main model, eval split -> controller; batched and repeated."""
@@ -257,7 +271,8 @@ class Executor(base_executor.BaseExecutor):
         vocab_sizes = preprocessing.vocab_sizes_from_transform_output(
             inputs.transform_graph_uri, inputs.dataset)
         space = build_search_space(vocab_sizes, exec_properties)
-        config = build_search_config(exec_properties, inputs.dataset)
+        config = scaled_config(build_search_config(exec_properties, inputs.dataset), inputs,
+                               exec_properties)
         warm = warm_start(input_dict, config)
         if warm is not None and config.warm_start_search_steps is not None:
             config = dataclasses.replace(config, search_steps=config.warm_start_search_steps)

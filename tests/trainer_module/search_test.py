@@ -257,3 +257,46 @@ def test_papers_unmasked_search_runs_end_to_end_on_the_cost_loss():
     assert all(len(f.dim_chunks) == 4 for f in space.features)
     table_floats = sum(v * d for f in res.spec.to_dict()["features"].values() for v, d in f)
     assert table_floats <= 6_000
+
+
+def test_controller_steps_follow_every_controller_every_th_main_step():
+    space, cfg = small_search("ME", warmup_steps=2, search_steps=7, controller_every=3,
+                              final_candidates=0)
+    search = NeuralInputSearch(space, pdata.DATASET, cfg)
+    calls = []
+    search_fn, main_fn, warm_fn = search._search_fn, search._main_fn, search._warmup_fn
+    search._warmup_fn = lambda *a: calls.append("w") or warm_fn(*a)
+    search._search_fn = lambda *a: calls.append("c") or search_fn(*a)
+    search._main_fn = lambda *a: calls.append(f"m{int(a[-1])}") or main_fn(*a)
+    search.run(pdata.dataset(pdata.ranking_arrays(2000, 0), 64),
+               pdata.dataset(pdata.ranking_arrays(2000, 1), 200))
+    # steps 2, 5, 8 update the controller; the main steps between read the rows that
+    # the last controller pass sampled for them, in turn
+    assert calls == ["w", "w", "c", "m0", "m1", "c", "m0", "m1", "c"]
+
+
+def test_main_step_trains_under_the_rows_the_controller_pass_sampled_for_it():
+    space, cfg = small_search("ME", warmup_steps=0, search_steps=1, controller_every=3)
+    search = NeuralInputSearch(space, pdata.DATASET, cfg)
+    x, y = next(iter(pdata.dataset(pdata.ranking_arrays(200, 0), 200)))
+    n = search._num_choices(200)
+    upcoming = search.controller.uniform(2 * n, tf.constant([5, 6], tf.int64))
+    seen, forward = [], search.model.forward
+    search.model.forward = lambda xs, levels: seen.append(levels) or forward(xs, levels)
+    search._main_step(x, y, upcoming, tf.constant(1))   # eagerly, so the spy sees the levels
+    expected = search._per_example(search.levels(upcoming[n:2 * n]), 200)
+    for name, levels in expected.items():
+        np.testing.assert_array_equal(seen[-1][name].numpy(), levels.numpy())
+
+
+def test_search_length_scales_to_search_epochs_of_the_train_split():
+    cfg = SearchConfig(warmup_steps=200, search_steps=1200, search_epochs=0.5)
+    assert cfg.for_train_examples(80_000, 256) == cfg            # 157 batches: the floor holds
+    big = cfg.for_train_examples(2_400_000, 256)                 # 0.5 epoch = 4,688 batches
+    assert big.warmup_steps + big.search_steps == 4_688
+    assert big.warmup_steps == round(200 * 4_688 / 1_400)        # the warm-up keeps its share
+    assert SearchConfig(search_epochs=0).for_train_examples(10**9, 256).search_steps == 1200
+    with pytest.raises(ValueError, match="controller_every"):
+        SearchConfig(controller_every=0)
+    assert [SearchConfig(warmup_steps=2, controller_every=3).is_controller_step(s)
+            for s in range(9)] == [False, False, True, False, False, True, False, False, True]

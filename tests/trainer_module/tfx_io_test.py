@@ -59,3 +59,9 @@ def test_errors_name_the_problem(tmp_path):
     with pytest.raises(ValueError, match="strategy must be one of"):
         tfx_io.make_strategy("horovod")
     assert tfx_io.make_strategy("default") is tf.distribute.get_strategy()
+
+
+def test_count_examples_counts_every_record_of_every_file(tmp_path):
+    _write(str(tmp_path / "s" / "a.gz"), 7, lambda i: 0)
+    _write(str(tmp_path / "s" / "b.gz"), 5, lambda i: 1)
+    assert tfx_io.count_examples(str(tmp_path / "s" / "*")) == 12
