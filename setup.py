@@ -27,8 +27,8 @@ setuptools.setup(
         "tensorflow-transform==1.16.0",
     ],
     extras_require={
-        "dev": ["pytest", "hypothesis"],
-        "bench": ["matplotlib"],
+        "dev": ["pytest", "hypothesis", "portpicker"],
+        "bench": ["matplotlib", "portpicker"],
     },
     entry_points={"console_scripts": ["nis-pipeline=pipelines.local_runner:main"]},
 )

@@ -231,6 +231,7 @@ class SearchRun:
     supernet_examples_per_s: float
     history: list
     tail_s: float = 0.0  # from the last step to run_search returning (final selection, MES)
+    controller_every: int = 1
 
 
 def search_config(task: str, seed: int, **overrides) -> SearchConfig:
@@ -265,7 +266,8 @@ def nis_search(data: TaskData, budget: int, mode: str, seed: int,
     search_s, tail_s = end - start, end - stamps[max(stamps)]
     lo, hi = min(10, max(1, cfg.warmup_steps // 4)), cfg.warmup_steps  # skip tracing steps
     eps = ((hi - lo) * BATCH_SIZE / (stamps[hi] - stamps[lo])) if hi > lo else float("nan")
-    return SearchRun(res.spec, search_s, cfg.warmup_steps + cfg.search_steps, eps, res.history, tail_s)
+    return SearchRun(res.spec, search_s, cfg.warmup_steps + cfg.search_steps, eps, res.history,
+                     tail_s, cfg.controller_every)
 
 
 def full_size_se_spec(data: TaskData) -> ModelSpec:

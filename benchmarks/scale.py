@@ -14,7 +14,8 @@ items, history bags, Zipf ids with latent factors) measures
    the whole grid, examples/s of supernet and final models;
 4. peak resident memory of each search and of one trainer, each in its own process
    (``scale_jobs.measured``), next to ``memory_plan``'s estimate;
-5. the in-process parameter-server cluster, through ``parameter_server_numbers``.
+5. the in-process parameter-server cluster on a slice (``scale_ps``): the same short search
+   on one process and on the cluster, and a retrain on the cluster.
 
 Every final model trains ``passes`` passes over the train split, cut into ``epochs``
 validated epochs (the pipeline Trainers' recipe picks the best); searches use the library's
@@ -35,7 +36,7 @@ from typing import Dict, List, Tuple
 
 from benchmarks import methods as m
 from benchmarks import run as bench_run
-from benchmarks import scale_data, scale_jobs, scale_report, scale_step
+from benchmarks import scale_data, scale_jobs, scale_ps, scale_report, scale_step
 from pipelines.data import synthetic_stream as stream
 from trainer_module import memory_plan
 from trainer_module.defaults import DEFAULT_HIDDEN_UNITS
@@ -61,6 +62,7 @@ class ScaleSettings:
     step_repeats: Dict = dataclasses.field(
         default_factory=lambda: {"lazy_adam": (10, 3), "adam": (1, 1)})  # (repeats, rounds)
     workers: int = 2
+    ps_rows: int = 100_000  # train rows of the parameter-server slice
     quick: bool = False
 
 
@@ -70,7 +72,8 @@ QUICK = ScaleSettings(
     grid_dims=(1, 4, 16), passes=1.0, epochs=1,
     search_overrides={"warmup_steps": 20, "search_steps": 20, "final_candidates": 4,
                       "final_random_candidates": 4, "final_eval_batches": 2},
-    step_rows=(1_000, 20_000), step_repeats={"lazy_adam": (2, 1), "adam": (2, 1)}, quick=True)
+    step_rows=(1_000, 20_000), step_repeats={"lazy_adam": (2, 1), "adam": (2, 1)}, ps_rows=5_000,
+    quick=True)
 
 
 def train_kwargs(s: ScaleSettings, train_rows: int) -> Dict:
@@ -79,22 +82,16 @@ def train_kwargs(s: ScaleSettings, train_rows: int) -> Dict:
     return {"max_epochs": s.epochs, "steps_per_epoch": steps, "optimizer": OPTIMIZER}
 
 
-def parameter_server_numbers(s: ScaleSettings, work_dir: str) -> Dict:
-    """The in-process parameter-server cluster's numbers; ``measured`` False until it runs here.
-
-    The hook the Scale section reads: once ``strategy="parameter_server"`` exists
-    (``trainer_module.cluster``), a search and a retrain on a slice of the data in an
-    in-process cluster (chief, 2 workers, 2 parameter servers, sharing this machine's cores)
-    belong here, returned as ``{"measured": True, ...}`` with their times and memory.
-    """
-    del s, work_dir
+def parameter_server_numbers(s: ScaleSettings, data, info: Dict, arrays_dir: str) -> Dict:
+    """The in-process parameter-server cluster on a slice (``scale_ps.ps_job``, own process):
+    the same short search on one process and on the cluster, and a retrain on the cluster."""
+    budget = int(s.fractions[0] * data.full_floats())
+    rows = min(data.size("train"), s.ps_rows)
     try:
-        from trainer_module import cluster  # noqa: F401
-    except ImportError:
-        return {"measured": False, "reason": "this version has no strategy=\"parameter_server\" "
-                "(trainer_module.cluster)"}
-    return {"measured": False, "reason": "strategy=\"parameter_server\" exists, but "
-            "benchmarks.scale.parameter_server_numbers does not run the in-process cluster yet"}
+        return scale_jobs.measured(scale_ps.ps_job, arrays_dir, info["dataset"],
+                                   data.vocab_sizes, budget, rows)
+    except Exception as e:  # pylint: disable=broad-except  # the other sections still count
+        return {"measured": False, "reason": f"the cluster job failed: {type(e).__name__}: {e}"}
 
 
 def step_ratio(s: ScaleSettings) -> Dict:
@@ -243,7 +240,8 @@ def main(argv=None) -> None:
         raw["budgets"] = [bench_budget(data, raw["data"], frac, s, arrays_dir,
                                        measure_trainer=frac == s.fractions[-1])
                           for frac in s.fractions]
-        raw["parameter_server"] = parameter_server_numbers(s, work_dir)
+        raw["parameter_server"] = parameter_server_numbers(s, data, raw["data"], arrays_dir)
+        _log(f"parameter-server cluster: {raw['parameter_server'].get('measured')}")
     raw["total_s"] = time.perf_counter() - start
     with open(scale_json, "w", encoding="utf-8") as f:
         json.dump(raw, f, indent=1, default=str)

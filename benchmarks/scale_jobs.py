@@ -69,6 +69,7 @@ def search_job(arrays_dir: str, dataset_json: str, vocab_sizes: Dict[str, int], 
     run = m.nis_search(data, budget, mode, seed, **overrides)
     return {"spec": run.spec.to_json(), "search_s": run.search_s, "tail_s": run.tail_s,
             "steps": run.steps, "supernet_examples_per_s": run.supernet_examples_per_s,
+            "controller_every": run.controller_every,
             "rss_after_data_bytes": base}
 
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-from typing import Optional
+from typing import Dict, List, Optional
 
 import tensorflow as tf
 
@@ -92,6 +92,36 @@ def multi_worker_mirrored_strategy() -> tf.distribute.MultiWorkerMirroredStrateg
     """All-reduce over the workers of ``TF_CONFIG`` (one local worker without it)."""
     return tf.distribute.MultiWorkerMirroredStrategy(
         cluster_resolver=tf.distribute.cluster_resolver.TFConfigClusterResolver())
+
+
+def in_process_cluster(num_workers: int = 2, num_ps: int = 2
+                       ) -> tf.distribute.cluster_resolver.SimpleClusterResolver:
+    """Workers and parameter servers as servers in this process, on free localhost ports
+    (TensorFlow's parameter-server tutorial's ``create_in_process_cluster``): a cluster for
+    tests and benchmarks on one machine. It configures this process's eager context for good,
+    so run it in a process of its own."""
+    import portpicker  # a test and benchmark dependency only
+    spec = tf.train.ClusterSpec({
+        "worker": [f"localhost:{portpicker.pick_unused_port()}" for _ in range(num_workers)],
+        "ps": [f"localhost:{portpicker.pick_unused_port()}" for _ in range(num_ps)]})
+    worker_config = tf.compat.v1.ConfigProto()
+    worker_config.inter_op_parallelism_threads = num_workers + 1
+    for i in range(num_workers):
+        tf.distribute.Server(spec, job_name="worker", task_index=i, config=worker_config,
+                             protocol="grpc")
+    for i in range(num_ps):
+        tf.distribute.Server(spec, job_name="ps", task_index=i, protocol="grpc")
+    return tf.distribute.cluster_resolver.SimpleClusterResolver(spec, rpc_layer="grpc")
+
+
+def shard_devices(variables) -> Dict[str, List[str]]:
+    """``{variable name: [device of each shard]}`` (one entry for an unsplit variable)."""
+    out: Dict[str, List[str]] = {}
+    for v in variables:  # Keras lists a split variable's shards (``<name>/part_<k>``) one by one
+        for part in getattr(v, "variables", None) or [v]:
+            name = part.name.split(":")[0].split("/part_")[0]
+            out.setdefault(name, []).append(part.device)
+    return out
 
 
 def is_parameter_server(strategy: tf.distribute.Strategy) -> bool:

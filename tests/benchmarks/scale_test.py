@@ -25,6 +25,7 @@ def _runs(aucs, eps=1000.0):
 
 def _search(search_s):
     return {"search_s": search_s, "steps": 40, "supernet_examples_per_s": 500.0,
+            "controller_every": 4, "tail_s": 7.0,
             "peak_rss_bytes": 3 * GIB, "rss_after_data_bytes": 2 * GIB,
             "memory_plan": {"supernet_bytes": GIB // 4, "supernet_slot_bytes": GIB // 2,
                             "final_model_bytes": GIB // 8}}
@@ -72,6 +73,32 @@ def test_section_reports_every_measurement_and_its_target():
     assert "final model with slots <= 128.0 MiB" in text
     assert "| lazy_adam | 10.0 | 20.0 | 2.00 (target <= 1.5: missed) |" in text
     assert "Not measured: no cluster here." in text
+    # search overhead: 40 steps x 256 examples at the final model's 1,000/s = 10.24 s
+    assert "| 5% | ME | 30 | 40 (4) | 10,240 | 1,000 | 10 | 2.9x (target <= 3: met) | 7 |" in text
+    assert "| 5% | SE | 50 | 40 (4) | 10,240 | 1,000 | 10 | 4.9x (target <= 3: missed) |" in text
+
+
+PS = {"measured": True, "rows": 5000, "budget": 64, "warmup_steps": 60, "search_steps": 120,
+      "controller_every": 4,
+      "single": {"search_s": 20.0, "cost": 60, "warmup_examples_per_s": 9000.0,
+                 "search_examples_per_s": 4000.0, "within_budget": True},
+      "parameter_server": {"search_s": 90.0, "cost": 62, "warmup_examples_per_s": 1500.0,
+                           "search_examples_per_s": 700.0, "within_budget": True},
+      "retrain": {"steps": 120, "s": 30.0, "examples_per_s": 1024.0},
+      "split_variables": {"supernet/user_id": ["/job:ps/replica:0/task:0/device:CPU:0",
+                                               "/job:ps/replica:0/task:1/device:CPU:0"]},
+      "num_split_variables": 3}
+
+
+def test_parameter_server_numbers_are_rendered_side_by_side():
+    raw = copy.deepcopy(FAKE)
+    raw["parameter_server"] = PS
+    text = "\n".join(scale_report.section(raw))
+    assert "| one process | 20 | 9,000 | 4,000 | 60 | True |" in text
+    assert "| parameter-server cluster | 90 | 1,500 | 700 | 62 | True |" in text
+    assert "120 steps in 30 s (1,024 examples/s). 3 supernet variables split" in text
+    assert "`supernet/user_id` on replica:0, replica:0" not in text
+    assert "`supernet/user_id` on task:0, task:1" in text
 
 
 def test_quick_section_is_flagged():

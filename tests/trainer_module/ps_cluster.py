@@ -2,8 +2,8 @@
 
 Started by ``parameter_server_test.py`` in its own process (an in-process cluster configures
 the process's eager context for good): 2 workers and 2 parameter servers on localhost ports
-from ``portpicker``, this process being the chief, exactly as TensorFlow's parameter-server
-tutorial builds it. Prints one ``RESULT <json>`` line with what the test asserts.
+from ``portpicker``, this process being the chief (``cluster.in_process_cluster``, as
+TensorFlow's parameter-server tutorial builds it). Prints one ``RESULT <json>`` line with what the test asserts.
 
 Usage: ``python ps_cluster.py <work_dir>``
 """
@@ -15,7 +15,6 @@ os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 os.environ["GRPC_FAIL_FAST"] = "use_caller"
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import portpicker  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 import planted_data as pdata  # noqa: E402
@@ -29,33 +28,8 @@ MIN_SHARD_BYTES = 8 << 10
 HIDDEN = (16,)
 
 
-def in_process_cluster(num_workers: int = 2, num_ps: int = 2):
-    """The tutorial's ``create_in_process_cluster``: servers in this process, a resolver."""
-    spec = tf.train.ClusterSpec({
-        "worker": [f"localhost:{portpicker.pick_unused_port()}" for _ in range(num_workers)],
-        "ps": [f"localhost:{portpicker.pick_unused_port()}" for _ in range(num_ps)]})
-    worker_config = tf.compat.v1.ConfigProto()
-    worker_config.inter_op_parallelism_threads = num_workers + 1
-    for i in range(num_workers):
-        tf.distribute.Server(spec, job_name="worker", task_index=i, config=worker_config,
-                             protocol="grpc")
-    for i in range(num_ps):
-        tf.distribute.Server(spec, job_name="ps", task_index=i, protocol="grpc")
-    return tf.distribute.cluster_resolver.SimpleClusterResolver(spec, rpc_layer="grpc")
-
-
-def shard_devices(variables):
-    """``{variable name: [device of each shard]}`` (one entry for an unsplit variable)."""
-    out = {}
-    for v in variables:  # Keras lists a split variable's shards (``<name>/part_<k>``) one by one
-        for part in getattr(v, "variables", None) or [v]:
-            name = part.name.split(":")[0].split("/part_")[0]
-            out.setdefault(name, []).append(part.device)
-    return out
-
-
 def main(work_dir: str) -> None:
-    strategy = cluster.parameter_server_strategy(in_process_cluster(),
+    strategy = cluster.parameter_server_strategy(cluster.in_process_cluster(),
                                                  min_shard_bytes=MIN_SHARD_BYTES)
     space = SearchSpace.from_vocab_sizes(pdata.VOCAB, budget=20000, mode="ME")
     train = pdata.dataset(pdata.ranking_arrays(2000, 0), 100)
@@ -85,10 +59,10 @@ def main(work_dir: str) -> None:
     features = next(iter(val))[0]
     print("RESULT " + json.dumps({
         "export": export, "predictions": model(features).numpy().ravel().tolist(),
-        "supernet": shard_devices(first.model.trainable_variables),
+        "supernet": cluster.shard_devices(first.model.trainable_variables),
         "controller_split": [v.name for v in first.controller.trainable_variables
                              if "/part_" in v.name],
-        "final_model": shard_devices(model.trainable_variables),
+        "final_model": cluster.shard_devices(model.trainable_variables),
         "first_steps": first_result.spec.metadata["steps"],
         "resumed_joins": joins,
         "spec": result.spec.to_dict(),
