@@ -38,15 +38,16 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any, Dict, Mapping, Optional
+import tempfile
+from typing import Any, Callable, Dict, Mapping, Optional
 
 import tensorflow as tf
 import tensorflow_transform as tft
 from absl import logging
 from tfx.components.trainer.fn_args_utils import FnArgs
 
-from trainer_module import (baselines, models, optimizers, preprocessing, search_progress,
-                            tfx_io, training)
+from trainer_module import (baselines, cluster, models, optimizers, preprocessing,
+                            search_progress, tfx_io, training)
 from trainer_module.defaults import DEFAULT_BATCH_SIZE, DEFAULT_HIDDEN_UNITS
 from trainer_module.features import DatasetConfig
 from trainer_module.spec import ModelSpec, check_mes_budget, parse_mes
@@ -211,12 +212,15 @@ def run_fn(fn_args: FnArgs) -> None:
     tft_out = tft.TFTransformOutput(fn_args.transform_graph_path)
     spec = resolve_spec(config, preprocessing.vocab_sizes_from_transform_output(tft_out, dataset))
     num_labels = preprocessing.num_labels(tft_out, dataset)
+    def build() -> tf.keras.Model:
+        return models.build_model(dataset, spec, num_labels,
+                                  hidden_units=tuple(config.get("hidden_units",
+                                                                DEFAULT_HIDDEN_UNITS)),
+                                  learning_rate=float(config.get("learning_rate", 1e-3)),
+                                  optimizer=config.get("optimizer", optimizers.DEFAULT_OPTIMIZER))
+
     with strategy.scope():
-        model = models.build_model(dataset, spec, num_labels,
-                                   hidden_units=tuple(config.get("hidden_units",
-                                                                 DEFAULT_HIDDEN_UNITS)),
-                                   learning_rate=float(config.get("learning_rate", 1e-3)),
-                                   optimizer=config.get("optimizer", optimizers.DEFAULT_OPTIMIZER))
+        model = build()
     train_ds, val_ds = _datasets(fn_args, tft_out, dataset, config,
                                  repeat=steps_per_epoch is not None)
     callbacks = []
@@ -233,5 +237,24 @@ def run_fn(fn_args: FnArgs) -> None:
                           checkpoint_dir=config.get("checkpoint_dir"), verbose=2)
     write_training_record(fitted, fn_args.model_run_dir)
     summarize(spec, model, fn_args.model_run_dir)
+    model = servable_model(model, strategy, build, fn_args.model_run_dir or tempfile.mkdtemp())
     model.save(fn_args.serving_model_dir, save_format="tf",
                signatures=serving_signatures(model, tft_out, dataset))
+
+
+def servable_model(model: tf.keras.Model, strategy: tf.distribute.Strategy,
+                   build: Callable[[], tf.keras.Model], scratch_dir: str) -> tf.keras.Model:
+    """The model to export: ``model``, or after parameter-server training an unsplit copy.
+
+    A SavedModel of tables split over parameter servers does not load back (the split
+    variables restore with an incompatible shape), while a checkpoint restores into any
+    sharding: the weights go through one (under ``scratch_dir``) into ``build()``'s model,
+    built outside the strategy.
+    """
+    if not cluster.is_parameter_server(strategy):
+        return model
+    path = tf.train.Checkpoint(model=model).write(os.path.join(scratch_dir, "unsplit", "weights"))
+    copy = build()
+    tf.train.Checkpoint(model=copy).read(path).assert_existing_objects_matched()
+    logging.info("parameter servers: exporting an unsplit copy of the trained model (via %s)", path)
+    return copy

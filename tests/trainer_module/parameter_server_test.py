@@ -122,9 +122,6 @@ def test_retrain_fits_under_parameter_servers(ps_run):
     assert fit["epochs"] == 2 and fit["steps"] == 6
     assert all(0.0 <= v <= 1.0 for v in fit["curve"])
 
-@pytest.mark.xfail(strict=True, reason="a SavedModel written by model.save after parameter-server "
-                   "training does not load back (split tables restore with an incompatible "
-                   "shape); run_fn's export needs an unsplit copy of the model")
 def test_export_serves_the_trained_split_tables(ps_run):
     import numpy as np  # pylint: disable=import-outside-toplevel
     import tensorflow as tf  # pylint: disable=import-outside-toplevel

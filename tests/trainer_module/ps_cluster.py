@@ -18,7 +18,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import tensorflow as tf  # noqa: E402
 
 import planted_data as pdata  # noqa: E402
-from trainer_module import cluster, models, training  # noqa: E402
+from trainer_module import cluster, models, run_fn, training  # noqa: E402
 from trainer_module.search import NeuralInputSearch, SearchConfig  # noqa: E402
 from trainer_module.search_space import SearchSpace  # noqa: E402
 
@@ -52,10 +52,13 @@ def main(work_dir: str) -> None:
     fitted = training.fit(model, train, val, "ranking", training.TrainRecipe(max_epochs=2),
                           steps_per_epoch=3, validation_steps=2,
                           checkpoint_dir=os.path.join(work_dir, "train"))
-    # The export (run_fn's model.save); the test loads it in its own process and compares
-    # its predictions on the first validation batch with the trained model's.
+    # The export (run_fn's servable_model + model.save); the test loads it in its own process
+    # and compares its predictions on the first validation batch with the trained model's.
     export = os.path.join(work_dir, "export")
-    model.save(export, save_format="tf")
+    servable = run_fn.servable_model(
+        model, strategy, lambda: models.build_model(pdata.DATASET, result.spec, hidden_units=HIDDEN),
+        os.path.join(work_dir, "model_run"))
+    servable.save(export, save_format="tf")
     features = next(iter(val))[0]
     print("RESULT " + json.dumps({
         "export": export, "predictions": model(features).numpy().ravel().tolist(),
