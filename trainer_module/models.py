@@ -191,10 +191,11 @@ def build_model(dataset: DatasetConfig, spec: ModelSpec, num_labels: Optional[in
     many training steps per call of the compiled train function (the same updates, less
     Python overhead per step); use it when every epoch has a known number of steps.
     ``optimizer`` names an ``optimizers.OPTIMIZERS`` entry ("lazy_adam" updates only the
-    table rows a batch touches; "adam" is Keras' Adam).
+    table rows a batch touches; "adam" is Keras' Adam; "auto" picks by the largest table).
     """
     inputs = FixedInputs(spec.to_json(), dataset.to_json(), name="embeddings")
-    optimizer = optimizers.make(optimizer, learning_rate)
+    rows = max([f.vocab_size for f in spec.features.values()] + [num_labels or 0])
+    optimizer = optimizers.make(optimizer, learning_rate, rows)
     if dataset.task == "ranking":
         model = RankingModel(inputs, hidden_units, name="nis_ranking")
         model.compile(optimizer=optimizer, loss=tf.keras.losses.BinaryCrossentropy(),

@@ -7,18 +7,30 @@ step costs time proportional to the table's rows, not to the rows the batch touc
 TensorFlow Addons): per-step work follows the batch, and rows no batch touched keep their
 values and slots exactly. Dense gradients (tower, projections) get Adam's update unchanged.
 Rows that go untouched for a while miss the decay of their moments that Adam would have
-applied, so the two differ on rare ids; ``make`` selects either by name.
+applied, so the two differ on rare ids; ``make`` selects either by name. The default,
+"auto", is Adam while every table has at most ``LAZY_ADAM_ROWS`` rows (the benchmark's data
+sets, where both were measured) and lazy Adam above (Adam's per-step cost there grows with
+the table: 0.7x lazy Adam's speed at 10k rows, 1/670 at 1M; BENCHMARKS.md "Scale").
 
 Example::
 
-    optimizer = make("lazy_adam", learning_rate=1e-3)   # or make("adam", ...)
+    optimizer = make("auto", learning_rate=1e-3, table_rows=1_000_000)   # lazy Adam
 """
 from __future__ import annotations
 
 import tensorflow as tf
 
-OPTIMIZERS = ("lazy_adam", "adam")
-DEFAULT_OPTIMIZER = "adam"
+OPTIMIZERS = ("auto", "lazy_adam", "adam")
+DEFAULT_OPTIMIZER = "auto"
+LAZY_ADAM_ROWS = 20_000  # "auto": lazy Adam once a table has more rows than this
+
+
+def resolve(name: str, table_rows: int) -> str:
+    """The optimizer ``name`` stands for: "auto" is lazy Adam when the largest table (or
+    softmax) has more than ``LAZY_ADAM_ROWS`` rows, else Adam; other names stand for themselves."""
+    if name != "auto":
+        return name
+    return "lazy_adam" if table_rows > LAZY_ADAM_ROWS else "adam"
 
 
 @tf.keras.utils.register_keras_serializable(package="nis")
@@ -65,8 +77,10 @@ class LazyAdam(tf.keras.optimizers.Adam):
         variable.scatter_sub(tf.IndexedSlices(m_rows * alpha / (tf.sqrt(v_rows) + epsilon), rows))
 
 
-def make(name: str, learning_rate: float) -> tf.keras.optimizers.Optimizer:
-    """The optimizer called ``name`` (one of ``OPTIMIZERS``) at ``learning_rate``."""
+def make(name: str, learning_rate: float, table_rows: int = 0) -> tf.keras.optimizers.Optimizer:
+    """The optimizer called ``name`` (one of ``OPTIMIZERS``) at ``learning_rate``;
+    ``table_rows`` (rows of the largest table) decides what "auto" is (``resolve``)."""
+    name = resolve(name, table_rows)
     if name == "lazy_adam":
         return LazyAdam(learning_rate)
     if name == "adam":

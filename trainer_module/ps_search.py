@@ -31,7 +31,6 @@ import numpy as np
 import tensorflow as tf
 
 from trainer_module import cluster
-from trainer_module import search_progress as progress
 from trainer_module.search_config import SearchResult
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -118,12 +117,6 @@ def run(search: "NeuralInputSearch", train_ds: tf.data.Dataset, val_ds: tf.data.
         fetched: List[np.ndarray] = [np.asarray(o.fetch()) for o in outs]
         main_loss = fetched[-1] if fetched[-1].ndim == 0 else fetched[-1][0]
         acc += [f[1:] for f in fetched if f.ndim]
-        if step % cfg.log_every == 0 or step == total:
-            history.append(search._log(step, warmup, main_loss, acc, writer))
-            acc = []
-        if manager and (step % cfg.checkpoint_every == 0 or step == total):
-            manager.save(checkpoint_number=step)
-            progress.save_history(checkpoint_dir, history)
-        if on_step:
-            on_step(step)
+        acc = search.after_steps(step, warmup, main_loss, acc, history, writer, manager,
+                                 checkpoint_dir, on_step)
     return search.result(history, final_batches)

@@ -13,8 +13,8 @@ Trainer for the baseline). ``fn_args.custom_config`` keys:
   'parameter_server' the tables are split over the ``TF_CONFIG`` cluster's parameter servers
   by ``ps_min_shard_bytes`` / ``ps_max_shard_bytes``, and ``steps_per_epoch`` plus
   ``EvalArgs.num_steps`` or ``validation_steps`` are required),
-  ``optimizer`` (``optimizers.DEFAULT_OPTIMIZER``; "lazy_adam" updates only the table rows a
-  batch touches),
+  ``optimizer`` (``optimizers.DEFAULT_OPTIMIZER``, "auto": lazy Adam, which updates only the
+  table rows a batch touches, once a table has more than ``optimizers.LAZY_ADAM_ROWS`` rows),
   ``seed`` (shuffling of the training data).
 * ``max_epochs`` (20) and ``patience`` (2): the training recipe (``training.fit``):
   epochs of one pass over the train split until the validation metric (AUC /

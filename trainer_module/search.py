@@ -90,7 +90,8 @@ class NeuralInputSearch:
         self._warm: Optional[np.ndarray] = None  # the previous MES projected (warm start)
         with self.strategy.scope():
             self.model = build_supernet(space, dataset, num_labels, config.hidden_units)
-            self.optimizer = optimizers.make(config.optimizer, config.learning_rate)
+            rows = max([f.vocab_size for f in space.features] + [num_labels or 0])
+            self.optimizer = optimizers.make(config.optimizer, config.learning_rate, rows)
             costs = ([[c / space.budget for c in dc] for dc in space.decision_costs()]
                      if config.budget_masking else None)
             self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
@@ -314,16 +315,31 @@ class NeuralInputSearch:
             self.step.assign_add(1)
             step += 1
             timer.examples += batches[0] + (batches[1] if controller else 0)
-            if step % cfg.log_every == 0 or step == total:
-                history.append(self._log(step, warm, main_loss, acc, writer))
-                logging.info("%s", timer.line(step, "warm-up" if warm else "search"))
-                acc = []
-            if manager and (step % cfg.checkpoint_every == 0 or step == total):
-                manager.save(checkpoint_number=step)
-                progress.save_history(checkpoint_dir, history)
-            if on_step:
-                on_step(step)
+            acc = self.after_steps(step, warm, main_loss, acc, history, writer, manager,
+                                   checkpoint_dir, on_step, timer)
         return self.result(history, final_batches)
+
+    def after_steps(self, step: int, warm: bool, main_loss, acc: list, history: list, writer,
+                    manager, checkpoint_dir: Optional[str],
+                    on_step: Optional[Callable[[int], None]],
+                    timer: Optional[progress.Progress] = None) -> list:
+        """The loop's bookkeeping once ``step`` steps are done (this loop's and ``ps_search``'s):
+        a progress row at ``log_every`` and at the end, a checkpoint with the history at
+        ``checkpoint_every`` and at the end, then ``on_step``. Returns the controller statistics
+        still to log (emptied by a logged row)."""
+        cfg = self.config
+        total = cfg.warmup_steps + cfg.search_steps
+        if step % cfg.log_every == 0 or step == total:
+            history.append(self._log(step, warm, main_loss, acc, writer))
+            if timer is not None:
+                logging.info("%s", timer.line(step, "warm-up" if warm else "search"))
+            acc = []
+        if manager and (step % cfg.checkpoint_every == 0 or step == total):
+            manager.save(checkpoint_number=step)
+            progress.save_history(checkpoint_dir, history)
+        if on_step:
+            on_step(step)
+        return acc
 
     def restore(self, checkpoint_dir: str):
         """Restores the latest checkpoint in ``checkpoint_dir`` if any; returns (manager, history)."""

@@ -51,7 +51,8 @@ class SearchConfig:
       optimizer: main model (supernet) optimizer, one of ``optimizers.OPTIMIZERS``:
         "lazy_adam" updates only the embedding rows (and their moments) a batch touches,
         so a step's cost does not grow with the tables; "adam" is Keras' Adam, which
-        decays the moments of every row on every step.
+        decays the moments of every row on every step; "auto" is lazy Adam once a table
+        has more than ``optimizers.LAZY_ADAM_ROWS`` rows, else Adam.
       controller_learning_rate: controller + baseline Adam learning rate.
       entropy_weight: entropy bonus of the policy gradient.
       controller_units: LSTM width of controller and baseline.

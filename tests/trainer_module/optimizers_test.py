@@ -99,3 +99,17 @@ def test_model_trained_with_lazy_adam_saves_and_loads(tmp_path):
     model.save(str(tmp_path / "model"), save_format="tf")
     loaded = tf.keras.models.load_model(str(tmp_path / "model"))
     assert isinstance(loaded.optimizer, optimizers.LazyAdam)
+
+
+def test_auto_is_lazy_adam_only_for_tables_larger_than_the_threshold():
+    big = optimizers.LAZY_ADAM_ROWS + 1
+    assert isinstance(optimizers.make("auto", 1e-3, table_rows=big), optimizers.LazyAdam)
+    assert not isinstance(optimizers.make("auto", 1e-3, table_rows=big - 1), optimizers.LazyAdam)
+    assert optimizers.DEFAULT_OPTIMIZER == SearchConfig().optimizer == "auto"
+    # the final model and the supernet count their largest table (or the softmax's labels)
+    def model(signal_entries):
+        spec = ModelSpec(budget=10**9, mode="ME", features={
+            "signal": signal_entries, "context": [(50, 4)], "noise": []})
+        return build_model(pdata.DATASET, spec, hidden_units=(8,))
+    assert not isinstance(model([(2000, 4)]).optimizer, optimizers.LazyAdam)
+    assert isinstance(model([(big - 100, 4), (100, 1)]).optimizer, optimizers.LazyAdam)
