@@ -12,7 +12,8 @@ from components.neural_input_search import NeuralInputSearch, executor
 from trainer_module.search_space import SearchSpace
 
 SEARCH_CONFIG = {"warmup_steps": 3, "search_steps": 3, "group_size": 10, "num_negatives": 8,
-                 "log_every": 3, "checkpoint_every": 3, "hidden_units": [16], "controller_units": 8}
+                 "log_every": 3, "checkpoint_every": 3, "hidden_units": [16], "controller_units": 8,
+                 "search_epochs": 0}
 
 
 def _props(data, **overrides):
@@ -192,3 +193,27 @@ def test_search_config_parameter_reaches_run_search_unchanged(tiny_data, make_ar
     props["search_config"] = props["search_config"].replace('"ranking"', '"retrieval"')
     with pytest.raises(ValueError, match="task 'retrieval' but the dataset config's task is 'ranking'"):
         executor.build_search_config(props, data.dataset)
+
+
+def test_search_length_scales_to_the_counted_train_split(tiny_data, make_artifacts, tmp_path,
+                                                         monkeypatch):
+    from trainer_module import tfx_io
+    data = tiny_data("ranking")
+    examples, graph = make_artifacts(data)
+    received = []
+
+    def run_search(space, dataset, train_ds, val_ds, config, **kwargs):
+        received.append(config)
+        raise RuntimeError("stop")
+
+    monkeypatch.setattr(executor.nis_search, "run_search", run_search)
+    props = _props(data, search_config={**SEARCH_CONFIG, "search_epochs": 2})
+    with pytest.raises(RuntimeError, match="stop"):
+        executor.Executor().Do({"examples": [examples], "transform_graph": [graph]},
+                               _outputs(tmp_path), props)
+    from tfx.types import artifact_utils
+    train = tfx_io.count_examples([os.path.join(u, "*") for u in
+                                   artifact_utils.get_split_uris([examples], "train")])
+    steps = -(-2 * train // 16)                     # two passes of batch 16, rounded up
+    assert steps > 6 and received[0].warmup_steps + received[0].search_steps == steps
+    assert received[0].warmup_steps == round(3 * steps / 6)   # the warm-up keeps its share
