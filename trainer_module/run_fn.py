@@ -237,24 +237,29 @@ def run_fn(fn_args: FnArgs) -> None:
                           checkpoint_dir=config.get("checkpoint_dir"), verbose=2)
     write_training_record(fitted, fn_args.model_run_dir)
     summarize(spec, model, fn_args.model_run_dir)
-    model = servable_model(model, strategy, build, fn_args.model_run_dir or tempfile.mkdtemp())
+    model = servable_model(model, strategy, build, fn_args.model_run_dir or tempfile.mkdtemp(),
+                           next(iter(val_ds))[0])
     model.save(fn_args.serving_model_dir, save_format="tf",
                signatures=serving_signatures(model, tft_out, dataset))
 
 
 def servable_model(model: tf.keras.Model, strategy: tf.distribute.Strategy,
-                   build: Callable[[], tf.keras.Model], scratch_dir: str) -> tf.keras.Model:
+                   build: Callable[[], tf.keras.Model], scratch_dir: str,
+                   features: Mapping[str, tf.Tensor]) -> tf.keras.Model:
     """The model to export: ``model``, or after parameter-server training an unsplit copy.
 
     A SavedModel of tables split over parameter servers does not load back (the split
     variables restore with an incompatible shape), while a checkpoint restores into any
     sharding: the weights go through one (under ``scratch_dir``) into ``build()``'s model,
-    built outside the strategy.
+    built outside the strategy on one batch of ``features`` so that every variable exists
+    when the read is checked (the optimizer's slots are left behind).
     """
     if not cluster.is_parameter_server(strategy):
         return model
     path = tf.train.Checkpoint(model=model).write(os.path.join(scratch_dir, "unsplit", "weights"))
     copy = build()
-    tf.train.Checkpoint(model=copy).read(path).assert_existing_objects_matched()
+    copy(features)
+    status = tf.train.Checkpoint(model=copy).read(path)
+    status.expect_partial().assert_existing_objects_matched()
     logging.info("parameter servers: exporting an unsplit copy of the trained model (via %s)", path)
     return copy

@@ -127,7 +127,7 @@ def test_export_serves_the_trained_split_tables(ps_run):
     import tensorflow as tf  # pylint: disable=import-outside-toplevel
     sys.path.insert(0, HERE)
     import planted_data as pdata  # pylint: disable=import-outside-toplevel
-    features = next(iter(pdata.dataset(pdata.ranking_arrays(1000, 1), 200)))[0]
+    features = next(iter(pdata.dataset(pdata.ranking_arrays(1000, 1), 200, repeat=False)))[0]
     served = tf.saved_model.load(ps_run["export"]).signatures["serving_default"]
     out = list(served(**features).values())[0].numpy().ravel()
     np.testing.assert_allclose(out, ps_run["predictions"], atol=1e-5)
