@@ -1,9 +1,9 @@
 """``python -m benchmarks.side_run``: one NIS search with overrides, its MES retrained per seed.
 
 A side run beside the full benchmark: one ``methods.nis_search`` (``--search-seed``, 0 as
-in the benchmark; library defaults plus ``--option`` overrides) on one task and budget, then the emitted MES
-retrained with ``methods.train_eval`` for every ``--seeds`` seed; prints the test
-metric per seed and its mean (the numbers ``benchmarks/findings.md`` quotes).
+in the benchmark; library defaults plus ``--option`` overrides) on one task and budget,
+then the emitted MES retrained with ``methods.train_eval`` for every ``--seeds`` seed;
+prints the test metric per seed and its mean (the numbers ``benchmarks/findings.md`` quotes).
 
 Example::
 
@@ -42,7 +42,8 @@ def main(argv=None) -> None:
     values = [r.test[key] * 100 for r in runs]
     mes = {n: [list(e) for e in f.entries] for n, f in search.spec.features.items()}
     print(json.dumps({"task": args.task, "fraction": args.fraction, "mode": args.mode,
-                      "options": overrides, "search_seed": args.search_seed, "budget": budget, "cost": search.spec.cost(),
+                      "options": overrides, "search_seed": args.search_seed, "budget": budget,
+                      "cost": search.spec.cost(),
                       "search_s": round(search.search_s), f"{key}_x100": [round(v, 2) for v in values],
                       "mean": round(float(np.mean(values)), 2), "mes": mes}), flush=True)
 

@@ -238,27 +238,27 @@ def run_fn(fn_args: FnArgs) -> None:
     write_training_record(fitted, fn_args.model_run_dir)
     summarize(spec, model, fn_args.model_run_dir)
     model = servable_model(model, strategy, build, fn_args.model_run_dir or tempfile.mkdtemp(),
-                           next(iter(val_ds))[0])
+                           val_ds)
     model.save(fn_args.serving_model_dir, save_format="tf",
                signatures=serving_signatures(model, tft_out, dataset))
 
 
 def servable_model(model: tf.keras.Model, strategy: tf.distribute.Strategy,
                    build: Callable[[], tf.keras.Model], scratch_dir: str,
-                   features: Mapping[str, tf.Tensor]) -> tf.keras.Model:
+                   data: tf.data.Dataset) -> tf.keras.Model:
     """The model to export: ``model``, or after parameter-server training an unsplit copy.
 
     A SavedModel of tables split over parameter servers does not load back (the split
     variables restore with an incompatible shape), while a checkpoint restores into any
     sharding: the weights go through one (under ``scratch_dir``) into ``build()``'s model,
-    built outside the strategy on one batch of ``features`` so that every variable exists
-    when the read is checked (the optimizer's slots are left behind).
+    built outside the strategy on the features of ``data``'s first batch so that every
+    variable exists when the read is checked (the optimizer's slots are left behind).
     """
     if not cluster.is_parameter_server(strategy):
         return model
     path = tf.train.Checkpoint(model=model).write(os.path.join(scratch_dir, "unsplit", "weights"))
     copy = build()
-    copy(features)
+    copy(next(iter(data))[0])
     status = tf.train.Checkpoint(model=copy).read(path)
     status.expect_partial().assert_existing_objects_matched()
     logging.info("parameter servers: exporting an unsplit copy of the trained model (via %s)", path)

@@ -53,15 +53,16 @@ def main(work_dir: str) -> None:
                           steps_per_epoch=3, validation_steps=2,
                           checkpoint_dir=os.path.join(work_dir, "train"))
     # The export (run_fn's servable_model + model.save); the test loads it in its own process
-    # and compares its predictions on the first (unshuffled) validation batch with the trained model's.
+    # and compares its predictions on the first (unshuffled) validation batch with the
+    # trained model's.
     export = os.path.join(work_dir, "export")
-    features = next(iter(pdata.dataset(pdata.ranking_arrays(1000, 1), 200, repeat=False)))[0]
+    one_batch = pdata.dataset(pdata.ranking_arrays(1000, 1), 200, repeat=False).take(1)
     servable = run_fn.servable_model(
         model, strategy, lambda: models.build_model(pdata.DATASET, result.spec, hidden_units=HIDDEN),
-        os.path.join(work_dir, "model_run"), features)
+        os.path.join(work_dir, "model_run"), one_batch)
     servable.save(export, save_format="tf")
     print("RESULT " + json.dumps({
-        "export": export, "predictions": model(features).numpy().ravel().tolist(),
+        "export": export, "predictions": model(next(iter(one_batch))[0]).numpy().ravel().tolist(),
         "supernet": cluster.shard_devices(first.model.trainable_variables),
         "controller_split": [v.name for v in first.controller.trainable_variables
                              if "/part_" in v.name],
