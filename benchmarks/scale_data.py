@@ -124,7 +124,10 @@ def _one_pattern(files: Sequence[str], link_dir: str) -> str:
     """A file pattern matching exactly ``files``: symbolic links to them in ``link_dir``."""
     os.makedirs(link_dir, exist_ok=True)
     for path in files:
-        os.symlink(os.path.abspath(path), os.path.join(link_dir, os.path.basename(path)))
+        link = os.path.join(link_dir, os.path.basename(path))
+        if os.path.islink(link):  # a re-run on the same --work-dir: our own link
+            os.remove(link)
+        os.symlink(os.path.abspath(path), link)
     return os.path.join(link_dir, "*")
 
 
