@@ -74,8 +74,11 @@ def test_section_reports_every_measurement_and_its_target():
     assert "| lazy_adam | 10.0 | 20.0 | 2.00 (target <= 1.5: missed) |" in text
     assert "Not measured: no cluster here." in text
     # search overhead: 40 steps x 256 examples at the final model's 1,000/s = 10.24 s
-    assert "| 5% | ME | 30 | 40 (4) | 10,240 | 1,000 | 10 | 2.9x (target <= 3: met) | 7 |" in text
-    assert "| 5% | SE | 50 | 40 (4) | 10,240 | 1,000 | 10 | 4.9x (target <= 3: missed) |" in text
+    # and against one whole training run (train_s 10 s): 30/10 and 50/10
+    assert ("| 5% | ME | 30 | 40 (4) | 10,240 | 1,000 | 10 | 2.9x (target <= 3: met) | 7 | 10 | "
+            "3.00x |") in text
+    assert ("| 5% | SE | 50 | 40 (4) | 10,240 | 1,000 | 10 | 4.9x (target <= 3: missed) | 7 | 10 | "
+            "5.00x |") in text
 
 
 PS = {"measured": True, "rows": 5000, "budget": 64, "warmup_steps": 60, "search_steps": 120,
