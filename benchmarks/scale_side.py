@@ -11,7 +11,8 @@ same ExampleGen/Transform path (``scale.prepare``), then runs what ``--what`` na
   for the emitted MES and for uniform widths 4, 8, 16 and 32 over the row blocks that fit
   (does the supernet, or the search space, keep the search from the grid's winner?);
 - ``grid``: the uniform SE grid, every width with seed 0 (the scale benchmark's recipe);
-- ``nis-<SE|ME>-<paper|fine>``: one search (``--search-seed``) and retrains with seeds 0 and 1;
+- ``nis-<SE|ME>-<paper|fine>``: one search (``--search-seed``, ``--option`` overrides of its
+  ``SearchConfig``) and retrains with seeds 0 and 1;
   "fine" gives every feature above 100,000 ids the row blocks ``FINE_FRACTIONS`` instead of
   the paper's.
 
@@ -77,8 +78,8 @@ def block_widths(space: SearchSpace, budget: int, width: int) -> Dict[str, list]
     return out
 
 
-def _search_config(data, seed: int = 0):
-    cfg = m.search_config(data.task, seed, optimizer=scale.OPTIMIZER)
+def _search_config(data, seed: int = 0, options: Optional[Dict] = None):
+    cfg = m.search_config(data.task, seed, **{"optimizer": scale.OPTIMIZER, **(options or {})})
     return cfg.for_train_examples(data.size("train"), m.BATCH_SIZE)
 
 
@@ -114,12 +115,13 @@ def grid(data, budget: int, kw: Dict) -> List[str]:
             for spec in m.grid_specs(data.vocab_sizes, budget, m.GRID_DIMS)]
 
 
-def nis(data, budget: int, mode: str, rows: str, kw: Dict, search_seed: int = 0) -> str:
+def nis(data, budget: int, mode: str, rows: str, kw: Dict, search_seed: int = 0,
+        options: Optional[Dict] = None) -> str:
     """One search (``search_seed``) with the paper's or the fine row blocks, retrained with
     seeds 0 and 1."""
     space = SearchSpace.from_vocab_sizes(data.vocab_sizes, budget, mode=mode,
                                          overrides=space_overrides(data.vocab_sizes, rows))
-    cfg = _search_config(data, search_seed)
+    cfg = _search_config(data, search_seed, options)
     tf.keras.utils.set_random_seed(search_seed)  # the supernet's initial weights, whatever ran before
     start = time.perf_counter()
     res = run_search(space, data.dataset, tf_dataset(data.splits["train"], m.BATCH_SIZE, 0),
@@ -128,7 +130,7 @@ def nis(data, budget: int, mode: str, rows: str, kw: Dict, search_seed: int = 0)
     search_s = time.perf_counter() - start
     runs = [m.train_eval(data, res.spec, seed, **kw) for seed in (0, 1)]
     mes = {n: [list(e) for e in f.entries] for n, f in res.spec.features.items()}
-    return _auc_line(f"NIS-{mode} {rows} rows, search seed {search_seed}", runs,
+    return _auc_line(f"NIS-{mode} {rows} rows, search seed {search_seed}{options or ''}", runs,
                      f"search {search_s:.0f} s, {res.spec.cost():,} of {budget:,} floats, "
                      f"MES {json.dumps(mes)}")
 
@@ -140,12 +142,15 @@ def main(argv=None) -> None:
     p.add_argument("--fraction", type=float, default=0.05)
     p.add_argument("--what", nargs="+", default=["profile"])
     p.add_argument("--search-seed", type=int, default=0, help="seed of the nis-* searches")
+    p.add_argument("--option", action="append", default=[], metavar="NAME=JSON",
+                   help="a SearchConfig override of the nis-* searches, e.g. search_epochs=1")
     args = p.parse_args(argv)
     unknown = [w for w in args.what if w not in ("profile", "scores", "grid") and not
                (w.startswith("nis-") and len(w.split("-")) == 3 and w.split("-")[1] in ("SE", "ME")
                 and w.split("-")[2] in ("paper", "fine"))]
     if unknown:
         p.error(f"unknown --what {unknown}; expected profile, scores, grid, nis-<SE|ME>-<paper|fine>")
+    options = {k: json.loads(v) for k, v in (o.split("=", 1) for o in args.option)}
     data = load(args.rows, args.work_dir)
     budget = int(args.fraction * data.full_floats())
     kw = scale.train_kwargs(scale.ScaleSettings(), data.size("train"))
@@ -161,7 +166,7 @@ def main(argv=None) -> None:
             lines = grid(data, budget, kw)
         else:
             _, mode, rows = what.split("-")
-            lines = [nis(data, budget, mode, rows, kw, args.search_seed)]
+            lines = [nis(data, budget, mode, rows, kw, args.search_seed, options)]
         for line in lines:
             print(f"[side] {args.fraction:g} {what}: {line}", flush=True)
 
