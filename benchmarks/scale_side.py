@@ -44,6 +44,8 @@ from trainer_module.search_space import SearchSpace
 FINE_FRACTIONS = (0.01, 0.02, 0.04, 0.08, 0.15, 0.3, 0.4)
 FINE_MIN_VOCAB = 100_000
 WIDTHS = (4, 8, 16, 32)
+WHATS = ({"profile", "scores", "grid"}
+         | {f"nis-{mode}-{rows}" for mode in ("SE", "ME") for rows in ("paper", "fine")})
 
 
 def load(rows: int, work_dir: str):
@@ -93,7 +95,7 @@ def scores(data, budget: int) -> List[str]:
     emitted = search.run(tf_dataset(data.splits["train"], m.BATCH_SIZE, 0),
                          tf_dataset(data.splits["eval"], batch, 1)).spec
     batches = [b for _, b in zip(range(40), tf_dataset(data.splits["eval"], batch, 7))]
-    mess = {"emitted": {n: [list(e) for e in f.entries] for n, f in emitted.features.items()}}
+    mess = {"emitted": _mes(emitted)}
     mess.update({f"width {w} over whole row blocks": block_widths(space, budget, w) for w in WIDTHS})
     lines = []
     for name, mes in mess.items():
@@ -102,6 +104,11 @@ def scores(data, budget: int) -> List[str]:
                                     f"{s['objective_x100']:.2f} +- {s['stderr']:.2f} "
                                     f"({s['cost']:,} floats) {json.dumps(mes)}"))
     return lines
+
+
+def _mes(spec) -> Dict[str, list]:
+    """A spec's entries per feature, as lists (JSON and ``supernet_scores.score`` take them)."""
+    return {n: [list(e) for e in f.entries] for n, f in spec.features.items()}
 
 
 def _auc_line(name: str, runs, extra: str = "") -> str:
@@ -129,10 +136,9 @@ def nis(data, budget: int, mode: str, rows: str, kw: Dict, search_seed: int = 0,
                      cfg, num_labels=data.num_labels)
     search_s = time.perf_counter() - start
     runs = [m.train_eval(data, res.spec, seed, **kw) for seed in (0, 1)]
-    mes = {n: [list(e) for e in f.entries] for n, f in res.spec.features.items()}
     return _auc_line(f"NIS-{mode} {rows} rows, search seed {search_seed}{options or ''}", runs,
                      f"search {search_s:.0f} s, {res.spec.cost():,} of {budget:,} floats, "
-                     f"MES {json.dumps(mes)}")
+                     f"MES {json.dumps(_mes(res.spec))}")
 
 
 def main(argv=None) -> None:
@@ -145,12 +151,13 @@ def main(argv=None) -> None:
     p.add_argument("--option", action="append", default=[], metavar="NAME=JSON",
                    help="a SearchConfig override of the nis-* searches, e.g. search_epochs=1")
     args = p.parse_args(argv)
-    unknown = [w for w in args.what if w not in ("profile", "scores", "grid") and not
-               (w.startswith("nis-") and len(w.split("-")) == 3 and w.split("-")[1] in ("SE", "ME")
-                and w.split("-")[2] in ("paper", "fine"))]
+    unknown = [w for w in args.what if w not in WHATS]
     if unknown:
-        p.error(f"unknown --what {unknown}; expected profile, scores, grid, nis-<SE|ME>-<paper|fine>")
-    options = {k: json.loads(v) for k, v in (o.split("=", 1) for o in args.option)}
+        p.error(f"unknown --what {unknown}; expected one of {sorted(WHATS)}")
+    try:
+        options = {k: json.loads(v) for k, v in (o.split("=", 1) for o in args.option)}
+    except ValueError:
+        p.error(f"--option takes NAME=JSON (e.g. search_epochs=1), got {args.option}")
     data = load(args.rows, args.work_dir)
     budget = int(args.fraction * data.full_floats())
     kw = scale.train_kwargs(scale.ScaleSettings(), data.size("train"))

@@ -37,3 +37,10 @@ def test_unknown_side_run_is_refused_before_any_data_work(tmp_path):
     with pytest.raises(SystemExit):
         scale_side.main(["--work-dir", str(tmp_path), "--what", "nis-ME-coarse"])
     assert not os.listdir(tmp_path)
+
+
+def test_malformed_option_is_refused_before_any_data_work(tmp_path):
+    with pytest.raises(SystemExit):
+        scale_side.main(["--work-dir", str(tmp_path), "--what", "nis-SE-fine",
+                         "--option", "search_epochs"])
+    assert not os.listdir(tmp_path)
