@@ -53,10 +53,11 @@ SCREEN_EPOCHS = 1  # per-feature hand tuning screens candidates with one-epoch r
 # docs/architecture.md): four equal dim chunks (section 4), unmasked sampling driven by the cost
 # loss (3.3.1-3.3.2), the controller's converged choice as the output (3.3.1; no final selection,
 # so no random pool either), unbounded logits and no budget-spent input (the paper's controller
-# has neither), 5,000 sampled retrieval negatives (section 4; capped at labels - 1).
+# has neither), 5,000 sampled retrieval negatives (section 4; capped at labels - 1), and the
+# paper's width d for every feature, also where the budget rules the widest chunks out (3.3.1).
 PAPER_SPACE = {"num_dim_chunks": 4}
 PAPER_SEARCH = {"budget_masking": False, "final_candidates": 0, "logit_bound": 0.0,
-                "budget_input": False, "num_negatives": 5000}
+                "budget_input": False, "num_negatives": 5000, "prune_widths": False}
 MAX_DIM = 32
 ALPHA = 0.3
 

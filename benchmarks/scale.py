@@ -40,6 +40,7 @@ from benchmarks import scale_data, scale_jobs, scale_ps, scale_report, scale_ste
 from pipelines.data import synthetic_stream as stream
 from trainer_module import memory_plan
 from trainer_module.defaults import DEFAULT_HIDDEN_UNITS
+from trainer_module.search import SearchConfig, searched_space
 from trainer_module.search_space import SearchSpace
 
 OPTIMIZER = "lazy_adam"
@@ -156,7 +157,8 @@ def bench_budget(data, info: Dict, frac: float, s: ScaleSettings, arrays_dir: st
     for mode in ("SE", "ME"):
         search = scale_jobs.measured(scale_jobs.search_job, *args, budget, mode, s.seeds[0],
                                      {"optimizer": OPTIMIZER, **s.search_overrides})
-        space = SearchSpace.from_vocab_sizes(data.vocab_sizes, budget, mode=mode)
+        space = searched_space(SearchSpace.from_vocab_sizes(data.vocab_sizes, budget, mode=mode),
+                               SearchConfig(**s.search_overrides))
         search["memory_plan"] = memory_plan.plan(space, DEFAULT_HIDDEN_UNITS)
         spec = m.ModelSpec.from_json(search["spec"])
         runs = []

@@ -253,6 +253,27 @@ class FeatureSearchSpace:
             return None
         return [max((s + 1 for s, a in enumerate(sets) if t in a), default=0) for t in range(len(dims))]
 
+    def within_budget(self, budget: int, mode: str) -> "FeatureSearchSpace":
+        """This feature without the dim chunks that no configuration within ``budget`` uses.
+
+        A configuration that uses chunk t gives it to the first row block at least, so it
+        costs ``vbar_1 * dbar_t`` floats or more (ME), and an SE pick of the first ``t``
+        chunks costs ``vbar_1 * Dbar_t`` or more: such chunks are dropped (ME: each one
+        that costs more than the budget; SE: from the first over-budget prefix on). The
+        within-budget configurations, and the MES each realises, stay the same; at least
+        the first chunk stays, so the feature keeps its place in the space.
+        """
+        first, keep = self.block_vocab[0], []
+        for c in self.dim_chunks:
+            if first * (c if mode == "ME" else sum(keep) + c) <= budget:
+                keep.append(c)
+            elif mode == "SE":
+                break
+        keep = keep or [self.dim_chunks[0]]
+        if tuple(keep) == self.dim_chunks:
+            return self
+        return dataclasses.replace(self, dim=sum(keep), dim_chunks=tuple(keep), num_dim_chunks=None)
+
     def min_nonempty_cost(self) -> int:
         """Cheapest choice that keeps the feature: one row block x one dim chunk."""
         return self.block_vocab[0] * min(self.dim_chunks)

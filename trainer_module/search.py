@@ -48,7 +48,8 @@ from trainer_module.search_config import SearchConfig, SearchResult
 from trainer_module.search_space import SearchSpace
 from trainer_module.sequence_network import ExactPricing
 
-__all__ = ["SearchConfig", "SearchResult", "NeuralInputSearch", "exact_pricing", "run_search"]
+__all__ = ["SearchConfig", "SearchResult", "NeuralInputSearch", "exact_pricing", "run_search",
+           "searched_space"]
 
 
 def exact_pricing(space: SearchSpace) -> Optional[ExactPricing]:
@@ -64,6 +65,12 @@ def exact_pricing(space: SearchSpace) -> Optional[ExactPricing]:
                         budget=float(space.budget))
 
 
+def searched_space(space: SearchSpace, config: SearchConfig) -> SearchSpace:
+    """The space a search with ``config`` runs on: ``space`` without the widths its budget
+    rules out (``SearchSpace.within_budget_widths``), or as given when ``prune_widths`` is off."""
+    return space.within_budget_widths() if config.prune_widths else space
+
+
 class NeuralInputSearch:
     """Holds the supernet, the controller and the search state; ``run`` drives the loop."""
 
@@ -73,6 +80,7 @@ class NeuralInputSearch:
         if config.task != dataset.task:
             raise ValueError(f"search task {config.task!r} differs from the dataset's {dataset.task!r}")
         space.check_feasible()
+        space = searched_space(space, config)
         self.memory_plan = memory_plan.checked_plan(space, config.hidden_units, num_labels,
                                                     config.memory_limit_bytes)
         self.space, self.dataset, self.config = space, dataset, config
@@ -504,5 +512,5 @@ def run_search(space: SearchSpace, dataset: DatasetConfig, train_ds: tf.data.Dat
     search = NeuralInputSearch(space, dataset, config, num_labels, strategy, cost_terms)
     result = search.run(train_ds, val_ds, checkpoint_dir, log_dir, on_step, warm_start)
     if controller_dir:
-        warm_lib.save_controller(search.controller, space, controller_dir)
+        warm_lib.save_controller(search.controller, search.space, controller_dir)
     return result

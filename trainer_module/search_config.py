@@ -95,6 +95,13 @@ class SearchConfig:
         ``budget_masking``, since unmasked decisions are priced 0). False feeds the previous
         choice alone, as the paper's controller does (section 3.3.3: the baseline sees "the
         choices that have already been made").
+      prune_widths: drop every feature's dim chunks that no configuration within the budget
+        uses (``SearchSpace.within_budget_widths``: its first row block alone at that width
+        costs more than the budget) before the supernet is built. The feasible
+        configurations stay the same; the supernet's tables, its warm-up and the controller
+        then cover only widths the search can emit (at 1% of a million-id feature's floats,
+        4 of the paper's 128 columns). False keeps the paper's ``d = 32 * ceil(v^0.35 / 32)``
+        columns for every feature (section 3.3.1).
       memory_limit_bytes: the most bytes the memory plan (``memory_plan.plan``: supernet,
         its optimizer slots and the final model with its slots, an upper bound) may need;
         the search stops with an error before training when it needs more. None: a share
@@ -132,6 +139,7 @@ class SearchConfig:
     fill_budget: bool = False
     logit_bound: float = 2.5
     budget_input: bool = True
+    prune_widths: bool = True
     memory_limit_bytes: Optional[int] = None
     warm_start: str = "off"
     warm_start_search_steps: Optional[int] = None

@@ -273,6 +273,7 @@ class Executor(base_executor.BaseExecutor):
         space = build_search_space(vocab_sizes, exec_properties)
         config = scaled_config(build_search_config(exec_properties, inputs.dataset), inputs,
                                exec_properties)
+        space = nis_search.searched_space(space, config)  # the report labels its decisions
         warm = warm_start(input_dict, config)
         if warm is not None and config.warm_start_search_steps is not None:
             config = dataclasses.replace(config, search_steps=config.warm_start_search_steps)

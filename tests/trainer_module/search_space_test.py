@@ -75,3 +75,41 @@ def test_exact_increments_are_nonnegative_and_sum_to_the_cost_in_any_order():
             total += inc[acts[i]]
             assert total == space.cost(row)
         assert total == space.cost(acts) == space.to_spec(acts).cost()
+
+
+def _feasible_mess(space):
+    """Every within-budget configuration's MES, as a set of (feature, entries) tuples."""
+    import itertools
+    out = set()
+    for actions in itertools.product(*[range(n) for n in space.decision_sizes()]):
+        if space.cost(actions) <= space.budget:
+            spec = space.to_spec(actions)
+            out.add(tuple((n, tuple(map(tuple, f.entries))) for n, f in sorted(spec.features.items())))
+    return out
+
+
+@pytest.mark.parametrize("mode, chunks, accounting, kept", [
+    ("ME", None, "exact", (1, 1, 2)), ("SE", None, "exact", (1, 1)),
+    ("ME", (4, 1, 2, 1), "exact", (1, 2, 1)), ("SE", (4, 1, 2, 1), "paper_tables_only", (4,)),
+    ("ME", (1, 1, 2, 4), "paper_tables_only", (1, 1, 2))])
+def test_within_budget_widths_keeps_exactly_the_feasible_configurations(mode, chunks, accounting,
+                                                                       kept):
+    # 10 rows in the first block: at 35 floats chunks wider than 3 (ME), or prefixes past
+    # width 3 (SE), are unaffordable.
+    over = {"a": {"dim_chunks": chunks}} if chunks else {"a": {"dim": 8}}
+    space = SearchSpace.from_vocab_sizes({"a": 100, "b": 20}, budget=35, mode=mode,
+                                         overrides={**over, "b": {"dim": 4}}, accounting=accounting)
+    pruned = space.within_budget_widths()
+    assert pruned.feature("a").dim_chunks == kept
+    assert _feasible_mess(pruned) == _feasible_mess(space)
+
+
+def test_within_budget_widths_drops_the_columns_a_million_id_feature_cannot_afford():
+    space = SearchSpace.from_vocab_sizes({"user": 1_000_000, "device": 8}, budget=320_000)
+    pruned = space.within_budget_widths()
+    assert space.feature("user").dim == 128 and pruned.feature("user").dim == 4  # 100k rows x 4
+    assert pruned.feature("device") == space.feature("device")
+    assert pruned.within_budget_widths() == pruned
+    # a feature that nothing fits keeps its narrowest chunk (removed by the budget masks)
+    tight = SearchSpace.from_vocab_sizes({"user": 1_000_000, "device": 8}, budget=50_000)
+    assert tight.within_budget_widths().feature("user").dim_chunks == (1,)
