@@ -57,7 +57,7 @@ SCREEN_EPOCHS = 1  # per-feature hand tuning screens candidates with one-epoch r
 # paper's width d for every feature, also where the budget rules the widest chunks out (3.3.1).
 PAPER_SPACE = {"num_dim_chunks": 4}
 PAPER_SEARCH = {"budget_masking": False, "final_candidates": 0, "logit_bound": 0.0,
-                "budget_input": False, "num_negatives": 5000, "prune_widths": False}
+                "budget_input": False, "num_negatives": 5000, "prune_widths": "off"}
 MAX_DIM = 32
 ALPHA = 0.3
 

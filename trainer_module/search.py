@@ -67,8 +67,12 @@ def exact_pricing(space: SearchSpace) -> Optional[ExactPricing]:
 
 def searched_space(space: SearchSpace, config: SearchConfig) -> SearchSpace:
     """The space a search with ``config`` runs on: ``space`` without the widths its budget
-    rules out (``SearchSpace.within_budget_widths``), or as given when ``prune_widths`` is off."""
-    return space.within_budget_widths() if config.prune_widths else space
+    rules out (``SearchSpace.within_budget_widths``; "auto": in features with more than
+    ``optimizers.LAZY_ADAM_ROWS`` ids), or as given when ``prune_widths`` is "off"."""
+    if config.prune_widths == "off":
+        return space
+    return space.within_budget_widths(
+        min_vocab=0 if config.prune_widths == "on" else optimizers.LAZY_ADAM_ROWS)
 
 
 class NeuralInputSearch:

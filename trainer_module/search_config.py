@@ -18,6 +18,7 @@ from trainer_module.spec import ModelSpec
 
 DECISION_ORDERS = ("feature", "random")
 WARM_START_MODES = ("off", "on", "auto")
+PRUNE_MODES = ("auto", "on", "off")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -95,13 +96,15 @@ class SearchConfig:
         ``budget_masking``, since unmasked decisions are priced 0). False feeds the previous
         choice alone, as the paper's controller does (section 3.3.3: the baseline sees "the
         choices that have already been made").
-      prune_widths: drop every feature's dim chunks that no configuration within the budget
-        uses (``SearchSpace.within_budget_widths``: its first row block alone at that width
-        costs more than the budget) before the supernet is built. The feasible
-        configurations stay the same; the supernet's tables, its warm-up and the controller
-        then cover only widths the search can emit (at 1% of a million-id feature's floats,
-        4 of the paper's 128 columns). False keeps the paper's ``d = 32 * ceil(v^0.35 / 32)``
-        columns for every feature (section 3.3.1).
+      prune_widths: drop a feature's dim chunks that no configuration within the budget uses
+        (``SearchSpace.within_budget_widths``: its first row block alone at that width costs
+        more than the budget) before the supernet is built. The feasible configurations stay
+        the same; the supernet's tables, its warm-up and the controller then cover only
+        widths the search can emit (at 1% of a million-id feature's floats, 8 of the paper's
+        128 columns). "on" prunes every feature; "auto" the features with more than
+        ``optimizers.LAZY_ADAM_ROWS`` ids, whose tables make the search slow (on the small
+        benchmark sets pruning lowered the searches it changed; benchmarks/findings.md);
+        "off" keeps the paper's ``d = 32 * ceil(v^0.35 / 32)`` columns (section 3.3.1).
       memory_limit_bytes: the most bytes the memory plan (``memory_plan.plan``: supernet,
         its optimizer slots and the final model with its slots, an upper bound) may need;
         the search stops with an error before training when it needs more. None: a share
@@ -139,7 +142,7 @@ class SearchConfig:
     fill_budget: bool = False
     logit_bound: float = 2.5
     budget_input: bool = True
-    prune_widths: bool = True
+    prune_widths: str = "auto"
     memory_limit_bytes: Optional[int] = None
     warm_start: str = "off"
     warm_start_search_steps: Optional[int] = None
@@ -157,6 +160,8 @@ class SearchConfig:
         if self.decision_order not in DECISION_ORDERS:
             raise ValueError(f"decision_order must be one of {DECISION_ORDERS}, "
                              f"got {self.decision_order!r}")
+        if self.prune_widths not in PRUNE_MODES:
+            raise ValueError(f"prune_widths must be one of {PRUNE_MODES}, got {self.prune_widths!r}")
         if self.warm_start not in WARM_START_MODES:
             raise ValueError(f"warm_start must be one of {WARM_START_MODES}, got {self.warm_start!r}")
         if self.warm_start_search_steps is not None and self.warm_start_search_steps < 0:

@@ -139,12 +139,14 @@ class SearchSpace:
         return ModelSpec(budget=int(self.budget), mode=self.mode, features=feats,
                          metadata=dict(metadata or {}), accounting=self.accounting)
 
-    def within_budget_widths(self) -> "SearchSpace":
-        """The space without the dim chunks no within-budget configuration uses
-        (``FeatureSearchSpace.within_budget``): the same feasible configurations and MESs,
-        with narrower supernet tables and fewer controller decisions."""
-        return dataclasses.replace(
-            self, features=tuple(f.within_budget(self.budget, self.mode) for f in self.features))
+    def within_budget_widths(self, min_vocab: int = 0) -> "SearchSpace":
+        """The space without the dim chunks no within-budget configuration uses, in the
+        features with more than ``min_vocab`` ids (``FeatureSearchSpace.within_budget``):
+        the same feasible configurations and MESs, with narrower supernet tables and fewer
+        controller decisions."""
+        return dataclasses.replace(self, features=tuple(
+            f.within_budget(self.budget, self.mode) if f.vocab_size > min_vocab else f
+            for f in self.features))
 
     def min_nonempty_cost(self) -> int:
         return min(f.min_nonempty_cost() for f in self.features)

@@ -14,7 +14,7 @@ def test_paper_search_changes_only_the_papers_elements():
                        "num_negatives", "prune_widths"}
     assert not paper.budget_masking and paper.final_candidates == 0 and paper.logit_bound == 0
     assert not paper.budget_input and paper.num_negatives == 5000 and not paper.fill_budget
-    assert not paper.prune_widths
+    assert paper.prune_widths == "off"
     assert m.PAPER_SPACE == {"num_dim_chunks": 4}
 
 

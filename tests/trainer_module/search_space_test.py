@@ -113,3 +113,16 @@ def test_within_budget_widths_drops_the_columns_a_million_id_feature_cannot_affo
     # a feature that nothing fits keeps its narrowest chunk (removed by the budget masks)
     tight = SearchSpace.from_vocab_sizes({"user": 1_000_000, "device": 8}, budget=50_000)
     assert tight.within_budget_widths().feature("user").dim_chunks == (1,)
+
+
+def test_searched_space_prunes_by_the_configs_mode():
+    from trainer_module.search import SearchConfig, searched_space
+    # first row blocks of 3,000 and 500 rows at 6,000 floats: "big" (over 20,000 ids) affords
+    # widths up to 2, "small" up to 12, so "on" drops its 16-wide chunk and "auto" keeps it
+    space = SearchSpace.from_vocab_sizes({"big": 30_000, "small": 5_000}, budget=6_000)
+    dims = {mode: [f.dim for f in searched_space(space, SearchConfig(prune_widths=mode)).features]
+            for mode in ("auto", "on", "off")}
+    assert dims == {"auto": [4, 32], "on": [4, 16], "off": [64, 32]}
+    assert SearchConfig().prune_widths == "auto"
+    with pytest.raises(ValueError, match="prune_widths must be one of"):
+        SearchConfig(prune_widths=True)
