@@ -127,13 +127,14 @@ def test_retrieval_groups_share_one_configuration_per_group_of_examples():
 
 
 def test_fill_budget_widens_the_emitted_se_configuration():
+    tf.keras.utils.set_random_seed(0)  # the untrained controller's pick, whatever ran before
     space, cfg = small_search(budget_masking=True)
     search = NeuralInputSearch(space, pdata.DATASET, cfg)
     plain = search.result()
     search.config = dataclasses.replace(cfg, fill_budget=True)
     filled = search.result()  # the same controller's pick, then widened
     assert filled.spec.metadata["unfilled_cost"] == plain.spec.cost()
-    assert plain.spec.cost() < filled.spec.cost() <= 20_000  # the pick used 1,360 floats
+    assert plain.spec.cost() < filled.spec.cost() <= 20_000  # the pick uses 9,240 floats
     for name, mes in plain.spec.features.items():
         assert filled.spec.features[name].vocab_size == mes.vocab_size
     assert "unfilled_cost" not in plain.spec.metadata
