@@ -50,7 +50,7 @@ def profile(data: TaskData, fraction: float, mode: str, repeats: int = 100) -> D
     xv, yv = next(iter(tf_dataset(data.splits["eval"], val_batch, 1)))
     fns = search.step_functions(val_batch)
     upcoming = fns["search_step"](x, y, xv, yv)[1]  # the choices of the steps between
-    return {"decisions": len(space.decision_sizes()), "controller_batch": val_batch,
+    return {"decisions": len(search.space.decision_sizes()), "controller_batch": val_batch,
             "warmup_step_ms": _ms(lambda: fns["warmup_step"](x, y), repeats),
             "search_step_ms": _ms(lambda: fns["search_step"](x, y, xv, yv)[0], repeats),
             "main_step_ms": _ms(lambda: fns["main_step"](x, y, upcoming, tf.constant(0)), repeats),
