@@ -38,7 +38,7 @@ from benchmarks.data import tf_dataset
 from benchmarks.supernet_scores import score
 from trainer_module.baselines import uniform_se_spec
 from trainer_module.features import DatasetConfig
-from trainer_module.search import NeuralInputSearch, run_search
+from trainer_module.search import NeuralInputSearch, SearchConfig, run_search
 from trainer_module.search_space import SearchSpace
 
 FINE_FRACTIONS = (0.01, 0.02, 0.04, 0.08, 0.15, 0.3, 0.4)
@@ -158,6 +158,10 @@ def main(argv=None) -> None:
         options = {k: json.loads(v) for k, v in (o.split("=", 1) for o in args.option)}
     except ValueError:
         p.error(f"--option takes NAME=JSON (e.g. search_epochs=1), got {args.option}")
+    try:  # option names and types, before minutes of data work
+        SearchConfig.from_dict(options)
+    except ValueError as e:
+        p.error(str(e))
     data = load(args.rows, args.work_dir)
     budget = int(args.fraction * data.full_floats())
     kw = scale.train_kwargs(scale.ScaleSettings(), data.size("train"))

@@ -44,3 +44,12 @@ def test_malformed_option_is_refused_before_any_data_work(tmp_path):
         scale_side.main(["--work-dir", str(tmp_path), "--what", "nis-SE-fine",
                          "--option", "search_epochs"])
     assert not os.listdir(tmp_path)
+
+
+@pytest.mark.parametrize("option", ["prune_widths=true", "no_such_option=1"])
+def test_option_the_search_rejects_is_refused_before_any_data_work(tmp_path, monkeypatch, option):
+    def load(*args):
+        raise AssertionError("data work started")
+    monkeypatch.setattr(scale_side, "load", load)
+    with pytest.raises(SystemExit):
+        scale_side.main(["--work-dir", str(tmp_path), "--what", "nis-SE-fine", "--option", option])
