@@ -89,8 +89,12 @@ class SupernetEmbedding(tf.keras.layers.Layer):
         valid = (ids >= 0) & (ids < self.space.vocab_size)
         rows = tf.nn.embedding_lookup(self.table, tf.where(valid, ids, tf.zeros_like(ids)))      # [B, L, d]
         block = 1 + tf.reduce_sum(tf.cast(ids[..., None] >= self._bounds, tf.int32), -1)  # [B, L]
-        chunk_on = (block[..., None] <= levels[:, None, :]) & valid[..., None]      # [B, L, T]
-        col_on = tf.gather(tf.cast(chunk_on, rows.dtype), self._col_chunk, axis=-1)  # [B, L, d]
+        block = tf.where(valid, block, self.space.num_row_blocks + 1)   # invalid: past every level
+        # Column c is on for an id of row block s when s <= the level of c's chunk: one
+        # compare of the [B, L] blocks with the [B, d] column levels (widening the levels,
+        # not a [B, L, T] mask, keeps the per-id work to the compare).
+        col_level = tf.gather(levels, self._col_chunk, axis=1)                       # [B, d]
+        col_on = tf.cast(block[..., None] <= col_level[:, None, :], rows.dtype)      # [B, L, d]
         bag = tf.reduce_sum(rows * col_on, axis=1)                                    # MBOW: sum first
         return tf.matmul(combine(bag, ids, self.combiner), self.projection)
 
