@@ -19,6 +19,7 @@ from trainer_module.spec import ModelSpec
 DECISION_ORDERS = ("feature", "random")
 WARM_START_MODES = ("off", "on", "auto")
 PRUNE_MODES = ("auto", "on", "off")
+SCALED_WARMUP_SHARE = 0.5  # warm-up share of a search scaled up to search_epochs
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,6 +39,12 @@ class SearchConfig:
         ``run_search`` (or ``for_train_examples``) knows the split's size and
         ``warmup_steps + search_steps`` batches are fewer, both are scaled up by the same
         factor. The step counts are then the floor for small data sets; 0 keeps them fixed.
+      scaled_warmup_share: the share of a search scaled up to ``search_epochs`` that is
+        warm-up (None: the share ``warmup_steps`` has in the step counts, 1/7 by default). The
+        warm-up trains every block under uniform choices; at million-id scale a longer one
+        lets the wide blocks catch up before the controller prices them, and halves the
+        controller steps (3M rows: better or level over three searches per setting,
+        benchmarks/findings.md). Searches of fixed length (small splits) are unaffected.
       group_size: ranking examples per controller choice and per AUC reward (a).
       groups_per_step: ranking: AUC rewards per controller step, so the controller's
         default batch is ``group_size * groups_per_step`` validation examples.
@@ -121,6 +128,7 @@ class SearchConfig:
     search_steps: int = 1200
     controller_every: int = 4
     search_epochs: float = 0.5
+    scaled_warmup_share: Optional[float] = SCALED_WARMUP_SHARE
     group_size: int = 100
     groups_per_step: int = 20
     retrieval_group_size: int = 1
@@ -167,6 +175,9 @@ class SearchConfig:
         if self.warm_start_search_steps is not None and self.warm_start_search_steps < 0:
             raise ValueError("warm_start_search_steps must be >= 0 or None, got "
                              f"{self.warm_start_search_steps}")
+        if self.scaled_warmup_share is not None and not 0.0 <= self.scaled_warmup_share < 1.0:
+            raise ValueError("scaled_warmup_share must be in [0, 1) or None, got "
+                             f"{self.scaled_warmup_share}")
         if self.memory_limit_bytes is not None and self.memory_limit_bytes < 0:
             raise ValueError(f"memory_limit_bytes must be >= 0 or None, got {self.memory_limit_bytes}")
         for name in ("warmup_steps", "search_steps", "final_candidates", "final_eval_batches",
@@ -184,14 +195,18 @@ class SearchConfig:
         """This config with its length scaled to ``search_epochs`` passes over a train split.
 
         When ``search_epochs * train_examples / batch_size`` batches are more than
-        ``warmup_steps + search_steps``, both grow by the same factor (the warm-up keeps its
-        share); otherwise (small splits, or ``search_epochs=0``) the config is returned as is.
+        ``warmup_steps + search_steps``, the search grows to that many steps, of which
+        ``scaled_warmup_share`` (None: the share ``warmup_steps`` has) are warm-up; otherwise
+        (small splits, or ``search_epochs=0``) the config is returned as is.
         """
         want = math.ceil(self.search_epochs * max(0, int(train_examples)) / max(1, batch_size))
         total = self.warmup_steps + self.search_steps
         if want <= total:
             return self
-        warmup = round(self.warmup_steps * want / total)
+        if self.scaled_warmup_share is None:
+            warmup = round(self.warmup_steps * want / total)
+        else:
+            warmup = round(self.scaled_warmup_share * want)
         return dataclasses.replace(self, warmup_steps=warmup, search_steps=want - warmup)
 
     def is_controller_step(self, step: int) -> bool:

@@ -216,4 +216,4 @@ def test_search_length_scales_to_the_counted_train_split(tiny_data, make_artifac
                                    artifact_utils.get_split_uris([examples], "train")])
     steps = -(-2 * train // 16)                     # two passes of batch 16, rounded up
     assert steps > 6 and received[0].warmup_steps + received[0].search_steps == steps
-    assert received[0].warmup_steps == round(3 * steps / 6)   # the warm-up keeps its share
+    assert received[0].warmup_steps == round(0.5 * steps)    # scaled: half of it warm-up

@@ -294,8 +294,12 @@ def test_search_length_scales_to_search_epochs_of_the_train_split():
     cfg = SearchConfig(warmup_steps=200, search_steps=1200, search_epochs=0.5)
     assert cfg.for_train_examples(80_000, 256) == cfg            # 157 batches: the floor holds
     big = cfg.for_train_examples(2_400_000, 256)                 # 0.5 epoch = 4,688 batches
-    assert big.warmup_steps + big.search_steps == 4_688
-    assert big.warmup_steps == round(200 * 4_688 / 1_400)        # the warm-up keeps its share
+    assert (big.warmup_steps, big.search_steps) == (2_344, 2_344)  # half of it warm-up
+    kept = dataclasses.replace(cfg, scaled_warmup_share=None).for_train_examples(2_400_000, 256)
+    assert kept.warmup_steps + kept.search_steps == 4_688
+    assert kept.warmup_steps == round(200 * 4_688 / 1_400)       # None: the warm-up keeps its share
+    with pytest.raises(ValueError, match="scaled_warmup_share"):
+        SearchConfig(scaled_warmup_share=1.0)
     assert SearchConfig(search_epochs=0).for_train_examples(10**9, 256).search_steps == 1200
     with pytest.raises(ValueError, match="controller_every"):
         SearchConfig(controller_every=0)
