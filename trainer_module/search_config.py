@@ -37,8 +37,9 @@ class SearchConfig:
         cadence makes the search cheaper per training example (benchmarks/findings.md).
       search_epochs: the search sees at least this many passes over the train split: when
         ``run_search`` (or ``for_train_examples``) knows the split's size and
-        ``warmup_steps + search_steps`` batches are fewer, both are scaled up by the same
-        factor. The step counts are then the floor for small data sets; 0 keeps them fixed.
+        ``warmup_steps + search_steps`` batches are fewer, the search grows to that many
+        steps (``scaled_warmup_share`` of them warm-up). The step counts are then the floor
+        for small data sets; 0 keeps them fixed.
       scaled_warmup_share: the share of a search scaled up to ``search_epochs`` that is
         warm-up (None: the share ``warmup_steps`` has in the step counts, 1/7 by default). The
         warm-up trains every block under uniform choices; at million-id scale a longer one
