@@ -43,8 +43,8 @@ class SearchConfig:
       scaled_warmup_share: the share of a search scaled up to ``search_epochs`` that is
         warm-up (None: the share ``warmup_steps`` has in the step counts, 1/7 by default). The
         warm-up trains every block under uniform choices; at million-id scale a longer one
-        lets the wide blocks catch up before the controller prices them, and halves the
-        controller steps (3M rows: better or level over three searches per setting,
+        lets the wide blocks catch up before the controller prices them, and takes ~40% of
+        the controller steps away (3M rows: better or level over three searches per setting,
         benchmarks/findings.md). Searches of fixed length (small splits) are unaffected.
       group_size: ranking examples per controller choice and per AUC reward (a).
       groups_per_step: ranking: AUC rewards per controller step, so the controller's

@@ -207,7 +207,7 @@ def test_search_length_scales_to_the_counted_train_split(tiny_data, make_artifac
         raise RuntimeError("stop")
 
     monkeypatch.setattr(executor.nis_search, "run_search", run_search)
-    props = _props(data, search_config={**SEARCH_CONFIG, "search_epochs": 2})
+    props = _props(data, search_config={**SEARCH_CONFIG, "search_epochs": 2, "scaled_warmup_share": 0.25})
     with pytest.raises(RuntimeError, match="stop"):
         executor.Executor().Do({"examples": [examples], "transform_graph": [graph]},
                                _outputs(tmp_path), props)
@@ -216,4 +216,4 @@ def test_search_length_scales_to_the_counted_train_split(tiny_data, make_artifac
                                    artifact_utils.get_split_uris([examples], "train")])
     steps = -(-2 * train // 16)                     # two passes of batch 16, rounded up
     assert steps > 6 and received[0].warmup_steps + received[0].search_steps == steps
-    assert received[0].warmup_steps == round(0.5 * steps)    # scaled: half of it warm-up
+    assert received[0].warmup_steps == round(0.25 * steps)   # scaled: the configured warm-up share
