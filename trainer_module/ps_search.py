@@ -31,6 +31,7 @@ import numpy as np
 import tensorflow as tf
 
 from trainer_module import cluster
+from trainer_module.search_loop import build_slots, chunk_end
 from trainer_module.search_config import SearchResult
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -41,25 +42,6 @@ def coordinator_for(strategy: tf.distribute.Strategy
                     ) -> tf.distribute.experimental.coordinator.ClusterCoordinator:
     """The strategy's ``ClusterCoordinator`` (one per strategy; created on first use)."""
     return tf.distribute.experimental.coordinator.ClusterCoordinator(strategy)
-
-
-def chunk_end(step: int, warmup: int, total: int, log_every: int, checkpoint_every: int) -> int:
-    """The next step at which the chief joins the workers: the warm-up's end, the next log or
-    checkpoint boundary, or the end of the search."""
-    ends = [total, (step // log_every + 1) * log_every,
-            (step // checkpoint_every + 1) * checkpoint_every]
-    if step < warmup:
-        ends.append(warmup)
-    return min(ends)
-
-
-def build_slots(search: "NeuralInputSearch") -> None:
-    """Creates the optimizers' slot variables on the chief (a scheduled step may not create
-    variables); the controller's beside the controller."""
-    with search.strategy.scope():
-        search.optimizer.build(search.model.trainable_variables)
-        with cluster.unpartitioned(search.strategy, search.step):
-            search.controller.optimizer.build(search.controller.trainable_variables)
 
 
 def _claiming(search: "NeuralInputSearch", step_fn: Callable) -> Callable:

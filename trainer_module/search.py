@@ -35,7 +35,7 @@ import tensorflow as tf
 from absl import logging
 
 from trainer_module import budget as budget_lib
-from trainer_module import cluster, memory_plan, optimizers, ps_search
+from trainer_module import cluster, memory_plan, optimizers, ps_search, search_loop
 from trainer_module import search_progress as progress
 from trainer_module import selection
 from trainer_module import warm_start as warm_lib
@@ -295,41 +295,7 @@ class NeuralInputSearch:
             warm_lib.restore_controller(self.controller, self.space, warm_start.controller_dir)
         if cluster.is_parameter_server(self.strategy):
             return ps_search.run(self, train_ds, val_ds, checkpoint_dir, log_dir, on_step)
-        manager, history = self.restore(checkpoint_dir) if checkpoint_dir else (None, [])
-        writer = tf.summary.create_file_writer(log_dir) if log_dir else None
-        # The first batches of val_ds, drawn before the loop, so a resumed run scores the final
-        # candidates on the same batches. The pass runs to its end: an iterator left idle for
-        # the whole search is slow to release afterwards (it keeps prefetching val_ds).
-        n_final = cfg.final_eval_batches if cfg.final_candidates else 0
-        final_batches = list(self.strategy.experimental_distribute_dataset(val_ds.take(n_final)))
-        train_it = iter(self.strategy.experimental_distribute_dataset(train_ds))
-        val_it = iter(self.strategy.experimental_distribute_dataset(val_ds))
-        total = cfg.warmup_steps + cfg.search_steps
-        acc, upcoming, ahead = [], None, 0
-        step = int(self.step.numpy())
-        timer = progress.Progress("NeuralInputSearch", total, start=step)
-        batches = (_static_batch(train_ds), _static_batch(val_ds))
-        while step < total:
-            warm, controller = step < cfg.warmup_steps, cfg.is_controller_step(step)
-            x, y = next(train_it)
-            if warm:  # tensors: read only when logged (no host sync per step)
-                main_loss = self._warmup_fn(x, y)
-            elif controller:
-                xv, yv = next(val_it)
-                stats, upcoming = self._search_fn(x, y, xv, yv)
-                main_loss, ahead = stats[0], 0
-                acc.append(stats[1:])
-            else:  # a resumed run between controller steps samples that pass afresh
-                if upcoming is None:
-                    upcoming, ahead = self._upcoming_fn(x, y), 0
-                main_loss = self._main_fn(x, y, upcoming, tf.constant(ahead, tf.int32))
-                ahead += 1
-            self.step.assign_add(1)
-            step += 1
-            timer.examples += batches[0] + (batches[1] if controller else 0)
-            acc = self.after_steps(step, warm, main_loss, acc, history, writer, manager,
-                                   checkpoint_dir, on_step, timer)
-        return self.result(history, final_batches)
+        return search_loop.run(self, train_ds, val_ds, checkpoint_dir, log_dir, on_step)
 
     def after_steps(self, step: int, warm: bool, main_loss, acc: list, history: list, writer,
                     manager, checkpoint_dir: Optional[str],
@@ -421,7 +387,8 @@ class NeuralInputSearch:
     def _log(self, step, warm, main_loss, acc, writer) -> Dict:
         """A progress row; a window without a controller step (``log_every`` below
         ``controller_every``) repeats the last controller statistics."""
-        stats = (np.mean([np.asarray(a) for a in acc], axis=0).tolist() if acc
+        stats = (np.mean(np.concatenate([np.reshape(a, (-1, 3)) for a in acc]), axis=0).tolist()
+                 if acc
                  else None if warm else self._last_stats)
         self._last_stats = stats
         spec = self.space.to_spec(self.controller.greedy())
@@ -480,11 +447,6 @@ def _check_group_batch(ds: tf.data.Dataset, group_size: int) -> None:
                          f"of one group)")
 
 
-def _static_batch(ds: tf.data.Dataset) -> int:
-    """Examples per batch of ``ds`` when its shape says so, else 0 (no examples/s shown)."""
-    return int(ds.element_spec[1].shape[0] or 0)
-
-
 def _rows(labels: tf.Tensor):
     """A batch's size: static when known (a sampling rollout needs it), else a tensor."""
     return labels.shape[0] if labels.shape[0] is not None else tf.shape(labels)[0]
@@ -512,7 +474,7 @@ def run_search(space: SearchSpace, dataset: DatasetConfig, train_ds: tf.data.Dat
     ``config.search_epochs`` passes (``SearchConfig.for_train_examples``).
     """
     if train_examples:
-        config = config.for_train_examples(train_examples, _static_batch(train_ds) or 1)
+        config = config.for_train_examples(train_examples, search_loop.static_batch(train_ds) or 1)
     search = NeuralInputSearch(space, dataset, config, num_labels, strategy, cost_terms)
     result = search.run(train_ds, val_ds, checkpoint_dir, log_dir, on_step, warm_start)
     if controller_dir:

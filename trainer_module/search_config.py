@@ -68,6 +68,10 @@ class SearchConfig:
       hidden_units: ReLU tower of the main model.
       log_every: steps between progress rows / TensorBoard points.
       checkpoint_every: steps between checkpoints.
+      steps_per_call: single-machine search: steps run in one compiled call (a
+        ``tf.while_loop`` over warm-up steps or whole controller cycles, as Keras'
+        ``steps_per_execution``; ``search_loop``), up to the next log or checkpoint step. The
+        updates are the same as one step per call (1), without the per-step Python dispatch.
       seed: seed of every random choice of the search.
       final_candidates: configurations sampled from the final controller (plus its greedy
         choice) that are scored on validation data; the best one is emitted (ENAS-style
@@ -142,6 +146,7 @@ class SearchConfig:
     hidden_units: Tuple[int, ...] = DEFAULT_HIDDEN_UNITS
     log_every: int = 50
     checkpoint_every: int = 100
+    steps_per_call: int = 64
     seed: int = 0
     budget_masking: bool = True
     decision_order: str = "feature"
@@ -161,7 +166,7 @@ class SearchConfig:
         if self.task not in ("ranking", "retrieval"):
             raise ValueError(f"task must be 'ranking' or 'retrieval', got {self.task!r}")
         for name in ("group_size", "groups_per_step", "retrieval_group_size", "num_negatives",
-                     "log_every", "checkpoint_every", "controller_every"):
+                     "log_every", "checkpoint_every", "controller_every", "steps_per_call"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.optimizer not in OPTIMIZERS:
