@@ -7,13 +7,12 @@ and after ``steps_per_call`` steps; after each chunk it logs, checkpoints and ca
 ``on_step`` (``NeuralInputSearch.after_steps``).
 
 With ``steps_per_call`` > 1 a chunk's steps run inside one ``tf.while_loop`` that reads the
-batches from the iterators itself, as Keras' ``steps_per_execution`` does for ``fit``:
-warm-up steps, and in the search phase whole cycles of a controller step and the
-``controller_every - 1`` main steps that follow it. The steps are the same compiled step
-bodies, in the same order, on the same batches and under the same step numbers (their
-seeds), so the search's updates do not change; what goes is the Python dispatch of every
-step, about a third of a supernet step at batch 256 on CPU. A cycle cut by a chunk's edge
-(and every step with ``steps_per_call=1``) runs one step per call.
+batches from the iterators itself, as Keras' ``steps_per_execution`` does for ``fit``: the
+same compiled step bodies (a ``tf.cond`` picks the controller step where one is due), in the
+same order, on the same batches and under the same step numbers (their seeds), so the
+search's updates do not change; what goes is the Python dispatch of every step, about a
+third of a supernet step at batch 256 on CPU. Under several replicas the search phase runs one
+step per call (the choices a controller pass samples for the following steps are per replica).
 """
 from __future__ import annotations
 
@@ -48,12 +47,12 @@ def build_slots(search: "NeuralInputSearch") -> None:
 
 
 class CompiledSteps:
-    """Warm-up steps and whole search cycles of ``search``, many per compiled call."""
+    """Warm-up and search-phase steps of ``search``, many per compiled call."""
 
     def __init__(self, search: "NeuralInputSearch"):
         self.search = search
         self.warmup = tf.function(self._warmup, autograph=False)
-        self.cycles = tf.function(self._cycles, autograph=False)
+        self.search_steps = tf.function(self._search, autograph=False)
 
     def _counted(self, done: tf.Tensor) -> tf.Operation:
         """Increments the step once ``done`` is computed (the next step's seeds read it)."""
@@ -69,28 +68,37 @@ class CompiledSteps:
                 return i + 1, tf.identity(loss)
         return tf.while_loop(lambda i, _: i < k, body, [tf.constant(0), tf.constant(0.0)])[1]
 
-    def _cycles(self, train_it, val_it, n: tf.Tensor):
-        """``n`` search cycles (a controller step, then ``controller_every - 1`` main steps
-        under the choices its pass sampled); the last step's loss and the controller
-        statistics ``[n, 3]`` (mean reward, objective and cost ratio of each controller step)."""
-        search, every = self.search, self.search.config.controller_every
+    def _search(self, train_it, val_it, upcoming: tf.Tensor, ahead: tf.Tensor, k: tf.Tensor):
+        """``k`` search-phase steps from the current step: a controller step where one is due
+        (``SearchConfig.is_controller_step``), else a main step under row block ``ahead`` of
+        ``upcoming``, the choices the last controller pass sampled for it. Returns the last
+        loss, the controller statistics ``[controller steps, 3]`` (mean reward, objective and
+        cost ratio), and ``upcoming`` and ``ahead`` for the steps after these."""
+        search, cfg = self.search, self.search.config
 
-        def body(i, _, stats):
-            x, y = next(train_it)
+        def controller_step(x, y, upcoming, ahead, stats, count):
             xv, yv = next(val_it)
             out, upcoming = search._search_step(x, y, xv, yv)
-            done, loss = self._counted(out), out[0]
-            for index in range(every - 1):
-                with tf.control_dependencies([done]):
-                    x, y = next(train_it)
-                    loss = search._main_step(x, y, upcoming, tf.constant(index, tf.int32))
-                done = self._counted(loss)
-            with tf.control_dependencies([done]):
-                return i + 1, tf.identity(loss), stats.write(i, out[1:])
-        _, loss, stats = tf.while_loop(
-            lambda i, *_: i < n, body,
-            [tf.constant(0), tf.constant(0.0), tf.TensorArray(tf.float32, size=n)])
-        return loss, stats.stack()
+            stats = tf.tensor_scatter_nd_update(stats, [[count]], out[None, 1:])
+            return out[0], upcoming, tf.constant(0), stats, count + 1
+
+        def main_step(x, y, upcoming, ahead, stats, count):
+            return search._main_step(x, y, upcoming, ahead), upcoming, ahead + 1, stats, count
+
+        def body(i, _, upcoming, ahead, stats, count):
+            due = tf.equal((search.step - cfg.warmup_steps) % cfg.controller_every, 0)
+            x, y = next(train_it)
+            args = (x, y, upcoming, ahead, stats, count)
+            out = tf.cond(due, lambda: controller_step(*args), lambda: main_step(*args))
+            with tf.control_dependencies([self._counted(out[0])]):
+                return (i + 1,) + tuple(tf.identity(t) for t in out)
+
+        start = (tf.constant(0), tf.constant(0.0), upcoming, ahead, tf.zeros([k, 3]), tf.constant(0))
+        shapes = (start[0].shape, start[1].shape, tf.TensorShape([None, upcoming.shape[1]]),
+                  ahead.shape, tf.TensorShape([None, 3]), start[5].shape)
+        _, loss, upcoming, ahead, stats, count = tf.while_loop(
+            lambda i, *_: i < k, body, start, shape_invariants=shapes)
+        return loss, stats[:count], upcoming, ahead
 
 
 def run(search: "NeuralInputSearch", train_ds: tf.data.Dataset, val_ds: tf.data.Dataset,
@@ -115,7 +123,7 @@ def run(search: "NeuralInputSearch", train_ds: tf.data.Dataset, val_ds: tf.data.
     step = int(search.step.numpy())
     timer = progress.Progress("NeuralInputSearch", total, start=step)
     batches = (static_batch(train_ds), static_batch(val_ds))
-    state = {"upcoming": None, "ahead": 0}
+    state = {"upcoming": None, "ahead": 0, "batch": batches[0]}
     acc, main_loss = [], None
     while step < total:
         end = min(chunk_end(step, cfg.warmup_steps, total, cfg.log_every, cfg.checkpoint_every),
@@ -138,20 +146,29 @@ def run(search: "NeuralInputSearch", train_ds: tf.data.Dataset, val_ds: tf.data.
 
 def _search_steps(search, compiled: Optional[CompiledSteps], train_it, val_it, step: int,
                   end: int, state: dict, acc: list):
-    """Search-phase steps ``step .. end - 1``: the rest of a running cycle one step per call,
-    then whole cycles in one call, then the head of a cycle cut by ``end``; returns the last
-    loss and appends the controller statistics to ``acc``."""
-    cfg, every = search.config, search.config.controller_every
-    loss = None
-    while step < end and not cfg.is_controller_step(step):
+    """Search-phase steps ``step .. end - 1``, in one compiled call when ``compiled`` (and
+    one replica: the choices carried between steps are per replica); else one step per call.
+    A resumed run between controller steps samples that cycle's choices afresh, one step per
+    call. Returns the last loss; appends the controller statistics to ``acc``."""
+    cfg, loss = search.config, None
+    if compiled is None or search.strategy.num_replicas_in_sync > 1:
+        while step < end:
+            loss, step = _one_step(search, train_it, val_it, step, state, acc), step + 1
+        return loss
+    while state["upcoming"] is None and step < end and not cfg.is_controller_step(step):
         loss, step = _one_step(search, train_it, val_it, step, state, acc), step + 1
-    n = (end - step) // every if compiled is not None else 0
-    if n:
-        loss, stats = compiled.cycles(train_it, val_it, tf.constant(n, tf.int32))
-        acc.append(stats)
-        state["upcoming"], step = None, step + n * every
-    while step < end:
-        loss, step = _one_step(search, train_it, val_it, step, state, acc), step + 1
+    if step == end:
+        return loss
+    upcoming = state["upcoming"]
+    if upcoming is None:  # a controller step comes first and samples them; this shape is
+        # the one it returns, so the call is traced once
+        rows = (cfg.controller_every - 1) * search._num_choices(state["batch"])
+        upcoming = tf.zeros([rows, len(search.space.decision_sizes())], tf.int32)
+    loss, stats, state["upcoming"], ahead = compiled.search_steps(
+        train_it, val_it, upcoming, tf.constant(state["ahead"], tf.int32),
+        tf.constant(end - step, tf.int32))
+    state["ahead"] = int(ahead)
+    acc.append(stats)
     return loss
 
 
