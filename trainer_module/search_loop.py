@@ -168,7 +168,8 @@ def _search_steps(search, compiled: Optional[CompiledSteps], train_it, val_it, s
         train_it, val_it, upcoming, tf.constant(state["ahead"], tf.int32),
         tf.constant(end - step, tf.int32))
     state["ahead"] = int(ahead)
-    acc.append(stats)
+    if stats.shape[0]:  # a window without a controller step repeats the last statistics
+        acc.append(stats)
     return loss
 
 
