@@ -119,7 +119,7 @@ def run(search: "NeuralInputSearch", train_ds: tf.data.Dataset, val_ds: tf.data.
     if cfg.steps_per_call > 1:  # a compiled loop may not create the optimizers' slots itself
         build_slots(search)
         compiled = CompiledSteps(search)
-    total, every = cfg.warmup_steps + cfg.search_steps, cfg.controller_every
+    total = cfg.warmup_steps + cfg.search_steps
     step = int(search.step.numpy())
     timer = progress.Progress("NeuralInputSearch", total, start=step)
     batches = (static_batch(train_ds), static_batch(val_ds))
