@@ -20,10 +20,10 @@ the TFX component, the benchmark and the tests use. It
    ``final_random_candidates`` random within-budget configurations (with
    ``fill_budget``, an SE pick is then widened into the unused budget).
 
-Every step is one ``strategy.run`` of a ``tf.function``: pass a
-``MirroredStrategy`` (GPUs) or ``TPUStrategy``; the default strategy runs on CPU. Under a
-``ParameterServerStrategy`` the chief schedules the same steps on the workers
-(``ps_search``).
+Every step is one ``strategy.run``: pass a ``MirroredStrategy`` (GPUs) or ``TPUStrategy``; the
+default strategy runs on CPU. On one machine ``search_loop`` runs up to ``steps_per_call`` of
+them per compiled call; under a ``ParameterServerStrategy`` the chief schedules the same steps
+on the workers (``ps_search``).
 """
 from __future__ import annotations
 
