@@ -387,9 +387,10 @@ class NeuralInputSearch:
     def _log(self, step, warm, main_loss, acc, writer) -> Dict:
         """A progress row; a window without a controller step (``log_every`` below
         ``controller_every``) repeats the last controller statistics."""
-        stats = (np.mean(np.concatenate([np.reshape(a, (-1, 3)) for a in acc]), axis=0).tolist()
-                 if acc
-                 else None if warm else self._last_stats)
+        if acc:  # rows of (mean reward, objective, cost ratio), one per controller step
+            stats = np.mean(np.concatenate([np.reshape(a, (-1, 3)) for a in acc]), axis=0).tolist()
+        else:
+            stats = None if warm else self._last_stats
         self._last_stats = stats
         spec = self.space.to_spec(self.controller.greedy())
         row = progress.progress_row(step, warm, float(main_loss), stats, spec)

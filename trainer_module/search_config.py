@@ -69,9 +69,9 @@ class SearchConfig:
       log_every: steps between progress rows / TensorBoard points.
       checkpoint_every: steps between checkpoints.
       steps_per_call: single-machine search: steps run in one compiled call (a
-        ``tf.while_loop`` over warm-up steps or whole controller cycles, as Keras'
-        ``steps_per_execution``; ``search_loop``), up to the next log or checkpoint step. The
-        updates are the same as one step per call (1), without the per-step Python dispatch.
+        ``tf.while_loop`` over warm-up or search steps, as Keras' ``steps_per_execution``;
+        ``search_loop``), up to the next log or checkpoint step. The updates are the same as
+        one step per call (1), without the per-step Python dispatch.
       seed: seed of every random choice of the search.
       final_candidates: configurations sampled from the final controller (plus its greedy
         choice) that are scored on validation data; the best one is emitted (ENAS-style
