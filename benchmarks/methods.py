@@ -266,9 +266,10 @@ def nis_search(data: TaskData, budget: int, mode: str, seed: int,
     end = time.perf_counter()
     search_s, tail_s = end - start, end - stamps[max(stamps)]
     # on_step runs after each compiled chunk: the warm-up's rate from the first chunk's end
-    # (its tracing excluded) to the warm-up's end.
+    # (its tracing excluded) to the warm-up's end; a warm-up of one chunk from the start.
     skip, hi = min(10, max(1, cfg.warmup_steps // 4)), cfg.warmup_steps
-    lo = min((s for s in stamps if skip <= s < hi), default=hi)
+    stamps.setdefault(0, start)
+    lo = min((s for s in stamps if skip <= s < hi), default=0)
     eps = ((hi - lo) * BATCH_SIZE / (stamps[hi] - stamps[lo])) if hi > lo else float("nan")
     return SearchRun(res.spec, search_s, cfg.warmup_steps + cfg.search_steps, eps, res.history,
                      tail_s, cfg.controller_every)
