@@ -313,8 +313,10 @@ class NeuralInputSearch:
                 logging.info("%s", timer.line(step, "warm-up" if warm else "search"))
             acc = []
         if manager and (step % cfg.checkpoint_every == 0 or step == total):
-            manager.save(checkpoint_number=step)
+            # Rows first: a checkpoint never lacks the rows up to its step (a kill between the
+            # two writes leaves rows past the last checkpoint, which ``restore`` drops).
             progress.save_history(checkpoint_dir, history)
+            manager.save(checkpoint_number=step)
         if on_step:
             on_step(step)
         return acc
@@ -329,7 +331,7 @@ class NeuralInputSearch:
         ckpt.restore(manager.latest_checkpoint)
         logging.info("NIS search resumed from %s at step %d", manager.latest_checkpoint,
                      int(self.step.numpy()))
-        return manager, progress.load_history(checkpoint_dir)
+        return manager, progress.load_history(checkpoint_dir, int(self.step.numpy()))
 
     def step_functions(self, val_batch_size: int) -> Dict[str, Callable[..., tf.Tensor]]:
         """The compiled pieces of a search step, so they can be timed alone.

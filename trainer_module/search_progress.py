@@ -123,14 +123,21 @@ def history_path(checkpoint_dir: str) -> str:
 
 
 def save_history(checkpoint_dir: str, history: List[Dict]) -> None:
-    with tf.io.gfile.GFile(history_path(checkpoint_dir), "w") as f:
+    """Writes the rows (to a temporary file, then renamed: a kill mid-write leaves the old rows)."""
+    path = history_path(checkpoint_dir)
+    tf.io.gfile.makedirs(checkpoint_dir)
+    with tf.io.gfile.GFile(path + ".tmp", "w") as f:
         f.write(json.dumps(history))
+    tf.io.gfile.rename(path + ".tmp", path, overwrite=True)
 
 
-def load_history(checkpoint_dir: str) -> List[Dict]:
-    """The saved rows, or [] for a fresh checkpoint directory."""
+def load_history(checkpoint_dir: str, up_to_step: Optional[int] = None) -> List[Dict]:
+    """The saved rows up to ``up_to_step`` (the restored checkpoint's step: the rows are saved
+    before the checkpoint, so a search killed between the two has rows past it), or [] for a
+    fresh checkpoint directory."""
     path = history_path(checkpoint_dir)
     if not tf.io.gfile.exists(path):
         return []
     with tf.io.gfile.GFile(path) as f:
-        return json.loads(f.read())
+        rows = json.loads(f.read())
+    return [r for r in rows if up_to_step is None or r["step"] <= up_to_step]

@@ -235,6 +235,32 @@ def test_controller_is_frozen_during_warmup_and_trained_after_it():
     assert any(np.any(a != b) for a, b in zip(snap["warm"], after))   # the search steps train it
 
 
+@pytest.mark.parametrize("saved", [True, False])
+def test_search_killed_between_rows_and_checkpoint_resumes_with_every_row_once(
+        tmp_path, monkeypatch, saved):
+    # A kill right after the checkpoint at step 6 was written (saved) or right before it: the
+    # resumed search logs every row once, none missing and none twice.
+    space, cfg = small_search()
+    train = pdata.dataset(pdata.ranking_arrays(4000, 0), 64)
+    val = pdata.dataset(pdata.ranking_arrays(2000, 1), 200)
+    ckpt = str(tmp_path / "ckpt")
+    save = tf.train.CheckpointManager.save
+
+    def killed_at_6(manager, checkpoint_number=None, **kw):
+        if checkpoint_number == 6 and saved:
+            save(manager, checkpoint_number=checkpoint_number, **kw)
+        if checkpoint_number == 6:
+            raise KeyboardInterrupt("killed")
+        return save(manager, checkpoint_number=checkpoint_number, **kw)
+    monkeypatch.setattr(tf.train.CheckpointManager, "save", killed_at_6)
+    with pytest.raises(KeyboardInterrupt):
+        NeuralInputSearch(space, pdata.DATASET, cfg).run(train, val, checkpoint_dir=ckpt)
+    monkeypatch.setattr(tf.train.CheckpointManager, "save", save)
+    second = NeuralInputSearch(space, pdata.DATASET, cfg)
+    res = second.run(train, val, checkpoint_dir=ckpt)
+    assert [r["step"] for r in res.history] == [2, 4, 6, 8, 10, 12]
+
+
 def test_papers_unmasked_search_runs_end_to_end_on_the_cost_loss():
     # The paper's elements (docs/architecture.md): 4 equal dim chunks, unmasked sampling,
     # the converged choice, unbounded logits, no budget input. The budget is tight, so
