@@ -172,6 +172,11 @@ def bench_budget(data, info: Dict, frac: float, s: ScaleSettings, arrays_dir: st
             else:
                 runs.append(rec(m.train_eval(data, spec, seed, **kw)))
         retrain_s = _mean([r["train_s"] for r in runs])
+        # The overhead target's denominator: the final model trained (wall, one validated
+        # epoch) on as many examples as the search's main model saw.
+        search["same_examples_train_s"] = m.train_eval(
+            data, spec, s.seeds[0], max_epochs=1, steps_per_epoch=search["steps"],
+            optimizer=OPTIMIZER).train_s
         out["methods"][f"NIS-{mode}"] = {
             "runs": runs, "wall_s": search["search_s"] + retrain_s, "search": search,
             "mes": {n: [list(e) for e in f.entries] for n, f in spec.features.items()}}

@@ -11,6 +11,8 @@ same ExampleGen/Transform path (``scale.prepare``), then runs what ``--what`` na
   for the emitted MES and for uniform widths 4, 8, 16 and 32 over the row blocks that fit
   (does the supernet, or the search space, keep the search from the grid's winner?);
 - ``grid``: the uniform SE grid, every width with seed 0 (the scale benchmark's recipe);
+- ``trainer-steps``: Trainer fit time at 1 and 64 steps per call, over TFRecords in one
+  process and on the in-process parameter-server cluster (``trainer_steps``);
 - ``nis-<SE|ME>-<paper|fine>``: one search (``--search-seed``, ``--option`` overrides of its
   ``SearchConfig``) and retrains with seeds 0 and 1;
   "fine" gives every feature above 100,000 ids the row blocks ``FINE_FRACTIONS`` instead of
@@ -33,7 +35,7 @@ import numpy as np
 import tensorflow as tf
 
 from benchmarks import methods as m
-from benchmarks import scale, scale_data, step_profile
+from benchmarks import scale, scale_data, step_profile, trainer_steps
 from benchmarks.data import tf_dataset
 from benchmarks.supernet_scores import score
 from trainer_module.baselines import uniform_se_spec
@@ -41,10 +43,11 @@ from trainer_module.features import DatasetConfig
 from trainer_module.search import NeuralInputSearch, SearchConfig, run_search
 from trainer_module.search_space import SearchSpace
 
+TRAINER_ROWS = 500_000  # train rows of the trainer-steps TFRecords
 FINE_FRACTIONS = (0.01, 0.02, 0.04, 0.08, 0.15, 0.3, 0.4)
 FINE_MIN_VOCAB = 100_000
 WIDTHS = (4, 8, 16, 32)
-WHATS = ({"profile", "scores", "grid"}
+WHATS = ({"profile", "scores", "grid", "trainer-steps"}
          | {f"nis-{mode}-{rows}" for mode in ("SE", "ME") for rows in ("paper", "fine")})
 
 
@@ -175,6 +178,9 @@ def main(argv=None) -> None:
             lines = scores(data, budget)
         elif what == "grid":
             lines = grid(data, budget, kw)
+        elif what == "trainer-steps":
+            lines = (trainer_steps.one_process(data, budget, args.work_dir, TRAINER_ROWS)
+                     + trainer_steps.parameter_servers(data, budget))
         else:
             _, mode, rows = what.split("-")
             lines = [nis(data, budget, mode, rows, kw, args.search_seed, options)]

@@ -73,6 +73,9 @@ class PipelineConfig:
       max_epochs, patience: the Trainers' recipe (``trainer_module.training``): epochs of
         one pass over the train split until the validation metric has not improved for
         ``patience`` epochs (at most ``max_epochs``); the best epoch is exported.
+      steps_per_execution: training steps per compiled call of the Trainers (the same
+        updates, less per-call overhead: Keras' knob for accelerators; no gain measured on CPU,
+        benchmarks/findings.md); above 1 a Trainer first counts the train and eval splits.
       train_steps: optional cap on a Trainer's total steps (TrainArgs; 0 = no cap).
       eval_steps: validation batches per epoch (EvalArgs; 0 = the whole eval split).
       train_baseline: also train the hand-sized SE baseline at the same budget.
@@ -123,6 +126,7 @@ class PipelineConfig:
     strategy: str = "default"
     max_epochs: int = DEFAULT_MAX_EPOCHS
     patience: int = DEFAULT_PATIENCE
+    steps_per_execution: int = 1
     train_steps: int = 0
     eval_steps: int = 0
     train_baseline: bool = True
@@ -151,8 +155,9 @@ class PipelineConfig:
             raise ValueError(f"mode must be one of {MODES}, got {self.mode!r}")
         if self.input_format not in INPUT_FORMATS:
             raise ValueError(f"input_format must be one of {INPUT_FORMATS}, got {self.input_format!r}")
-        if int(self.max_epochs) < 1:
-            raise ValueError(f"max_epochs must be >= 1, got {self.max_epochs!r}")
+        for key in ("max_epochs", "steps_per_execution"):
+            if int(getattr(self, key)) < 1:
+                raise ValueError(f"{key} must be >= 1, got {getattr(self, key)!r}")
         if int(self.budget) <= 0:
             raise ValueError(f"budget must be a positive number of floats (> 0), got {self.budget!r}")
         if not 0.0 <= float(self.max_oov_label_share) <= 1.0:
@@ -283,6 +288,8 @@ _CLI_FIELDS = {
     "--batch-size": ("train_batch_size", int, "search batch size"),
     "--max-epochs": ("max_epochs", int, "trainer epochs at most (early stopping on validation)"),
     "--patience": ("patience", int, "trainer epochs without a better validation metric before stopping"),
+    "--steps-per-execution": ("steps_per_execution", int,
+                              "trainer steps per compiled call (1; more for accelerators)"),
     "--train-steps": ("train_steps", int, "cap on a trainer's total steps (0 = none)"),
     "--eval-steps": ("eval_steps", int, "validation batches per epoch (0 = whole eval split)"),
     "--blessing-threshold": ("blessing_threshold", float, "min AUC / Recall@5 to push"),

@@ -134,7 +134,8 @@ def _common_custom_config(cfg: PipelineConfig) -> Dict:
     """custom_config of both trainers (see trainer_module.run_fn)."""
     return {"dataset": cfg.load_dataset().to_dict(), "budget": int(cfg.budget),
             "train_batch_size": int(cfg.train_batch_size), "strategy": cfg.strategy,
-            "max_epochs": int(cfg.max_epochs), "patience": int(cfg.patience)}
+            "max_epochs": int(cfg.max_epochs), "patience": int(cfg.patience),
+            "steps_per_execution": int(cfg.steps_per_execution)}
 
 
 def _cluster_config(cfg: PipelineConfig, component_id: str) -> Dict:

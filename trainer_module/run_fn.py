@@ -15,7 +15,10 @@ Trainer for the baseline). ``fn_args.custom_config`` keys:
   ``EvalArgs.num_steps`` or ``validation_steps`` are required),
   ``optimizer`` (``optimizers.DEFAULT_OPTIMIZER``, "auto": lazy Adam, which updates only the
   table rows a batch touches, once a table has more than ``optimizers.LAZY_ADAM_ROWS`` rows),
-  ``seed`` (shuffling of the training data).
+  ``seed`` (shuffling of the training data), ``steps_per_execution`` (1: training steps per
+  compiled call, Keras' knob for steps shorter than their per-call overhead, as on
+  accelerators; above 1, one-pass epochs first count the train and eval splits, since Keras
+  runs several steps per call only over data of known length).
 * ``max_epochs`` (20) and ``patience`` (2): the training recipe (``training.fit``):
   epochs of one pass over the train split until the validation metric (AUC /
   Recall@1 over the whole eval split, or ``EvalArgs.num_steps`` batches) has not
@@ -164,16 +167,45 @@ def serving_signatures(model: tf.keras.Model, tft_out: tft.TFTransformOutput,
             TRANSFORM_SIGNATURE: transform.get_concrete_function()}
 
 
+def steps_per_execution(config: Mapping[str, Any]) -> int:
+    """Training steps per compiled call (``custom_config['steps_per_execution']``, default 1)."""
+    spe = int(config.get("steps_per_execution") or 1)
+    if spe < 1:
+        raise ValueError(f"steps_per_execution must be >= 1, got {spe}")
+    return spe
+
+
+def sized(ds: tf.data.Dataset, files, batch_size: int, split: str) -> tf.data.Dataset:
+    """``ds`` (one pass of full batches over ``files``) with its batch count declared.
+
+    Keras runs several steps per compiled call only over data of known length; the
+    split's records are counted once (``tfx_io.count_examples``, no parsing).
+    """
+    examples = tfx_io.count_examples(files)
+    if examples < batch_size:
+        raise ValueError(f"the {split} split has {examples} examples, fewer than one batch of "
+                         f"{batch_size} (files {files})")
+    logging.info("%s split: %d examples, %d batches of %d", split, examples,
+                 examples // batch_size, batch_size)
+    return ds.apply(tf.data.experimental.assert_cardinality(examples // batch_size))
+
+
 def _datasets(fn_args: FnArgs, tft_out, dataset: DatasetConfig, config: Mapping[str, Any],
-              repeat: bool = False):
+              repeat: bool = False, spe: int = 1):
     """Training data as finite epochs (one pass each; ``repeat``: endless, for epochs of
-    ``steps_per_epoch`` steps) and the validation data."""
+    ``steps_per_epoch`` steps) and the validation data; with several steps per call
+    (``spe``) finite ones carry their batch count, which Keras needs for that."""
     train_bs = int(config.get("train_batch_size", DEFAULT_BATCH_SIZE))
     eval_bs = int(config.get("eval_batch_size", train_bs))
     train = tfx_io.input_fn(fn_args.train_files, tft_out, dataset, train_bs, repeat=repeat,
                             drop_unknown_labels=False, seed=config.get("seed"))
+    val_repeat = bool(fn_args.eval_steps) or repeat
     val = tfx_io.input_fn(fn_args.eval_files, tft_out, dataset, eval_bs, shuffle=False,
-                          repeat=bool(fn_args.eval_steps) or repeat, drop_unknown_labels=False)
+                          repeat=val_repeat, drop_unknown_labels=False)
+    if spe > 1 and not repeat:
+        train = sized(train, fn_args.train_files, train_bs, "train")
+    if spe > 1 and not val_repeat:
+        val = sized(val, fn_args.eval_files, eval_bs, "eval")
     return train, val
 
 
@@ -204,6 +236,7 @@ def run_fn(fn_args: FnArgs) -> None:
     """Builds the fixed-size model of the MES, trains it with the recipe and exports the best epoch."""
     config = dict(fn_args.custom_config or {})
     steps_per_epoch, validation_steps = epoch_steps(config, fn_args.eval_steps)
+    spe = steps_per_execution(config)
     # parameter_server: the cluster's worker and ps tasks serve here and never return.
     strategy = tfx_io.make_strategy(config.get("strategy", "default"),
                                     **tfx_io.shard_options(config))
@@ -217,12 +250,13 @@ def run_fn(fn_args: FnArgs) -> None:
                                   hidden_units=tuple(config.get("hidden_units",
                                                                 DEFAULT_HIDDEN_UNITS)),
                                   learning_rate=float(config.get("learning_rate", 1e-3)),
+                                  steps_per_execution=spe,
                                   optimizer=config.get("optimizer", optimizers.DEFAULT_OPTIMIZER))
 
     with strategy.scope():
         model = build()
     train_ds, val_ds = _datasets(fn_args, tft_out, dataset, config,
-                                 repeat=steps_per_epoch is not None)
+                                 repeat=steps_per_epoch is not None, spe=spe)
     callbacks = []
     if config.get("strategy") != "parameter_server":  # Keras refuses batch callbacks there
         # One progress line per epoch in nis-pipeline's output (of at most max_epochs).

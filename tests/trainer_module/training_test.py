@@ -20,11 +20,12 @@ class _Scripted(tf.keras.callbacks.Callback):
         self.weights[epoch + 1] = [w.copy() for w in self.model.get_weights()]
 
 
-def _model(seed=0):
+def _model(seed=0, steps_per_execution=1):
     tf.keras.utils.set_random_seed(seed)
     model = tf.keras.Sequential([tf.keras.layers.Dense(1, activation="sigmoid")])
     model.compile(optimizer=tf.keras.optimizers.Adam(0.05), loss="binary_crossentropy",
-                  metrics=[tf.keras.metrics.AUC(name="auc")])
+                  metrics=[tf.keras.metrics.AUC(name="auc")],
+                  steps_per_execution=steps_per_execution)
     return model
 
 
@@ -36,7 +37,8 @@ def _data():
 
 
 def _fit(values, **kw):
-    model, scripted = _model(), _Scripted(values, kw.pop("fail_at_epoch", None))
+    model = _model(steps_per_execution=kw.pop("steps_per_execution", 1))
+    scripted = _Scripted(values, kw.pop("fail_at_epoch", None))
     result = training.fit(model, _data(), _data(), "ranking", callbacks=[scripted], **kw)
     return model, scripted, result
 
@@ -63,6 +65,17 @@ def test_a_late_best_epoch_is_kept_when_the_cap_ends_training():
 def test_max_steps_ends_inside_an_epoch_which_is_still_validated():
     _, _, result = _fit([0.5, 0.6, 0.7], recipe=training.TrainRecipe(max_epochs=3, max_steps=6))
     assert result.steps == 6 and result.epochs == 2
+
+
+@pytest.mark.parametrize("steps_per_execution", [3, 64])
+@pytest.mark.parametrize("max_steps", [1, 2, 5, 6, 7, 9])
+def test_max_steps_is_exact_with_several_steps_per_call(max_steps, steps_per_execution):
+    # 4 steps per epoch: calls of 3 (then 1 at the epoch's end) or of the whole epoch.
+    model, _, result = _fit([0.5, 0.6, 0.7], steps_per_execution=steps_per_execution,
+                            recipe=training.TrainRecipe(max_epochs=3, max_steps=max_steps))
+    assert int(model.optimizer.iterations) == result.steps == max_steps
+    assert result.epochs == (max_steps - 1) // 4 + 1
+    assert int(model.steps_per_execution.numpy()) == steps_per_execution  # restored
 
 
 def test_resume_after_preemption_continues_where_the_killed_run_stopped(tmp_path):
