@@ -32,6 +32,11 @@ def test_each_epoch_is_a_fresh_permutation_of_full_batches():
     assert not np.array_equal(np.concatenate(other), epochs[0])
 
 
+def test_autotuning_is_off_so_deleting_a_long_lived_iterator_does_not_stall():
+    for repeat in (True, False):
+        assert tf_dataset(_arrays(10), 3, seed=0, repeat=repeat).options().autotune.enabled is False
+
+
 def test_single_pass_is_ordered_and_keeps_the_last_partial_batch():
     ys = [y.numpy().tolist() for _, y in tf_dataset(_arrays(7), 3, seed=0, repeat=False)]
     assert ys == [[0, 1, 2], [3, 4, 5], [6]]
