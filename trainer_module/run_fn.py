@@ -169,7 +169,8 @@ def serving_signatures(model: tf.keras.Model, tft_out: tft.TFTransformOutput,
 
 def steps_per_execution(config: Mapping[str, Any]) -> int:
     """Training steps per compiled call (``custom_config['steps_per_execution']``, default 1)."""
-    spe = int(config.get("steps_per_execution") or 1)
+    spe = config.get("steps_per_execution")
+    spe = 1 if spe is None else int(spe)
     if spe < 1:
         raise ValueError(f"steps_per_execution must be >= 1, got {spe}")
     return spe

@@ -1,4 +1,4 @@
-"""run_fn.resolve_spec: MES vs. baseline choice, budget source, vocabulary checks."""
+"""run_fn: MES vs. baseline choice, budget source, vocabulary checks, steps per call."""
 import pytest
 
 from trainer_module import run_fn
@@ -52,3 +52,10 @@ def test_mes_over_the_pipeline_budget_is_refused(tmp_path):
     with pytest.raises(ValueError, match=f"MES {path} says budget 2,000 floats but the pipeline "
                                          "config recorded 1,000"):
         run_fn.resolve_spec({"mes_uri": path, "budget": 1000}, SIZES)
+
+
+@pytest.mark.parametrize("value", [0, -3])
+def test_steps_per_execution_below_one_is_refused_by_name(value):
+    assert run_fn.steps_per_execution({}) == 1 and run_fn.steps_per_execution({"steps_per_execution": 8}) == 8
+    with pytest.raises(ValueError, match="steps_per_execution must be >= 1"):
+        run_fn.steps_per_execution({"steps_per_execution": value})
