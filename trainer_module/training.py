@@ -187,12 +187,12 @@ class _StepRecipe(_Recipe):
 
     _spe: Optional[tf.Variable] = None
     _spe_value = 1
-    _shortened: Optional[int] = None
+    _shortened = False  # the running call was cut to end on max_steps
 
     def on_train_begin(self, logs=None):
         self._spe = getattr(self.model, "steps_per_execution", None)
         self._spe_value = 1 if self._spe is None else int(self._spe.numpy())
-        self._shortened = None
+        self._shortened = False
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch_start_steps = self.state["steps"]
@@ -203,16 +203,17 @@ class _StepRecipe(_Recipe):
             left = cap - (self._epoch_start_steps + int(batch))
             if 0 < left < int(self._spe.numpy()):
                 self._spe.assign(left)
-                self._shortened = self._epoch_start_steps + int(batch) + left
+                self._shortened = True
 
     def on_train_batch_end(self, batch, logs=None):
         # ``batch`` is the epoch's last finished step (several per call with steps_per_execution)
-        self.state["steps"] = self._shortened or self._epoch_start_steps + int(batch) + 1
+        self.state["steps"] = (self.recipe.max_steps if self._shortened
+                               else self._epoch_start_steps + int(batch) + 1)
         if self.recipe.max_steps and self.state["steps"] >= self.recipe.max_steps:
             self.model.stop_training = True
 
     def on_train_end(self, logs=None):
-        if self._spe is not None and self._shortened is not None:
+        if self._shortened:
             self._spe.assign(self._spe_value)
         super().on_train_end(logs)
 
