@@ -25,9 +25,9 @@ import numpy as np
 import tensorflow as tf
 
 from benchmarks.data import TaskData, tf_dataset
+from benchmarks.methods import BATCH_SIZE as BATCH
 from trainer_module import baselines, cluster, models, run_fn, tfx_io, training
 
-BATCH = 256
 SPES = (1, 64, 1, 64)
 
 
