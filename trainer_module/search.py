@@ -48,6 +48,10 @@ from trainer_module.search_config import SearchConfig, SearchResult
 from trainer_module.search_space import SearchSpace
 from trainer_module.sequence_network import ExactPricing
 
+# Candidates the final selection scores at once on a batch (``tf.map_fn``'s parallel
+# iterations): small passes over one batch are latency-bound, so several overlap.
+SCORE_PARALLEL = 10
+
 __all__ = ["SearchConfig", "SearchResult", "NeuralInputSearch", "exact_pricing", "run_search",
            "searched_space"]
 
@@ -123,6 +127,7 @@ class NeuralInputSearch:
         # Parameter servers: the final selection scores on the chief, outside the strategy.
         self._score_fn = tf.function(self._score_local if cluster.is_parameter_server(self.strategy)
                                      else self._score_step, autograph=False)
+        self._score_many_fn = tf.function(self._score_many, autograph=False)
         self._claimed_step = None  # a scheduled step's own number (ps_search)
         self._last_stats = None    # the last logged controller statistics
 
@@ -275,6 +280,14 @@ class NeuralInputSearch:
         sums = self._score_sums(features, labels, actions)
         return sums[0] / tf.maximum(sums[1], 1.0)
 
+    def _score_many(self, features, labels, actions):
+        """Mean validation objectives ``[C]`` of configurations ``actions`` ``[C, n_decisions]``
+        on one batch: ``_score_local`` per row inside one ``tf.map_fn``, so one call (and
+        trace, whatever ``C``) scores many candidates and the runtime runs several at once;
+        each row's ops are those of a ``_score_fn`` call, so the values are the same."""
+        return tf.map_fn(lambda a: self._score_local(features, labels, a), actions,
+                         fn_output_signature=tf.float32, parallel_iterations=SCORE_PARALLEL)
+
     # --- the loop ------------------------------------------------------------------
     def run(self, train_ds: tf.data.Dataset, val_ds: tf.data.Dataset,
             checkpoint_dir: Optional[str] = None, log_dir: Optional[str] = None,
@@ -370,6 +383,17 @@ class NeuralInputSearch:
         a = tf.constant(np.asarray(actions), tf.int32)
         return [float(self._score_fn(x, y, a).numpy()) for x, y in val_batches]
 
+    def scores_many(self, candidates: Sequence[Sequence[int]], val_batches) -> np.ndarray:
+        """The reward objective of each configuration (space order) on each validation batch,
+        ``[len(candidates), len(val_batches)]``: the values ``scores`` gives, one call per batch
+        (one per candidate and batch under several replicas, whose batches are split)."""
+        if not len(candidates):
+            return np.zeros([0, len(val_batches)])
+        if self.strategy.num_replicas_in_sync > 1:
+            return np.array([self.scores(a, val_batches) for a in candidates])
+        acts = tf.constant(np.asarray(candidates), tf.int32)
+        return np.stack([self._score_many_fn(x, y, acts).numpy() for x, y in val_batches], axis=1)
+
     def _best_measured(self, first, samples, random_samples, val_batches):
         """The candidate the supernet scores best on ``val_batches`` (``selection.race``)
         among ``first``, the controller's ``samples`` and ``random_samples``."""
@@ -378,7 +402,7 @@ class NeuralInputSearch:
         # unique_feasible keeps the order: the first from_controller are the controller's.
         candidates = budget_lib.unique_feasible(self.space, controller + list(random_samples))
         val_batches = list(val_batches)
-        best, info = selection.race(candidates, self.scores, val_batches)
+        best, info = selection.race(candidates, self.scores_many, val_batches)
         info.update(random_candidates=len(candidates) - from_controller,
                     chosen_from="controller" if best < from_controller else "random")
         examples = [sum(_batch_len(y)) for _, y in val_batches]

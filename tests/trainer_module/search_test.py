@@ -8,6 +8,7 @@ import pytest
 import tensorflow as tf
 
 import planted_data as pdata
+from trainer_module import budget as budget_lib
 from trainer_module import search as search_lib
 from trainer_module import selection
 from trainer_module.search import NeuralInputSearch, SearchConfig, run_search
@@ -331,3 +332,20 @@ def test_search_length_scales_to_search_epochs_of_the_train_split():
         SearchConfig(controller_every=0)
     assert [SearchConfig(warmup_steps=2, controller_every=3).is_controller_step(s)
             for s in range(9)] == [False, False, True, False, False, True, False, False, True]
+
+
+def test_scoring_many_candidates_at_once_gives_each_ones_own_scores():
+    # The final selection scores its candidates in one call per batch; the values must be
+    # those of scoring each candidate on its own, to the bit (the race compares them).
+    space, cfg = small_search("ME", final_candidates=0)
+    search = NeuralInputSearch(space, pdata.DATASET, cfg)
+    search.run(pdata.dataset(pdata.ranking_arrays(4000, 0), 64),
+               pdata.dataset(pdata.ranking_arrays(2000, 1), 200))
+    candidates = budget_lib.random_feasible(space, 12, 5)
+    batches = list(pdata.dataset(pdata.ranking_arrays(2000, 1), 200, repeat=False).take(3))
+    many = search.scores_many(candidates, batches)
+    assert many.shape == (len(candidates), 3) and len(candidates) > 2
+    one = np.array([search.scores(c, batches) for c in candidates])
+    np.testing.assert_array_equal(many, one)
+    assert len(np.unique(many[:, 0])) > 1         # the candidates differ: rows are not copies
+    assert search.scores_many([], batches).shape == (0, 3)

@@ -7,9 +7,9 @@ from trainer_module import selection
 def _counting(values):
     calls = []
 
-    def score(candidate, batches):
-        calls.append((candidate, len(batches)))
-        return [values[candidate] + b for b in batches]
+    def score(candidates, batches):
+        calls.append((list(candidates), len(batches)))
+        return [[values[c] + b for b in batches] for c in candidates]
     return score, calls
 
 
@@ -19,7 +19,9 @@ def test_best_mean_wins_and_screening_saves_scoring_calls():
     best, info = selection.race(list(range(64)), score, [0.0] * 8)
     assert values[best] == 6 and best == 6                 # first of the tied best
     assert info["finalists"] == 9 and info["screening_batches"] == 2   # 8 best + the most probable
-    assert sum(n for _, n in calls) == 64 * 2 + 9 * 6      # instead of 64 * 8
+    assert sum(len(c) * n for c, n in calls) == 64 * 2 + 9 * 6   # instead of 64 * 8
+    assert len(calls) == 2                                 # every candidate of a round at once
+    assert calls[1][0] == [0, 6, 13, 20, 27, 34, 41, 48, 55]   # the finalists, in index order
     assert info["most_probable_objective"] == 0.0 and info["chosen_objective"] == 6.0
     assert info["chosen"] == "sample 6"
 
@@ -37,11 +39,11 @@ def test_the_final_uses_every_batch():
     # b is best on the screening batch but worst over all batches
     table = {"a": [0.5, 0.9, 0.9, 0.9], "b": [0.8, 0.1, 0.1, 0.1]}
 
-    best, info = selection.race(["b", "a"], lambda c, batches: [table[c][b] for b in batches],
+    best, info = selection.race(["b", "a"], lambda cs, batches: [[table[c][b] for b in batches] for c in cs],
                                 [0, 1, 2, 3])
     assert best == 1 and info["chosen_objective"] == pytest.approx(0.8)
 
 
 def test_no_candidates_is_an_error():
     with pytest.raises(ValueError, match="no candidates"):
-        selection.race([], lambda c, b: [], [0])
+        selection.race([], lambda cs, b: [], [0])
