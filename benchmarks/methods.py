@@ -233,6 +233,8 @@ class SearchRun:
     history: list
     tail_s: float = 0.0  # from the last step to run_search returning (final selection, MES)
     controller_every: int = 1
+    warmup_steps: int = 0
+    stamps: Dict[int, float] = dataclasses.field(default_factory=dict)  # step -> s since start
 
 
 def search_config(task: str, seed: int, **overrides) -> SearchConfig:
@@ -265,6 +267,7 @@ def nis_search(data: TaskData, budget: int, mode: str, seed: int,
                      on_step=lambda s: stamps.__setitem__(s, time.perf_counter()))
     end = time.perf_counter()
     search_s, tail_s = end - start, end - stamps[max(stamps)]
+    since_start = {k: v - start for k, v in stamps.items()}
     # on_step runs after each compiled chunk: the warm-up's rate from the first chunk's end
     # (its tracing excluded) to the warm-up's end; a warm-up of one chunk from the start.
     skip, hi = min(10, max(1, cfg.warmup_steps // 4)), cfg.warmup_steps
@@ -272,7 +275,7 @@ def nis_search(data: TaskData, budget: int, mode: str, seed: int,
     lo = min((s for s in stamps if skip <= s < hi), default=0)
     eps = ((hi - lo) * BATCH_SIZE / (stamps[hi] - stamps[lo])) if hi > lo else float("nan")
     return SearchRun(res.spec, search_s, cfg.warmup_steps + cfg.search_steps, eps, res.history,
-                     tail_s, cfg.controller_every)
+                     tail_s, cfg.controller_every, cfg.warmup_steps, since_start)
 
 
 def full_size_se_spec(data: TaskData) -> ModelSpec:

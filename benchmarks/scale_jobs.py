@@ -70,7 +70,27 @@ def search_job(arrays_dir: str, dataset_json: str, vocab_sizes: Dict[str, int], 
     return {"spec": run.spec.to_json(), "search_s": run.search_s, "tail_s": run.tail_s,
             "steps": run.steps, "supernet_examples_per_s": run.supernet_examples_per_s,
             "controller_every": run.controller_every,
+            "phases": phases(run.stamps, run.search_s, run.warmup_steps),
             "rss_after_data_bytes": base}
+
+
+def phases(stamps: Dict[int, float], search_s: float, warmup: int) -> Dict[str, float]:
+    """Where a search's wall time went, from the seconds since its start at which each
+    compiled chunk of steps ended (``stamps``): start-up (building the supernet and
+    controller, the input iterators, tracing the warm-up loop and its first chunk), the
+    rest of the warm-up, the first search-phase chunk (tracing the search loop), the rest of
+    the search phase, and the final selection. Empty when the warm-up's end is not a stamp."""
+    steps = sorted(stamps)
+    later = [k for k in steps if k > warmup]
+    if warmup not in stamps or steps[0] >= warmup or len(later) < 2:
+        return {}
+    first, last = steps[0], steps[-1]
+    return {"startup_s": stamps[first], "startup_steps": first,
+            "warmup_s": stamps[warmup] - stamps[first], "warmup_steps": warmup - first,
+            "search_first_s": stamps[later[0]] - stamps[warmup],
+            "search_first_steps": later[0] - warmup,
+            "search_s": stamps[last] - stamps[later[0]], "search_steps": last - later[0],
+            "selection_s": search_s - stamps[last]}
 
 
 def train_job(arrays_dir: str, dataset_json: str, vocab_sizes: Dict[str, int], spec_json: str,

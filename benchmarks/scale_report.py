@@ -172,6 +172,32 @@ def _overhead_lines(raw: Dict) -> List[str]:
     return out
 
 
+def _phase_lines(raw: Dict) -> List[str]:
+    """Where each search's wall time went (``scale_jobs.phases``), next to the final model's
+    training step: what the search overhead above is made of."""
+    out = ["| budget | mode | start-up s (steps) | warm-up s (steps) | warm-up ms/step | "
+           "first search chunk s (steps; traces the search loop) | rest of search s (steps) | "
+           "ms per cycle of k steps | final selection s | final model ms per k steps | "
+           "warm-up step / final model step |",
+           "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for b in raw["budgets"]:
+        for mode in ("SE", "ME"):
+            rec = b["methods"].get(f"NIS-{mode}")
+            p = (rec or {}).get("search", {}).get("phases")
+            if not p:
+                continue
+            k = rec["search"].get("controller_every", 1)
+            eps = sum(r["examples_per_s"] for r in rec["runs"]) / len(rec["runs"])
+            final_ms, warm_ms = BATCH / eps * 1e3, p["warmup_s"] / p["warmup_steps"] * 1e3
+            out.append(f"| {b['fraction'] * 100:g}% | {mode} | {p['startup_s']:.1f} "
+                       f"({p['startup_steps']}) | {p['warmup_s']:.1f} ({p['warmup_steps']:,}) | "
+                       f"{warm_ms:.2f} | {p['search_first_s']:.1f} ({p['search_first_steps']}) | "
+                       f"{p['search_s']:.1f} ({p['search_steps']:,}) | "
+                       f"{p['search_s'] / p['search_steps'] * k * 1e3:.1f} | "
+                       f"{p['selection_s']:.1f} | {final_ms * k:.1f} | {warm_ms / final_ms:.1f}x |")
+    return out
+
+
 def _task(device: str) -> str:
     """``task:1`` of ``/job:ps/replica:0/task:1/device:CPU:0``."""
     return next((p for p in device.split("/") if p.startswith("task:")), device)
@@ -244,6 +270,11 @@ def section(raw: Dict) -> List[str]:
               "`passes` over the train split, a validation pass per epoch; the mean over the "
               "retrain seeds).", ""]
     lines += _overhead_lines(raw)
+    phases = _phase_lines(raw)
+    if len(phases) > 2:
+        lines += ["", "Where the search's time goes (from the end of each compiled chunk of steps; "
+                  "a cycle is one controller step and the k - 1 supernet steps that use its "
+                  "choices; the final model's step at its steady rate):", ""] + phases
     lines += ["", "### Parameter-server cluster", ""]
     lines += _ps_lines(ps)
     return lines

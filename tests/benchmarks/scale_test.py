@@ -12,7 +12,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
 from benchmarks import run as bench_run  # noqa: E402
-from benchmarks import scale, scale_data, scale_report  # noqa: E402
+from benchmarks import scale, scale_data, scale_jobs, scale_report  # noqa: E402
 
 GIB = 2 ** 30
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -30,6 +30,9 @@ def _search(search_s, same_s=12.0):
             "memory_plan": {"supernet_bytes": GIB // 4, "supernet_slot_bytes": GIB // 2,
                             "final_model_bytes": GIB // 8}}
 
+
+# Seconds since the search's start at which chunks of steps ended: warm-up to step 20.
+STAMPS = {10: 2.0, 20: 4.0, 24: 5.0, 30: 8.0, 40: 11.0}
 
 FAKE = {
     "machine": {"nproc": "2", "cpu": "cpu", "load_average_at_start": "0.10 0.20 0.30"},
@@ -50,7 +53,8 @@ FAKE = {
                             "points": [{"dim": 4}]},
         "Power-law MD": {"runs": _runs([0.69, 0.69]), "wall_s": 10.0},
         "NIS-SE": {"runs": _runs([0.71, 0.71]), "wall_s": 60.0, "search": _search(50.0)},
-        "NIS-ME": {"runs": _runs([0.73, 0.73]), "wall_s": 40.0, "search": _search(30.0)}},
+        "NIS-ME": {"runs": _runs([0.73, 0.73]), "wall_s": 40.0,
+                   "search": {**_search(30.0), "phases": scale_jobs.phases(STAMPS, 14.0, 20)}}},
         "trainer_memory": {"peak_rss_bytes": 5 * GIB // 2, "rss_after_data_bytes": 2 * GIB,
                            "memory_plan_final_model_bytes": GIB // 8,
                            "model_with_slots_bytes": GIB // 16}}],
@@ -80,6 +84,19 @@ def test_section_reports_every_measurement_and_its_target():
             "2.9x | 7 | 10 | 3.00x |") in text
     assert ("| 5% | SE | 50 | 40 (4) | 10,240 | 12.0 | 4.2x (target <= 3: missed) | 1,000 | 10.2 | "
             "4.9x | 7 | 10 | 5.00x |") in text
+
+    # where the NIS-ME search's time went: start-up to step 10 2 s, warm-up 10 steps in 2 s
+    # (200 ms/step), first search chunk 4 steps in 1 s, 16 more in 6 s (1,500 ms per 4-step
+    # cycle), final selection 14 - 11 = 3 s; the final model: 256 / 1,000 s per step
+    assert ("| 5% | ME | 2.0 (10) | 2.0 (10) | 200.00 | 1.0 (4) | 6.0 (16) | 1500.0 | 3.0 | "
+            "1024.0 | 0.8x |") in text
+    assert "| 5% | SE | 2.0" not in text          # a search without phases has no row
+
+
+def test_search_phases_need_the_warmup_end_and_two_search_chunks():
+    assert scale_jobs.phases(STAMPS, 14.0, 20)["selection_s"] == 3.0
+    assert scale_jobs.phases({10: 2.0, 30: 8.0, 40: 9.0}, 14.0, 20) == {}   # no stamp at 20
+    assert scale_jobs.phases({10: 2.0, 20: 4.0, 40: 9.0}, 14.0, 20) == {}   # one search chunk
 
 
 PS = {"measured": True, "rows": 5000, "budget": 64, "warmup_steps": 60, "search_steps": 120,
