@@ -13,9 +13,13 @@ same order, on the same batches and under the same step numbers (their seeds), s
 search's updates do not change; what goes is the Python dispatch of every step, about a
 third of a supernet step at batch 256 on CPU. Under several replicas the search phase runs one
 step per call (the choices a controller pass samples for the following steps are per replica).
+The search-phase loop is traced and instantiated in a background thread while the warm-up
+runs (``CompiledSteps.trace_search_in_background``): seconds of tracing the controller's
+unroll and its gradient that would otherwise sit between the two phases.
 """
 from __future__ import annotations
 
+import threading
 from typing import TYPE_CHECKING, Callable, Optional
 
 import tensorflow as tf
@@ -68,6 +72,13 @@ class CompiledSteps:
                 return i + 1, tf.identity(loss)
         return tf.while_loop(lambda i, _: i < k, body, [tf.constant(0), tf.constant(0.0)])[1]
 
+    def trace_search_in_background(self, train_it, val_it, upcoming: tf.Tensor) -> "Background":
+        """Traces and instantiates the search-phase loop in a background thread, by calling it
+        for zero steps (its loop body never runs: no batch is read, no variable touched), so
+        the seconds that take overlap the warm-up instead of following it."""
+        return Background(lambda: self.search_steps(train_it, val_it, upcoming, tf.constant(0),
+                                                    tf.constant(0)))
+
     def _search(self, train_it, val_it, upcoming: tf.Tensor, ahead: tf.Tensor, k: tf.Tensor):
         """``k`` search-phase steps from the current step: a controller step where one is due
         (``SearchConfig.is_controller_step``), else a main step under row block ``ahead`` of
@@ -101,6 +112,26 @@ class CompiledSteps:
         return loss, stats[:count], upcoming, ahead
 
 
+class Background:
+    """Runs ``fn`` in a daemon thread; ``join`` waits and re-raises what it raised."""
+
+    def __init__(self, fn: Callable[[], object]):
+        self._error: Optional[BaseException] = None
+        self._thread = threading.Thread(target=self._run, args=(fn,), daemon=True)
+        self._thread.start()
+
+    def _run(self, fn) -> None:
+        try:
+            fn()
+        except BaseException as e:  # noqa: BLE001 - handed to the caller by join()
+            self._error = e
+
+    def join(self) -> None:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+
+
 def run(search: "NeuralInputSearch", train_ds: tf.data.Dataset, val_ds: tf.data.Dataset,
         checkpoint_dir: Optional[str], log_dir: Optional[str],
         on_step: Optional[Callable[[int], None]]):
@@ -124,7 +155,7 @@ def run(search: "NeuralInputSearch", train_ds: tf.data.Dataset, val_ds: tf.data.
     timer = progress.Progress("NeuralInputSearch", total, start=step)
     batches = (static_batch(train_ds), static_batch(val_ds))
     state = {"upcoming": None, "ahead": 0, "batch": batches[0]}
-    acc, main_loss = [], None
+    acc, main_loss, tracing = [], None, None
     while step < total:
         end = min(chunk_end(step, cfg.warmup_steps, total, cfg.log_every, cfg.checkpoint_every),
                   step + cfg.steps_per_call)
@@ -132,10 +163,17 @@ def run(search: "NeuralInputSearch", train_ds: tf.data.Dataset, val_ds: tf.data.
         controller_steps = sum(cfg.is_controller_step(s) for s in range(step, end))
         if warm and compiled is not None:
             main_loss = compiled.warmup(train_it, tf.constant(end - step, tf.int32))
+            if tracing is None and cfg.search_steps and strategy.num_replicas_in_sync == 1:
+                # after the first warm-up call, whose own tracing it would slow down
+                tracing = compiled.trace_search_in_background(
+                    train_it, val_it, no_choices(search, batches[0]))
         elif warm:
             main_loss = search._warmup_fn(*next(train_it))
             search.step.assign_add(1)
         else:
+            if tracing is not None:
+                tracing.join()
+                tracing = None
             main_loss = _search_steps(search, compiled, train_it, val_it, step, end, state, acc)
         timer.examples += batches[0] * (end - step) + batches[1] * controller_steps
         step = end
@@ -160,10 +198,8 @@ def _search_steps(search, compiled: Optional[CompiledSteps], train_it, val_it, s
     if step == end:
         return loss
     upcoming = state["upcoming"]
-    if upcoming is None:  # a controller step comes first and samples them; this shape is
-        # the one it returns, so the call is traced once
-        rows = (cfg.controller_every - 1) * search._num_choices(state["batch"])
-        upcoming = tf.zeros([rows, len(search.space.decision_sizes())], tf.int32)
+    if upcoming is None:  # a controller step comes first and samples them
+        upcoming = no_choices(search, state["batch"])
     loss, stats, state["upcoming"], ahead = compiled.search_steps(
         train_it, val_it, upcoming, tf.constant(state["ahead"], tf.int32),
         tf.constant(end - step, tf.int32))
@@ -189,6 +225,13 @@ def _one_step(search, train_it, val_it, step: int, state: dict, acc: list):
         state["ahead"] += 1
     search.step.assign_add(1)
     return loss
+
+
+def no_choices(search: "NeuralInputSearch", batch: int) -> tf.Tensor:
+    """Placeholder choices for the steps between controller steps, of the shape a controller
+    step returns (so the compiled loop is traced once for both)."""
+    rows = (search.config.controller_every - 1) * search._num_choices(batch)
+    return tf.zeros([rows, len(search.space.decision_sizes())], tf.int32)
 
 
 def static_batch(ds: tf.data.Dataset) -> int:

@@ -1,4 +1,5 @@
 import json
+import threading
 
 import numpy as np
 import pytest
@@ -56,3 +57,22 @@ def test_chunks_end_at_warmup_log_and_checkpoint_boundaries():
 def test_steps_per_call_must_be_positive():
     with pytest.raises(ValueError, match="steps_per_call must be >= 1"):
         SearchConfig(steps_per_call=0)
+
+
+def test_search_loop_is_traced_once_in_the_background_during_the_warmup(monkeypatch):
+    traced = []
+    search_fn = search_loop.CompiledSteps._search
+
+    def spy(self, *args):  # runs only while tracing
+        traced.append(threading.current_thread() is threading.main_thread())
+        return search_fn(self, *args)
+    monkeypatch.setattr(search_loop.CompiledSteps, "_search", spy)
+    _run(64)
+    assert traced == [False]         # one trace, not on the main thread
+
+
+def test_background_errors_reach_the_caller():
+    def fail():
+        raise ValueError("boom")
+    with pytest.raises(ValueError, match="boom"):
+        search_loop.Background(fail).join()
