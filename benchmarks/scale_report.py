@@ -141,6 +141,15 @@ def _throughput_lines(raw: Dict) -> List[str]:
     return out
 
 
+def _nis_searches(raw: Dict):
+    """``(budget record, mode, NIS record, mean final-model examples/s)`` of each NIS row."""
+    for b in raw["budgets"]:
+        for mode in ("SE", "ME"):
+            rec = b["methods"].get(f"NIS-{mode}")
+            if rec:
+                yield b, mode, rec, sum(r["examples_per_s"] for r in rec["runs"]) / len(rec["runs"])
+
+
 def _overhead_lines(raw: Dict) -> List[str]:
     """Search wall time vs training the final model on as many examples: measured (one
     validated epoch of that many steps, wall: the target), at its steady rate (no start-up),
@@ -150,25 +159,20 @@ def _overhead_lines(raw: Dict) -> List[str]:
            "rate s | overhead at the rate | final selection s | one training run s | search / "
            "training run |",
            "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
-    for b in raw["budgets"]:
-        for mode in ("SE", "ME"):
-            rec = b["methods"].get(f"NIS-{mode}")
-            if not rec:
-                continue
-            s = rec["search"]
-            eps = sum(r["examples_per_s"] for r in rec["runs"]) / len(rec["runs"])
-            run_s = sum(r["train_s"] for r in rec["runs"]) / len(rec["runs"])
-            seen = s["steps"] * BATCH
-            same = seen / eps
-            wall = s.get("same_examples_train_s", float("nan"))
-            ratio = s["search_s"] / wall
-            met = "met" if ratio <= OVERHEAD_TARGET else "missed"
-            out.append(f"| {b['fraction'] * 100:g}% | {mode} | {s['search_s']:.0f} | "
-                       f"{s['steps']:,} ({s.get('controller_every', '?')}) | {seen:,} | "
-                       f"{wall:.1f} | {ratio:.1f}x (target <= {OVERHEAD_TARGET:g}: {met}) | "
-                       f"{_rate(eps)} | {same:.1f} | {s['search_s'] / same:.1f}x | "
-                       f"{s.get('tail_s', float('nan')):.0f} | "
-                       f"{run_s:.0f} | {s['search_s'] / run_s:.2f}x |")
+    for b, mode, rec, eps in _nis_searches(raw):
+        s = rec["search"]
+        run_s = sum(r["train_s"] for r in rec["runs"]) / len(rec["runs"])
+        seen = s["steps"] * BATCH
+        same = seen / eps
+        wall = s.get("same_examples_train_s", float("nan"))
+        ratio = s["search_s"] / wall
+        met = "met" if ratio <= OVERHEAD_TARGET else "missed"
+        out.append(f"| {b['fraction'] * 100:g}% | {mode} | {s['search_s']:.0f} | "
+                   f"{s['steps']:,} ({s.get('controller_every', '?')}) | {seen:,} | "
+                   f"{wall:.1f} | {ratio:.1f}x (target <= {OVERHEAD_TARGET:g}: {met}) | "
+                   f"{_rate(eps)} | {same:.1f} | {s['search_s'] / same:.1f}x | "
+                   f"{s.get('tail_s', float('nan')):.0f} | "
+                   f"{run_s:.0f} | {s['search_s'] / run_s:.2f}x |")
     return out
 
 
@@ -180,21 +184,18 @@ def _phase_lines(raw: Dict) -> List[str]:
            "ms per cycle of k steps | final selection s | final model ms per k steps | "
            "warm-up step / final model step |",
            "|---|---|---|---|---|---|---|---|---|---|---|"]
-    for b in raw["budgets"]:
-        for mode in ("SE", "ME"):
-            rec = b["methods"].get(f"NIS-{mode}")
-            p = (rec or {}).get("search", {}).get("phases")
-            if not p:
-                continue
-            k = rec["search"].get("controller_every", 1)
-            eps = sum(r["examples_per_s"] for r in rec["runs"]) / len(rec["runs"])
-            final_ms, warm_ms = BATCH / eps * 1e3, p["warmup_s"] / p["warmup_steps"] * 1e3
-            out.append(f"| {b['fraction'] * 100:g}% | {mode} | {p['startup_s']:.1f} "
-                       f"({p['startup_steps']}) | {p['warmup_s']:.1f} ({p['warmup_steps']:,}) | "
-                       f"{warm_ms:.2f} | {p['search_first_s']:.1f} ({p['search_first_steps']}) | "
-                       f"{p['search_s']:.1f} ({p['search_steps']:,}) | "
-                       f"{p['search_s'] / p['search_steps'] * k * 1e3:.1f} | "
-                       f"{p['selection_s']:.1f} | {final_ms * k:.1f} | {warm_ms / final_ms:.1f}x |")
+    for b, mode, rec, eps in _nis_searches(raw):
+        p = rec["search"].get("phases")
+        if not p:
+            continue
+        k = rec["search"].get("controller_every", 1)
+        final_ms, warm_ms = BATCH / eps * 1e3, p["warmup_s"] / p["warmup_steps"] * 1e3
+        out.append(f"| {b['fraction'] * 100:g}% | {mode} | {p['startup_s']:.1f} "
+                   f"({p['startup_steps']}) | {p['warmup_s']:.1f} ({p['warmup_steps']:,}) | "
+                   f"{warm_ms:.2f} | {p['search_first_s']:.1f} ({p['search_first_steps']}) | "
+                   f"{p['search_s']:.1f} ({p['search_steps']:,}) | "
+                   f"{p['search_s'] / p['search_steps'] * k * 1e3:.1f} | "
+                   f"{p['selection_s']:.1f} | {final_ms * k:.1f} | {warm_ms / final_ms:.1f}x |")
     return out
 
 
