@@ -268,14 +268,22 @@ def nis_search(data: TaskData, budget: int, mode: str, seed: int,
     end = time.perf_counter()
     search_s, tail_s = end - start, end - stamps[max(stamps)]
     since_start = {k: v - start for k, v in stamps.items()}
-    # on_step runs after each compiled chunk: the warm-up's rate from the first chunk's end
-    # (its tracing excluded) to the warm-up's end; a warm-up of one chunk from the start.
-    skip, hi = min(10, max(1, cfg.warmup_steps // 4)), cfg.warmup_steps
-    stamps.setdefault(0, start)
-    lo = min((s for s in stamps if skip <= s < hi), default=0)
-    eps = ((hi - lo) * BATCH_SIZE / (stamps[hi] - stamps[lo])) if hi > lo else float("nan")
+    eps = warmup_examples_per_s({0: start, **stamps}, cfg.warmup_steps)
     return SearchRun(res.spec, search_s, cfg.warmup_steps + cfg.search_steps, eps, res.history,
                      tail_s, cfg.controller_every, cfg.warmup_steps, since_start)
+
+
+def warmup_examples_per_s(stamps: Dict[int, float], warmup: int) -> float:
+    """The warm-up's steady rate from ``stamps`` (step -> time at which a compiled chunk
+    ended; 0 -> the start): over its last quarter, from the last chunk end at or before 3/4
+    of it but after the first chunk (whose tracing, and the search loop's, traced in the
+    background early in the warm-up, stay out) to its end; a one-chunk warm-up from the start."""
+    skip = min(10, max(1, warmup // 4))
+    early = [s for s in stamps if skip <= s < warmup]
+    lo = max([s for s in early if s <= 3 * warmup // 4] or [min(early, default=0)])
+    if warmup <= lo or warmup not in stamps:
+        return float("nan")
+    return (warmup - lo) * BATCH_SIZE / (stamps[warmup] - stamps[lo])
 
 
 def full_size_se_spec(data: TaskData) -> ModelSpec:
