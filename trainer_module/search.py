@@ -392,7 +392,8 @@ class NeuralInputSearch:
         if self.strategy.num_replicas_in_sync > 1:
             return np.array([self.scores(a, val_batches) for a in candidates])
         acts = tf.constant(np.asarray(candidates), tf.int32)
-        return np.stack([self._score_many_fn(x, y, acts).numpy() for x, y in val_batches], axis=1)
+        return np.stack([self._score_many_fn(x, y, acts).numpy() for x, y in val_batches],
+                        axis=1).astype(np.float64)
 
     def _best_measured(self, first, samples, random_samples, val_batches):
         """The candidate the supernet scores best on ``val_batches`` (``selection.race``)

@@ -345,6 +345,7 @@ def test_scoring_many_candidates_at_once_gives_each_ones_own_scores():
     batches = list(pdata.dataset(pdata.ranking_arrays(2000, 1), 200, repeat=False).take(3))
     many = search.scores_many(candidates, batches)
     assert many.shape == (len(candidates), 3) and len(candidates) > 2
+    assert many.dtype == np.float64               # the race averages them as before
     one = np.array([search.scores(c, batches) for c in candidates])
     np.testing.assert_array_equal(many, one)
     assert len(np.unique(many[:, 0])) > 1         # the candidates differ: rows are not copies
