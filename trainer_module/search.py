@@ -284,7 +284,8 @@ class NeuralInputSearch:
         """Mean validation objectives ``[C]`` of configurations ``actions`` ``[C, n_decisions]``
         on one batch: ``_score_local`` per row inside one ``tf.map_fn``, so one call (and
         trace, whatever ``C``) scores many candidates and the runtime runs several at once;
-        each row's ops are those of a ``_score_fn`` call, so the values are the same."""
+        each row runs the ops of a ``_score_fn`` call (under one replica its reduction is the
+        identity), so the values are the same."""
         return tf.map_fn(lambda a: self._score_local(features, labels, a), actions,
                          fn_output_signature=tf.float32, parallel_iterations=SCORE_PARALLEL)
 
