@@ -275,15 +275,17 @@ def nis_search(data: TaskData, budget: int, mode: str, seed: int,
 
 def warmup_examples_per_s(stamps: Dict[int, float], warmup: int) -> float:
     """The warm-up's steady rate from ``stamps`` (step -> time at which a compiled chunk
-    ended; 0 -> the start): over its last quarter, from the last chunk end at or before 3/4
-    of it but after the first chunk (whose tracing, and the search loop's, traced in the
-    background early in the warm-up, stay out) to its end; a one-chunk warm-up from the start."""
+    ended; 0 -> the start): the median of its chunks' rates after the first chunk (which
+    traces the warm-up loop), so the few chunks that share the cores with the search loop's
+    background trace (``search_loop``) do not set it; a one-chunk warm-up from the start."""
     skip = min(10, max(1, warmup // 4))
-    early = [s for s in stamps if skip <= s < warmup]
-    lo = max([s for s in early if s <= 3 * warmup // 4] or [min(early, default=0)])
-    if warmup <= lo or warmup not in stamps:
+    ends = sorted(s for s in stamps if skip <= s <= warmup)
+    if warmup not in stamps:
         return float("nan")
-    return (warmup - lo) * BATCH_SIZE / (stamps[warmup] - stamps[lo])
+    if len(ends) < 2:
+        ends = [0, warmup]
+    rates = [(b - a) * BATCH_SIZE / (stamps[b] - stamps[a]) for a, b in zip(ends, ends[1:])]
+    return float(np.median(rates))
 
 
 def full_size_se_spec(data: TaskData) -> ModelSpec:

@@ -13,9 +13,10 @@ same order, on the same batches and under the same step numbers (their seeds), s
 search's updates do not change; what goes is the Python dispatch of every step, about a
 third of a supernet step at batch 256 on CPU. Under several replicas the search phase runs one
 step per call (the choices a controller pass samples for the following steps are per replica).
-The search-phase loop is traced and instantiated in a background thread while the warm-up
-runs (``CompiledSteps.trace_search_in_background``): seconds of tracing the controller's
-unroll and its gradient that would otherwise sit between the two phases.
+When the warm-up is long enough to hide it (``BACKGROUND_TRACE_MIN_STEPS``), the search-phase
+loop is traced and instantiated in a background thread while the warm-up runs
+(``CompiledSteps.trace_search_in_background``): seconds of tracing the controller's unroll and
+its gradient that would otherwise sit between the two phases.
 """
 from __future__ import annotations
 
@@ -29,6 +30,11 @@ from trainer_module import search_progress as progress
 
 if TYPE_CHECKING:  # pragma: no cover
     from trainer_module.search import NeuralInputSearch
+
+# Warm-up steps that must remain after the first warm-up call for the search loop to be
+# traced in the background: tracing takes seconds of one core (2-5 s at 3M rows, 2 cores),
+# which a shorter warm-up cannot hide, only slow down (ML-100K's 200-step warm-ups).
+BACKGROUND_TRACE_MIN_STEPS = 1000
 
 
 def chunk_end(step: int, warmup: int, total: int, log_every: int, checkpoint_every: int) -> int:
@@ -163,7 +169,8 @@ def run(search: "NeuralInputSearch", train_ds: tf.data.Dataset, val_ds: tf.data.
         controller_steps = sum(cfg.is_controller_step(s) for s in range(step, end))
         if warm and compiled is not None:
             main_loss = compiled.warmup(train_it, tf.constant(end - step, tf.int32))
-            if tracing is None and cfg.search_steps and strategy.num_replicas_in_sync == 1:
+            if (tracing is None and cfg.search_steps and strategy.num_replicas_in_sync == 1
+                    and cfg.warmup_steps - end >= BACKGROUND_TRACE_MIN_STEPS):
                 # after the first warm-up call, whose own tracing it would slow down
                 tracing = compiled.trace_search_in_background(
                     train_it, val_it, no_choices(search, batches[0]))

@@ -32,7 +32,8 @@ def _run(steps_per_call: int, spy=None, on_step=None):
     return res, [v.numpy() for v in variables], int(search.step.numpy())
 
 
-def test_compiled_steps_make_the_same_updates_as_one_step_per_call():
+def test_compiled_steps_make_the_same_updates_as_one_step_per_call(monkeypatch):
+    monkeypatch.setattr(search_loop, "BACKGROUND_TRACE_MIN_STEPS", 0)  # and a background trace
     one_res, one_vars, one_steps = _run(1)
     calls, ends = [], []
     res, variables, steps = _run(64, spy=calls, on_step=ends.append)
@@ -59,7 +60,7 @@ def test_steps_per_call_must_be_positive():
         SearchConfig(steps_per_call=0)
 
 
-def test_search_loop_is_traced_once_in_the_background_during_the_warmup(monkeypatch):
+def test_search_loop_is_traced_in_the_background_when_the_warmup_can_hide_it(monkeypatch):
     traced = []
     search_fn = search_loop.CompiledSteps._search
 
@@ -67,6 +68,10 @@ def test_search_loop_is_traced_once_in_the_background_during_the_warmup(monkeypa
         traced.append(threading.current_thread() is threading.main_thread())
         return search_fn(self, *args)
     monkeypatch.setattr(search_loop.CompiledSteps, "_search", spy)
+    _run(64)                         # 1 warm-up step after the first call: too short to hide it
+    assert traced == [True]
+    monkeypatch.setattr(search_loop, "BACKGROUND_TRACE_MIN_STEPS", 1)
+    traced.clear()
     _run(64)
     assert traced == [False]         # one trace, not on the main thread
 
