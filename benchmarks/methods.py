@@ -274,10 +274,11 @@ def nis_search(data: TaskData, budget: int, mode: str, seed: int,
 
 
 def warmup_examples_per_s(stamps: Dict[int, float], warmup: int) -> float:
-    """The warm-up's steady rate from ``stamps`` (step -> time at which a compiled chunk
-    ended; 0 -> the start): the median of its chunks' rates after the first chunk (which
-    traces the warm-up loop), so the few chunks that share the cores with the search loop's
-    background trace (``search_loop``) do not set it; a one-chunk warm-up from the start."""
+    """The warm-up's rate from ``stamps`` (step -> time at which a compiled chunk ended;
+    0 -> the start): the median of its chunks' rates after the first chunk (which traces the
+    warm-up loop); a one-chunk warm-up from the start. Where the search loop is traced in the
+    background (``search_loop``), the chunks beside it run slower on a machine with few cores,
+    and on 2 cores those are most of a 3M-row search's warm-up."""
     skip = min(10, max(1, warmup // 4))
     ends = sorted(s for s in stamps if skip <= s <= warmup)
     if warmup not in stamps:
