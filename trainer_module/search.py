@@ -388,8 +388,8 @@ class NeuralInputSearch:
         """The reward objective of each configuration (space order) on each validation batch,
         ``[len(candidates), len(val_batches)]``: the values ``scores`` gives, one call per batch
         (one per candidate and batch under several replicas, whose batches are split)."""
-        if not len(candidates):
-            return np.zeros([0, len(val_batches)])
+        if not len(candidates) or not len(val_batches):
+            return np.zeros([len(candidates), len(val_batches)])
         if self.strategy.num_replicas_in_sync > 1:
             return np.array([self.scores(a, val_batches) for a in candidates])
         acts = tf.constant(np.asarray(candidates), tf.int32)

@@ -350,3 +350,5 @@ def test_scoring_many_candidates_at_once_gives_each_ones_own_scores():
     np.testing.assert_array_equal(many, one)
     assert len(np.unique(many[:, 0])) > 1         # the candidates differ: rows are not copies
     assert search.scores_many([], batches).shape == (0, 3)
+    # one validation batch leaves the race's finalists none beyond the screening batch
+    assert search.scores_many(candidates, []).shape == (len(candidates), 0)
