@@ -178,24 +178,31 @@ def _overhead_lines(raw: Dict) -> List[str]:
 
 def _phase_lines(raw: Dict) -> List[str]:
     """Where each search's wall time went (``scale_jobs.phases``), next to the final model's
-    training step: what the search overhead above is made of."""
+    training step: what the search overhead above is made of. The last column prices every
+    warm-up and search step at its phase's steady rate against the final model's: the ratio
+    the overhead tends to as the data grows and the fixed costs (start-up, tracing, the final
+    selection; the final model's own start-up) amortize."""
     out = ["| budget | mode | start-up s (steps) | warm-up s (steps) | warm-up ms/step | "
            "first search chunk s (steps; traces the search loop) | rest of search s (steps) | "
            "ms per cycle of k steps | final selection s | final model ms per k steps | "
-           "warm-up step / final model step |",
-           "|---|---|---|---|---|---|---|---|---|---|---|"]
+           "warm-up step / final model step | search steps / final model steps, steady rates |",
+           "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for b, mode, rec, eps in _nis_searches(raw):
         p = rec["search"].get("phases")
         if not p:
             continue
         k = rec["search"].get("controller_every", 1)
         final_ms, warm_ms = BATCH / eps * 1e3, p["warmup_s"] / p["warmup_steps"] * 1e3
+        search_ms = p["search_s"] / p["search_steps"] * 1e3
+        warmup, search = (p["startup_steps"] + p["warmup_steps"],
+                          p["search_first_steps"] + p["search_steps"])
+        steady = (warm_ms * warmup + search_ms * search) / (final_ms * (warmup + search))
         out.append(f"| {b['fraction'] * 100:g}% | {mode} | {p['startup_s']:.1f} "
                    f"({p['startup_steps']}) | {p['warmup_s']:.1f} ({p['warmup_steps']:,}) | "
                    f"{warm_ms:.2f} | {p['search_first_s']:.1f} ({p['search_first_steps']}) | "
                    f"{p['search_s']:.1f} ({p['search_steps']:,}) | "
-                   f"{p['search_s'] / p['search_steps'] * k * 1e3:.1f} | "
-                   f"{p['selection_s']:.1f} | {final_ms * k:.1f} | {warm_ms / final_ms:.1f}x |")
+                   f"{search_ms * k:.1f} | {p['selection_s']:.1f} | {final_ms * k:.1f} | "
+                   f"{warm_ms / final_ms:.1f}x | {steady:.1f}x |")
     return out
 
 

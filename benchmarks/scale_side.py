@@ -5,8 +5,8 @@ same ExampleGen/Transform path (``scale.prepare``), then runs what ``--what`` na
 ``--fraction`` of the full d=32 floats, printing one line per result:
 
 - ``profile``: milliseconds per compiled piece of an NIS-ME search step on fixed batches
-  (``step_profile.profile``: warm-up step, search step, main step, controller pass and update,
-  reward);
+  (``step_profile.profile``: warm-up step and its supernet forward and forward + gradients,
+  search step, main step, controller pass and update, reward);
 - ``scores``: one NIS-ME search, then its own supernet's reward (``supernet_scores.score``)
   for the emitted MES and for uniform widths 4, 8, 16 and 32 over the row blocks that fit
   (does the supernet, or the search space, keep the search from the grid's winner?);

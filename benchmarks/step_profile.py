@@ -3,9 +3,10 @@
 Times, in milliseconds per call on this machine, the compiled pieces of one NIS
 search at the benchmark's middle budget: the warm-up supernet step, the whole
 search step (supernet step + controller pass + reward + A3C update), the main-model
-step between controller steps (``controller_every``; choices from the last pass), and two of
-its parts on their own: the controller pass with its update, and the reward
-(supernet forward on the controller's validation batch + grouped AUC). Every
+step between controller steps (``controller_every``; choices from the last pass), and
+parts on their own: the warm-up step's supernet forward, and forward + gradients (the
+rest of it is sampling and the optimizer's update), the controller pass with its update,
+and the reward (supernet forward on the controller's validation batch + grouped AUC). Every
 piece is traced once before timing; batches are fixed, so the input pipeline is
 not in the figures.
 
@@ -52,6 +53,8 @@ def profile(data: TaskData, fraction: float, mode: str, repeats: int = 100) -> D
     upcoming = fns["search_step"](x, y, xv, yv)[1]  # the choices of the steps between
     return {"decisions": len(search.space.decision_sizes()), "controller_batch": val_batch,
             "warmup_step_ms": _ms(lambda: fns["warmup_step"](x, y), repeats),
+            "supernet_forward_ms": _ms(lambda: fns["supernet_forward"](x, y), repeats),
+            "supernet_forward_and_gradients_ms": _ms(lambda: fns["supernet_gradients"](x, y), repeats),
             "search_step_ms": _ms(lambda: fns["search_step"](x, y, xv, yv)[0], repeats),
             "main_step_ms": _ms(lambda: fns["main_step"](x, y, upcoming, tf.constant(0)), repeats),
             "controller_pass_and_update_ms": _ms(fns["controller_update"], repeats),

@@ -357,9 +357,26 @@ class NeuralInputSearch:
           ``warmup_step(x, y)``, ``search_step(x, y, xv, yv)`` and ``main_step(x, y)``: the
           loop's own compiled steps; ``controller_update()``: one controller pass over a validation batch's choices
           with its A3C update (reward 0); ``reward(xv, yv)``: the supernet forward and the
-          objective of uniformly drawn choices on a validation batch.
+          objective of uniformly drawn choices on a validation batch;
+          ``supernet_forward(x, y)`` and ``supernet_gradients(x, y)``: the supernet's training
+          loss under uniformly drawn choices, without and with its gradients (no update), the
+          parts of a warm-up step.
         """
         n, ctl = self._num_choices(val_batch_size), self.controller
+
+        def supernet_loss(x, y):
+            actions = ctl.uniform(self._num_choices(_rows(y)), tf.constant([self.config.seed, 3], tf.int64))
+            return self._main_loss(x, y, self._per_example(self.levels(actions), _rows(y)),
+                                   self._seed(1))
+
+        @tf.function(autograph=False)
+        def supernet_gradients(x, y):
+            variables = self.model.trainable_variables
+            with tf.GradientTape() as tape:
+                loss = supernet_loss(x, y)
+            grads = tape.gradient(loss, variables)
+            return tf.add_n([tf.reduce_sum(g.values if isinstance(g, tf.IndexedSlices) else g)
+                             for g in grads])
 
         @tf.function(autograph=False)
         def controller_update():
@@ -377,7 +394,8 @@ class NeuralInputSearch:
 
         return {"warmup_step": self._warmup_fn, "search_step": self._search_fn,
                 "main_step": self._main_fn, "controller_update": controller_update,
-                "reward": reward}
+                "reward": reward, "supernet_forward": tf.function(supernet_loss, autograph=False),
+                "supernet_gradients": supernet_gradients}
 
     def scores(self, actions: Sequence[int], val_batches) -> List[float]:
         """The reward objective of configuration ``actions`` (space order) on each validation batch."""

@@ -135,7 +135,8 @@ def test_merge_replaces_the_rerun_task_and_records_both_runs(tmp_path):
 def test_step_profile_times_every_piece(tiny):
     out = step_profile.profile(tiny, 0.1, "ME", repeats=2)
     assert out["decisions"] > len(tiny.vocab_sizes) and out["controller_batch"] == 2000
-    for key in ("warmup_step_ms", "search_step_ms", "controller_pass_and_update_ms", "reward_ms"):
+    for key in ("warmup_step_ms", "search_step_ms", "controller_pass_and_update_ms", "reward_ms",
+                "supernet_forward_ms", "supernet_forward_and_gradients_ms"):
         assert out[key] > 0
 
 
