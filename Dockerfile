@@ -2,7 +2,7 @@
 #
 #   docker build -t us-docker.pkg.dev/PROJECT/REPO/nis-tfx:0.1.0 .
 #   docker push  us-docker.pkg.dev/PROJECT/REPO/nis-tfx:0.1.0
-#   python -m pipelines.kubeflow_v2_runner --image us-docker.pkg.dev/PROJECT/REPO/nis-tfx:0.1.0 ...
+#   python -m pipelines.runners.kubeflow_v2 --image us-docker.pkg.dev/PROJECT/REPO/nis-tfx:0.1.0 ...
 #   (see docs/pipeline.md)
 #
 # Optional Dataflow worker image (Beam SDK launcher as entrypoint), for
@@ -42,7 +42,7 @@ RUN python -m pip install --no-deps . \
  && python -c "import tfx, tf_keras, tensorflow as tf; \
 assert tfx.__version__ == '1.16.0', tfx.__version__; \
 assert tf.keras.__name__.startswith('tf_keras'), tf.keras.__name__; \
-import trainer_module.preprocessing, trainer_module.run_fn, pipelines.anomalies_gate; \
+import trainer_module.data.preprocessing, trainer_module.model.trainer, components.gates.anomalies; \
 import components.neural_input_search, components.mes_trainer"
 
 FROM apache/beam_python3.10_sdk:${BEAM_VERSION} AS beam_sdk

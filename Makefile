@@ -27,10 +27,10 @@ test-fast: venv
 	$(VPY) -m pytest -q -m "not e2e" tests
 
 demo: venv
-	$(VPY) -m pipelines.local_runner --demo --output-dir $(or $(OUT),demo_output) $(ARGS)
+	$(VPY) -m pipelines.runners.local --demo --output-dir $(or $(OUT),demo_output) $(ARGS)
 
 compile: venv
-	$(VPY) -m pipelines.kubeflow_v2_runner --output-dir $(or $(OUT),build) $(ARGS)
+	$(VPY) -m pipelines.runners.kubeflow_v2 --output-dir $(or $(OUT),build) $(ARGS)
 
 bench: venv
 	$(VPY) -m benchmarks.run --jobs 3 --output BENCHMARKS.md

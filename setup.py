@@ -30,5 +30,5 @@ setuptools.setup(
         "dev": ["pytest", "hypothesis", "portpicker"],
         "bench": ["matplotlib", "portpicker"],
     },
-    entry_points={"console_scripts": ["nis-pipeline=pipelines.local_runner:main"]},
+    entry_points={"console_scripts": ["nis-pipeline=pipelines.runners.local:main"]},
 )

@@ -24,8 +24,8 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 
-from trainer_module import preprocessing
-from trainer_module.features import LABEL_KEY, DatasetConfig
+from trainer_module.data import preprocessing
+from trainer_module.data.features import LABEL_KEY, DatasetConfig
 
 SPLITS = ("train", "eval", "test")
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -18,7 +18,7 @@
    MES retrained from scratch with ``build_model``.
 
 ``train_eval(task, spec, seed)`` trains every fixed-size model with the pipeline
-Trainers' recipe (``trainer_module.training.fit``: Adam, batch 256, epochs until the
+Trainers' recipe (``trainer_module.model.training.fit``: Adam, batch 256, epochs until the
 validation metric stops improving, best epoch restored), then reports the test
 metrics (AUC; Recall@1/@5/@10 from the full softmax).
 """
@@ -32,14 +32,15 @@ import numpy as np
 import tensorflow as tf
 
 from benchmarks.data import TaskData, tf_dataset
-from trainer_module.baselines import per_feature_se_spec, uniform_se_spec
-from trainer_module import optimizers, training
-from trainer_module.budget import checked
-from trainer_module.models import build_model
-from trainer_module.search import run_search
-from trainer_module.search_config import SearchConfig
-from trainer_module.search_space import SearchSpace
-from trainer_module.spec import FeatureMES, ModelSpec
+from trainer_module.spec.baselines import per_feature_se_spec, uniform_se_spec
+from trainer_module.model import optimizers
+from trainer_module.model import training
+from trainer_module.spec.mes import checked
+from trainer_module.model.models import build_model
+from trainer_module.search.search import run_search
+from trainer_module.search.config import SearchConfig
+from trainer_module.search.space import SearchSpace
+from trainer_module.spec.mes import FeatureMES, ModelSpec
 
 BATCH_SIZE = 256
 MAX_EPOCHS = training.DEFAULT_MAX_EPOCHS

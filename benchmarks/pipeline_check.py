@@ -68,7 +68,8 @@ def main(argv=None) -> None:
     args = p.parse_args(argv)
     rows = bench_rows(args.bench, args.task, args.fraction)
     budget, dim = int(rows[GRID]["budget"]), int(rows[GRID]["wall_note"].split("best d=")[1])
-    from pipelines import local_runner, results  # pylint: disable=import-outside-toplevel
+    from pipelines.runners import local as local_runner
+    from pipelines.ops import results  # pylint: disable=import-outside-toplevel
     cfg = pipeline_config(args.task, budget, dim, args.output_dir, write=not args.reuse)
     run_id = None if args.reuse else local_runner.run(cfg)
     summary = results.summarize(results.connect(cfg.metadata_path), cfg.pipeline_name, run_id)

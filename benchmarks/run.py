@@ -31,7 +31,7 @@ from typing import Dict, List, Tuple
 from benchmarks import data as bdata
 from benchmarks import methods as m
 from benchmarks import document, report
-from trainer_module import training
+from trainer_module.model import training
 
 FULL_FRACTIONS = (0.02, 0.08, 0.25)   # 8% = 4x the tightest budget (target 1b)
 

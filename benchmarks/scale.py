@@ -1,6 +1,6 @@
 """``python -m benchmarks.scale [--quick] [--rows N] --output BENCHMARKS.md``: the Scale section.
 
-One run on the streamed large data set (``pipelines.data.synthetic_stream``: 1M users, 300k
+One run on the streamed large data set (``benchmarks.synthetic_stream``: 1M users, 300k
 items, history bags, Zipf ids with latent factors) measures
 
 1. data: generation rows/s, CsvExampleGen's executor on one shard, Transform's analysis over
@@ -37,11 +37,11 @@ from typing import Dict, List, Tuple
 from benchmarks import methods as m
 from benchmarks import run as bench_run
 from benchmarks import scale_data, scale_jobs, scale_ps, scale_report, scale_step
-from pipelines.data import synthetic_stream as stream
-from trainer_module import memory_plan
+from benchmarks import synthetic_stream as stream
+from trainer_module.search import memory_plan
 from trainer_module.defaults import DEFAULT_HIDDEN_UNITS
-from trainer_module.search import SearchConfig, searched_space
-from trainer_module.search_space import SearchSpace
+from trainer_module.search.search import SearchConfig, searched_space
+from trainer_module.search.space import SearchSpace
 
 OPTIMIZER = "lazy_adam"
 FULL_ROWS = 3_000_000

@@ -1,6 +1,6 @@
 """Data of the scale benchmark: the streamed generator -> ExampleGen / Transform -> id arrays.
 
-* ``generate``: ``pipelines.data.synthetic_stream`` writes the rows to ``NUM_SHARDS`` CSV
+* ``generate``: ``benchmarks.synthetic_stream`` writes the rows to ``NUM_SHARDS`` CSV
   shards; shards ``EVAL_SHARD`` and ``TEST_SHARD`` are the eval and test splits, the rest
   train (rows are i.i.d. across shards, so this is a random split).
 * ``example_gen``: the CsvExampleGen executor (``Executor.Do``, the component's code) on one
@@ -25,8 +25,8 @@ import numpy as np
 import pandas as pd
 
 from benchmarks import data as bdata
-from pipelines.data import synthetic_stream as stream
-from trainer_module import preprocessing
+from benchmarks import synthetic_stream as stream
+from trainer_module.data import preprocessing
 
 NUM_SHARDS = 20
 EVAL_SHARD, TEST_SHARD = NUM_SHARDS - 2, NUM_SHARDS - 1

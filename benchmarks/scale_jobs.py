@@ -16,8 +16,8 @@ from typing import Any, Callable, Dict, Optional
 
 from benchmarks import methods as m
 from benchmarks import scale_data
-from trainer_module.features import DatasetConfig
-from trainer_module.spec import ModelSpec
+from trainer_module.data.features import DatasetConfig
+from trainer_module.spec.mes import ModelSpec
 
 
 def _status_bytes(key: str) -> Optional[int]:

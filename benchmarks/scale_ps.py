@@ -32,9 +32,11 @@ def ps_job(arrays_dir: str, dataset_json: str, vocab_sizes: Dict[str, int], budg
            rows: int) -> Dict:
     """Single-process vs parameter-server search, and a cluster retrain (see module doc)."""
     import tensorflow as tf
-    from trainer_module import cluster, models, training
-    from trainer_module.search import NeuralInputSearch, SearchConfig
-    from trainer_module.search_space import SearchSpace
+    from trainer_module import distribute as cluster
+    from trainer_module.model import models
+    from trainer_module.model import training
+    from trainer_module.search.search import NeuralInputSearch, SearchConfig
+    from trainer_module.search.space import SearchSpace
 
     data, base = scale_jobs._data(arrays_dir, dataset_json, vocab_sizes)
     feats, labels = data.splits["train"]

@@ -248,7 +248,7 @@ def section(raw: Dict) -> List[str]:
              f"{', --quick' if quick else ''}) in one run of {raw['total_s'] / 60:.1f} min on "
              f"{m['nproc']} cores ({m['cpu']}, load average at start "
              f"{m['load_average_at_start']}); raw results in the `.scale.json` next to this file.",
-             f"Data: `pipelines.data.synthetic_stream`, {s['rows']:,} rows, sizes {s['sizes']}, "
+             f"Data: `benchmarks.synthetic_stream`, {s['rows']:,} rows, sizes {s['sizes']}, "
              "20 shards: 18 train, 1 eval, 1 test. Every model and supernet trains with "
              f"`optimizer=\"{raw.get('optimizer', 'lazy_adam')}\"`; a final model runs "
              f"{s['passes']:g} pass(es) over the train split in {s['epochs']} validated epochs "
@@ -263,7 +263,7 @@ def section(raw: Dict) -> List[str]:
               "per mode and budget. NIS wall = search + one retrain.", ""]
     lines += _method_table(raw["budgets"])
     lines += ["", "### Memory", "", "Peak resident memory (`VmHWM`) of each job in its own "
-              "process, next to `trainer_module.memory_plan`'s estimate (parameters + optimizer "
+              "process, next to `trainer_module.search.memory_plan`'s estimate (parameters + optimizer "
               "slots; activations, TensorFlow and the data not counted).", ""]
     lines += _memory_lines(raw["budgets"])
     lines += ["", "### Throughput (examples/s of training steps)", ""]

@@ -38,10 +38,10 @@ from benchmarks import methods as m
 from benchmarks import scale, scale_data, step_profile, trainer_steps
 from benchmarks.data import tf_dataset
 from benchmarks.supernet_scores import score
-from trainer_module.baselines import uniform_se_spec
-from trainer_module.features import DatasetConfig
-from trainer_module.search import NeuralInputSearch, SearchConfig, run_search
-from trainer_module.search_space import SearchSpace
+from trainer_module.spec.baselines import uniform_se_spec
+from trainer_module.data.features import DatasetConfig
+from trainer_module.search.search import NeuralInputSearch, SearchConfig, run_search
+from trainer_module.search.space import SearchSpace
 
 TRAINER_ROWS = 500_000  # train rows of the trainer-steps TFRecords
 FINE_FRACTIONS = (0.01, 0.02, 0.04, 0.08, 0.15, 0.3, 0.4)

@@ -23,10 +23,10 @@ from typing import Dict, Sequence
 import numpy as np
 import tensorflow as tf
 
-from trainer_module.features import DatasetConfig, FeatureConfig
-from trainer_module.search import NeuralInputSearch
-from trainer_module.search_config import SearchConfig
-from trainer_module.search_space import SearchSpace
+from trainer_module.data.features import DatasetConfig, FeatureConfig
+from trainer_module.search.search import NeuralInputSearch
+from trainer_module.search.config import SearchConfig
+from trainer_module.search.space import SearchSpace
 
 BATCH_SIZE = 256
 HISTORY_LEN = 10

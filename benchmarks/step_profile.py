@@ -26,8 +26,8 @@ import tensorflow as tf
 from benchmarks import methods as m
 from benchmarks import run
 from benchmarks.data import TaskData, tf_dataset
-from trainer_module.search import NeuralInputSearch
-from trainer_module.search_space import SearchSpace
+from trainer_module.search.search import NeuralInputSearch
+from trainer_module.search.space import SearchSpace
 
 
 def _ms(fn: Callable[[], tf.Tensor], repeats: int) -> float:

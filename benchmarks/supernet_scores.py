@@ -25,8 +25,8 @@ import tensorflow as tf
 from benchmarks import methods as m
 from benchmarks import run
 from benchmarks.data import tf_dataset
-from trainer_module.search import NeuralInputSearch
-from trainer_module.search_space import SearchSpace
+from trainer_module.search.search import NeuralInputSearch
+from trainer_module.search.space import SearchSpace
 
 
 def score(search: NeuralInputSearch, mes: Dict[str, list], batches) -> Optional[Dict]:

@@ -26,7 +26,12 @@ import tensorflow as tf
 
 from benchmarks.data import TaskData, tf_dataset
 from benchmarks.methods import BATCH_SIZE as BATCH
-from trainer_module import baselines, cluster, models, run_fn, tfx_io, training
+from trainer_module.spec import baselines
+from trainer_module import distribute as cluster
+from trainer_module.model import models
+from trainer_module.model import trainer as run_fn
+from trainer_module.data import tfx_io
+from trainer_module.model import training
 
 SPES = (1, 64, 1, 64)
 

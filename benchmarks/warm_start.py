@@ -21,10 +21,10 @@ import tensorflow as tf
 
 from benchmarks import data as bdata
 from benchmarks import methods as m
-from trainer_module.search import run_search
-from trainer_module.search_config import SearchConfig
-from trainer_module.search_space import SearchSpace
-from trainer_module.warm_start import WarmStart
+from trainer_module.search.search import run_search
+from trainer_module.search.config import SearchConfig
+from trainer_module.search.space import SearchSpace
+from trainer_module.search.warm_start import WarmStart
 
 
 def search(data: bdata.TaskData, budget: int, steps: int, warmup: int, seed: int,
@@ -69,7 +69,7 @@ def main(argv=None) -> None:
         spec = run["spec"]
         if name == "previous MES":  # slice A's MES as it serves, retrained on slice B
             space = SearchSpace.from_vocab_sizes(slices["B"].vocab_sizes, budget, mode="ME")
-            from trainer_module.warm_start import project  # pylint: disable=import-outside-toplevel
+            from trainer_module.search.warm_start import project  # pylint: disable=import-outside-toplevel
             spec = space.to_spec(project(space, spec))
         aucs = [m.train_eval(slices["B"], spec, seed).test["auc"] for seed in args.seeds]
         out[name] = {"search_s": round(run["search_s"], 1), "steps": run["steps"],

@@ -3,7 +3,7 @@
 * ``MultiSizeEmbeddingSpec``: the searched MES. ``<uri>/mes.json`` holds
   ``ModelSpec.to_json()``; ``<uri>/report.md`` and ``<uri>/report.html`` a
   human-readable summary; ``<uri>/controller`` the final controller, from which
-  the next scheduled run's search can warm-start (``trainer_module.warm_start``).
+  the next scheduled run's search can warm-start (``trainer_module.search.warm_start``).
 * ``SearchResults``: ``<uri>/history.json`` (per-step history),
   ``<uri>/probabilities.json`` (final controller distributions),
   ``<uri>/search_result.json`` (everything), ``<uri>/logs`` (TensorBoard) and
@@ -34,7 +34,7 @@ from typing import Any, Mapping, Optional, Sequence, Union
 from tfx import types
 from tfx.dsl.io import fileio
 
-from trainer_module.spec import ModelSpec, check_mes_budget, parse_mes  # noqa: F401 (re-exported)
+from trainer_module.spec.mes import ModelSpec, check_mes_budget, parse_mes  # noqa: F401 (re-exported)
 
 # Channel of the MES: NeuralInputSearch's output and MesTrainer's input.
 EMBEDDING_SPEC_KEY = "embedding_spec"

@@ -29,13 +29,13 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from pipelines import vertex_cluster
 from trainer_module.defaults import DEFAULT_BATCH_SIZE
-from trainer_module.features import TASKS, DatasetConfig
-from trainer_module.search_config import SearchConfig
-from trainer_module.training import DEFAULT_MAX_EPOCHS, DEFAULT_PATIENCE
-from trainer_module.spec import MODES
+from trainer_module.data.features import TASKS, DatasetConfig
+from trainer_module.search.config import SearchConfig
+from trainer_module.model.training import DEFAULT_MAX_EPOCHS, DEFAULT_PATIENCE
+from trainer_module.spec.mes import MODES
 
-PREPROCESSING_FN = "trainer_module.preprocessing.preprocessing_fn"
-RUN_FN = "trainer_module.run_fn.run_fn"
+PREPROCESSING_FN = "trainer_module.data.preprocessing.preprocessing_fn"
+RUN_FN = "trainer_module.model.trainer.run_fn"
 DEFAULT_IMAGE = "gcr.io/YOUR_PROJECT/nis-tfx:0.1.0"
 DEFAULT_SPLITS = {"train": 7, "eval": 2, "test": 1}
 INPUT_FORMATS = ("csv", "tfrecord")
@@ -70,7 +70,7 @@ class PipelineConfig:
       search_space: optional search-space overrides (e.g. vocab_fractions).
       strategy: tf.distribute strategy of the search and trainers: default | mirrored | tpu |
         multi_worker_mirrored | parameter_server (``TF_CONFIG``'s cluster, see ``cluster``).
-      max_epochs, patience: the Trainers' recipe (``trainer_module.training``): epochs of
+      max_epochs, patience: the Trainers' recipe (``trainer_module.model.training``): epochs of
         one pass over the train split until the validation metric has not improved for
         ``patience`` epochs (at most ``max_epochs``); the best epoch is exported.
       steps_per_execution: training steps per compiled call of the Trainers (the same

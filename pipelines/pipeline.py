@@ -33,12 +33,12 @@ from components.mes_trainer import executor as trainer_executor
 from components.mes_trainer.eval_config import make_eval_config
 from components.neural_input_search import NeuralInputSearch
 from components.neural_input_search import executor as nis_executor
-from pipelines.anomalies_gate import AnomaliesGate
-from pipelines.blessing_gate import BlessingGate
+from components.gates.anomalies import AnomaliesGate
+from components.gates.blessing import BlessingGate
 from pipelines import vertex_cluster
 from pipelines.config import PipelineConfig
-from pipelines.run_report import RunReport
-from pipelines.vocabulary_gate import VocabularyGate
+from components.run_report.component import RunReport
+from components.gates.vocabulary import VocabularyGate
 
 EXAMPLE_GEN = "ExampleGen"
 STATISTICS_GEN = "StatisticsGen"
@@ -131,7 +131,7 @@ def _warm_start_args(cfg: PipelineConfig, resolver: tfx.dsl.Resolver) -> Dict:
 
 
 def _common_custom_config(cfg: PipelineConfig) -> Dict:
-    """custom_config of both trainers (see trainer_module.run_fn)."""
+    """custom_config of both trainers (see trainer_module.model.trainer)."""
     return {"dataset": cfg.load_dataset().to_dict(), "budget": int(cfg.budget),
             "train_batch_size": int(cfg.train_batch_size), "strategy": cfg.strategy,
             "max_epochs": int(cfg.max_epochs), "patience": int(cfg.patience),

@@ -8,7 +8,7 @@ Usage::
                          embedding_spec=nis.outputs['embedding_spec'],   # omit for the baseline
                          train_args=..., eval_args=...,
                          custom_config={'dataset': ..., 'budget': ...})
-    # or run_fn='trainer_module.run_fn.run_fn'
+    # or run_fn='trainer_module.model.trainer.run_fn'
 """
 
 from components.mes_trainer.component import MesTrainer, MesTrainerSpec  # noqa: E402,F401

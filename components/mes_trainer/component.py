@@ -3,7 +3,7 @@
 The stock Trainer has no input slot for a ``MultiSizeEmbeddingSpec``; this
 component keeps every Trainer input, parameter and output and adds one. The
 executor puts the MES JSON path into ``custom_config['mes_uri']`` for the
-``run_fn`` (``trainer_module.run_fn.run_fn``). Without an MES (or with
+``run_fn`` (``trainer_module.model.trainer.run_fn``). Without an MES (or with
 ``custom_config['baseline'] = True``) the run_fn trains the hand-sized
 single-size baseline at ``custom_config['budget']`` (or the MES's budget).
 """
@@ -44,7 +44,7 @@ class MesTrainer(base_component.BaseComponent):
     Example::
 
         trainer = MesTrainer(
-            run_fn='trainer_module.run_fn.run_fn',
+            run_fn='trainer_module.model.trainer.run_fn',
             examples=transform.outputs['transformed_examples'],
             transform_graph=transform.outputs['transform_graph'],
             embedding_spec=nis.outputs['embedding_spec'],
@@ -75,9 +75,9 @@ class MesTrainer(base_component.BaseComponent):
           transform_graph: `TransformGraph` (the serving signature embeds it).
           embedding_spec: optional `MultiSizeEmbeddingSpec`; omit to train the baseline.
           schema, base_model, hyperparameters: as Trainer's.
-          module_file / run_fn: exactly one; e.g. ``run_fn='trainer_module.run_fn.run_fn'``.
+          module_file / run_fn: exactly one; e.g. ``run_fn='trainer_module.model.trainer.run_fn'``.
           train_args, eval_args: as Trainer's (``num_steps`` required by our run_fn).
-          custom_config: ``{'dataset': DatasetConfig dict, ...}``; see ``trainer_module.run_fn``.
+          custom_config: ``{'dataset': DatasetConfig dict, ...}``; see ``trainer_module.model.trainer``.
           custom_executor_spec: e.g. ``ExecutorClassSpec(executor.VertexExecutor)``: train on
             a Vertex AI cluster (``components.vertex_training``).
         """

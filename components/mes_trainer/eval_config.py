@@ -1,4 +1,4 @@
-"""TFMA EvalConfig for models exported by ``trainer_module.run_fn``.
+"""TFMA EvalConfig for models exported by ``trainer_module.model.trainer``.
 
 How the metrics reach the right tensors:
 
@@ -29,8 +29,8 @@ from typing import List, Optional, Sequence
 
 import tensorflow_model_analysis as tfma
 
-from trainer_module.features import LABEL_KEY, TASKS
-from trainer_module.run_fn import RANKING_OUTPUT, RETRIEVAL_OUTPUT, SERVING_SIGNATURE, \
+from trainer_module.data.features import LABEL_KEY, TASKS
+from trainer_module.model.trainer import RANKING_OUTPUT, RETRIEVAL_OUTPUT, SERVING_SIGNATURE, \
     TRANSFORM_SIGNATURE
 
 CANDIDATE = "candidate"

@@ -19,9 +19,9 @@ from components.artifacts import MultiSizeEmbeddingSpec, SearchResults
 from components.neural_input_search import constants as c
 from components.neural_input_search import executor
 from trainer_module.defaults import DEFAULT_BATCH_SIZE
-from trainer_module.features import DatasetConfig
-from trainer_module.search_config import SearchConfig
-from trainer_module.spec import check_accounting
+from trainer_module.data.features import DatasetConfig
+from trainer_module.search.config import SearchConfig
+from trainer_module.spec.mes import check_accounting
 
 IntOrRuntime = Union[int, data_types.RuntimeParameter]
 SearchOptions = Union[SearchConfig, Mapping[str, Any], str, data_types.RuntimeParameter]
@@ -138,11 +138,11 @@ class NeuralInputSearch(base_component.BaseComponent):
           eval_batch_size: batch size of the controller (on `eval_split`); for ranking a multiple
             of `group_size` (default: ranking `group_size * groups_per_step` of the
             SearchConfig, i.e. 2,000; retrieval `train_batch_size`).
-          strategy: tf.distribute strategy, one of ``trainer_module.tfx_io.STRATEGIES``:
+          strategy: tf.distribute strategy, one of ``trainer_module.data.tfx_io.STRATEGIES``:
             ``'default'``, ``'mirrored'``, ``'tpu'``, ``'multi_worker_mirrored'`` or
             ``'parameter_server'`` (the ``TF_CONFIG`` cluster; tables split over its parameter
             servers by ``custom_config['ps_min_shard_bytes']`` / ``'ps_max_shard_bytes'``,
-            workers driven by a ``ClusterCoordinator``, see ``trainer_module/ps_search.py``).
+            workers driven by a ``ClusterCoordinator``, see ``trainer_module/search/loops/parameter_server.py``).
           search_space: per-feature overrides of the search space, e.g.
             ``{'user_id': {'dim': 64}, '*': {'num_dim_chunks': 2}}`` (``'*'``: every feature),
             as a dict or its JSON.
@@ -156,7 +156,7 @@ class NeuralInputSearch(base_component.BaseComponent):
             tables alone, the paper's count).
           previous_model: the latest blessed model of the pipeline (a
             ``LatestBlessedModelStrategy`` resolver's output); its ``embedding_spec_uri``
-            leads to the previous MES and controller (``trainer_module.warm_start``), which
+            leads to the previous MES and controller (``trainer_module.search.warm_start``), which
             the search starts from when its ``SearchConfig.warm_start`` is 'on' or 'auto'.
           custom_executor_spec: e.g. ``ExecutorClassSpec(executor.VertexExecutor)``: search on
             a Vertex AI cluster (``components.vertex_training``).

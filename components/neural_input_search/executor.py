@@ -23,13 +23,14 @@ from components.vertex_training import VertexLauncher
 from components.neural_input_search import constants as c
 from components.mes_trainer import executor as trainer_executor
 from components.neural_input_search import report
-from trainer_module import preprocessing, tfx_io
+from trainer_module.data import preprocessing
+from trainer_module.data import tfx_io
 from trainer_module.defaults import DEFAULT_BATCH_SIZE
-from trainer_module import search as nis_search
-from trainer_module import warm_start as warm_lib
-from trainer_module.features import DatasetConfig
-from trainer_module.search_space import SearchSpace
-from trainer_module.spec import ModelSpec
+from trainer_module.search import search as nis_search
+from trainer_module.search import warm_start as warm_lib
+from trainer_module.data.features import DatasetConfig
+from trainer_module.search.space import SearchSpace
+from trainer_module.spec.mes import ModelSpec
 
 _KFP_UI_METADATA = "/mlpipeline-ui-metadata.json"
 

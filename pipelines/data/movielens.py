@@ -33,7 +33,7 @@ import pandas as pd
 
 from pipelines.data import movielens_examples as ex
 from pipelines.data.movielens_formats import FORMATS, RawTables, read_tables
-from trainer_module.features import DatasetConfig
+from trainer_module.data.features import DatasetConfig
 
 SPLITS = ("train", "eval", "test")
 LABELS = {"ranking": "liked", "retrieval": "next_item"}

@@ -17,7 +17,7 @@ import pandas as pd
 from google.protobuf import text_format
 from tensorflow_metadata.proto.v0 import schema_pb2
 
-from trainer_module.features import DatasetConfig, FeatureConfig
+from trainer_module.data.features import DatasetConfig, FeatureConfig
 
 _YEAR_RE = re.compile(r"(\d{4})")
 

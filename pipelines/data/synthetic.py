@@ -48,7 +48,7 @@ import numpy as np
 from google.protobuf import text_format
 from tensorflow_metadata.proto.v0 import schema_pb2
 
-from trainer_module.features import DatasetConfig, FeatureConfig
+from trainer_module.data.features import DatasetConfig, FeatureConfig
 
 TASKS = ("ranking", "retrieval")
 USER, ITEM, CATEGORY, REGION, HISTORY, NOISE = (

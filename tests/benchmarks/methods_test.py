@@ -6,7 +6,7 @@ import pytest
 
 from benchmarks import methods as m
 from benchmarks import run
-from trainer_module.search_config import SearchConfig
+from trainer_module.search.config import SearchConfig
 
 
 def test_paper_search_changes_only_the_papers_elements():

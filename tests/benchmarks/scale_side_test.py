@@ -7,7 +7,7 @@ import pytest
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
 from benchmarks import scale_side  # noqa: E402
-from trainer_module.search_space import SearchSpace  # noqa: E402
+from trainer_module.search.space import SearchSpace  # noqa: E402
 
 VOCAB = {"user_id": 200_000, "item_id": 50_000, "device": 8}
 

@@ -11,7 +11,7 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "trainer_module"))
 import planted_data as pdata  # noqa: E402
 from benchmarks import trainer_steps  # noqa: E402
 from benchmarks.data import TaskData  # noqa: E402
-from trainer_module import tfx_io  # noqa: E402
+from trainer_module.data import tfx_io  # noqa: E402
 
 
 def test_records_read_back_as_the_arrays_in_order(tmp_path):

@@ -7,8 +7,8 @@ from tfx.utils import import_utils
 
 from components import artifacts
 from components.artifacts import MultiSizeEmbeddingSpec, SearchResults
-from trainer_module.search_config import SearchResult
-from trainer_module.spec import FeatureMES, ModelSpec
+from trainer_module.search.config import SearchResult
+from trainer_module.spec.mes import FeatureMES, ModelSpec
 
 
 def _spec(budget=10_000):

@@ -6,6 +6,7 @@ and lays the outputs out the way TFX's Transform does:
 ``<root>/transformed_examples/Split-{train,eval}/*.gz``, ``<root>/transform_graph``
 and raw examples in ``<root>/raw_examples/Split-eval/*.gz``.
 """
+import functools
 import os
 import random
 import tempfile
@@ -16,7 +17,7 @@ os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 import pytest  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from trainer_module.features import DatasetConfig, FeatureConfig  # noqa: E402
+from trainer_module.data.features import DatasetConfig, FeatureConfig  # noqa: E402
 
 USERS = [f"u{i}" for i in range(12)]
 ITEMS = [f"i{i}" for i in range(20)]
@@ -65,13 +66,14 @@ def _write_gz(path: str, records) -> None:
 def _analyze(rows, dataset: DatasetConfig, out_dir: str) -> None:
     import tensorflow_transform.beam as tft_beam
     from tensorflow_transform.tf_metadata import dataset_metadata
-    from trainer_module.preprocessing import preprocessing_fn
+    from trainer_module.data.preprocessing import preprocessing_fn
 
     metadata = dataset_metadata.DatasetMetadata.from_feature_spec(RAW_SPEC)
     config = {"dataset": dataset.to_dict()}
     with tft_beam.Context(temp_dir=os.path.join(out_dir, "tmp"), force_tf_compat_v1=False):
         transform_fn = ((rows, metadata)
-                        | tft_beam.AnalyzeDataset(lambda x: preprocessing_fn(x, config)))
+                        | tft_beam.AnalyzeDataset(functools.partial(preprocessing_fn,
+                                                                  custom_config=config)))
         _ = transform_fn | tft_beam.WriteTransformFn(os.path.join(out_dir, "transform_graph"))
     # TFX's Transform also stores the raw metadata (the serving signature parses with it).
     from tensorflow_transform.tf_metadata import metadata_io

@@ -14,7 +14,7 @@ from components import artifacts
 from components.artifacts import MultiSizeEmbeddingSpec
 from components.mes_trainer import executor as mes_executor
 from components.mes_trainer.eval_config import make_eval_config
-from trainer_module.spec import FeatureMES, ModelSpec
+from trainer_module.spec.mes import FeatureMES, ModelSpec
 
 CONFIG = {"train_batch_size": 16, "eval_batch_size": 16, "hidden_units": [16]}
 
@@ -29,7 +29,7 @@ def _train(data, make_artifacts, tmp_path, mes_spec=None, train_steps=6, eval_st
         inputs["embedding_spec"] = [mes]
     model, run = standard_artifacts.Model(), standard_artifacts.ModelRun()
     model.uri, run.uri = str(tmp_path / "model"), str(tmp_path / "model_run")
-    props = {"run_fn": "trainer_module.run_fn.run_fn",
+    props = {"run_fn": "trainer_module.model.trainer.run_fn",
              "train_args": proto_utils.proto_to_json(trainer_pb2.TrainArgs(num_steps=train_steps)),
              "eval_args": proto_utils.proto_to_json(trainer_pb2.EvalArgs(num_steps=eval_steps)),
              "custom_config": json.dumps({"dataset": data.dataset.to_dict(), **CONFIG, **config})}
@@ -149,7 +149,7 @@ def test_checkpoint_dir_is_stable_per_inputs_and_settings(tmp_path):
 
     examples = standard_artifacts.Examples()
     examples.uri = str(tmp_path / "examples")
-    props = {"run_fn": "trainer_module.run_fn.run_fn",
+    props = {"run_fn": "trainer_module.model.trainer.run_fn",
              "train_args": proto_utils.proto_to_json(trainer_pb2.TrainArgs(num_steps=6)),
              "custom_config": json.dumps({"budget": 600})}
     config = {"budget": 600, "checkpoint_root": str(tmp_path / "root")}

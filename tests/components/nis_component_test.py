@@ -10,8 +10,8 @@ from tfx.types import standard_artifacts
 from components.artifacts import MultiSizeEmbeddingSpec, SearchResults
 from components.mes_trainer import MesTrainer
 from components.neural_input_search import NeuralInputSearch
-from trainer_module.features import DatasetConfig, FeatureConfig
-from trainer_module.search_config import SearchConfig
+from trainer_module.data.features import DatasetConfig, FeatureConfig
+from trainer_module.search.config import SearchConfig
 
 DATASET = DatasetConfig(task="ranking", label="clicked", features=[FeatureConfig("item")])
 
@@ -96,13 +96,13 @@ def test_mes_trainer_has_trainer_spec_plus_optional_embedding_spec():
     examples, graph = _channels()
     mes = types.Channel(type=MultiSizeEmbeddingSpec)
     trainer = MesTrainer(examples=examples, transform_graph=graph, embedding_spec=mes,
-                         run_fn="trainer_module.run_fn.run_fn",
+                         run_fn="trainer_module.model.trainer.run_fn",
                          train_args=trainer_pb2.TrainArgs(num_steps=10),
                          custom_config={"dataset": DATASET.to_dict()})
     assert trainer.inputs["embedding_spec"] is mes
     assert trainer.outputs["model"].type is standard_artifacts.Model
     assert trainer.outputs["model_run"].type is standard_artifacts.ModelRun
-    assert trainer.exec_properties["run_fn"] == "trainer_module.run_fn.run_fn"
+    assert trainer.exec_properties["run_fn"] == "trainer_module.model.trainer.run_fn"
     assert json.loads(trainer.exec_properties["train_args"]) == {"num_steps": 10}
     baseline = MesTrainer(examples=examples, transform_graph=graph, module_file="m.py",
                           custom_config={"dataset": DATASET.to_dict(), "baseline": True})

@@ -9,7 +9,7 @@ from tfx.types import standard_artifacts
 from components import artifacts, checkpoints
 from components.artifacts import MultiSizeEmbeddingSpec, SearchResults
 from components.neural_input_search import NeuralInputSearch, executor
-from trainer_module.search_space import SearchSpace
+from trainer_module.search.space import SearchSpace
 
 SEARCH_CONFIG = {"warmup_steps": 3, "search_steps": 3, "group_size": 10, "num_negatives": 8,
                  "log_every": 3, "checkpoint_every": 3, "hidden_units": [16], "controller_units": 8,
@@ -97,7 +97,7 @@ def test_executor_writes_mes_report_and_results(tiny_data, make_artifacts, tmp_p
 
 
 def test_checkpoint_dir_choice(tiny_data, make_artifacts, tmp_path):
-    from trainer_module.search_config import SearchConfig
+    from trainer_module.search.config import SearchConfig
     data = tiny_data("ranking")
     examples, graph = make_artifacts(data)
     inputs = {"examples": [examples], "transform_graph": [graph]}
@@ -116,7 +116,7 @@ def test_checkpoint_dir_choice(tiny_data, make_artifacts, tmp_path):
 
 
 def test_warm_start_modes():
-    from trainer_module.search_config import SearchConfig
+    from trainer_module.search.config import SearchConfig
     model = standard_artifacts.Model()
     model.uri = "/models/7"
     inputs = {"previous_model": [model]}
@@ -159,7 +159,7 @@ def test_search_space_overrides_and_config_helpers():
     with pytest.raises(ValueError, match="unknown feature"):
         executor.build_search_space(sizes, {**props, "search_space": '{"zz": {"dim": 8}}'})
 
-    from trainer_module.search_config import SearchConfig
+    from trainer_module.search.config import SearchConfig
     cfg = SearchConfig(task="ranking", group_size=10, groups_per_step=3)
     assert executor.batch_sizes({"train_batch_size": 16}, cfg) == (16, 30)
     assert executor.batch_sizes({"train_batch_size": 16, "eval_batch_size": 50}, cfg) == (16, 50)
@@ -172,7 +172,7 @@ def test_search_space_overrides_and_config_helpers():
 
 def test_search_config_parameter_reaches_run_search_unchanged(tiny_data, make_artifacts,
                                                                tmp_path, monkeypatch):
-    from trainer_module.search_config import SearchConfig
+    from trainer_module.search.config import SearchConfig
     data = tiny_data("ranking")
     examples, graph = make_artifacts(data)
     sent = SearchConfig(**{**SEARCH_CONFIG, "hidden_units": (16,)}, seed=7, fill_budget=True,
@@ -197,7 +197,7 @@ def test_search_config_parameter_reaches_run_search_unchanged(tiny_data, make_ar
 
 def test_search_length_scales_to_the_counted_train_split(tiny_data, make_artifacts, tmp_path,
                                                          monkeypatch):
-    from trainer_module import tfx_io
+    from trainer_module.data import tfx_io
     data = tiny_data("ranking")
     examples, graph = make_artifacts(data)
     received = []

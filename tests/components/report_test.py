@@ -1,8 +1,8 @@
 """report.py: Markdown/HTML rendering of an MES and its search, KFP viewer metadata."""
 from components.neural_input_search import report
-from trainer_module.search_config import SearchResult
-from trainer_module.search_space import SearchSpace
-from trainer_module.spec import FeatureMES, ModelSpec
+from trainer_module.search.config import SearchResult
+from trainer_module.search.space import SearchSpace
+from trainer_module.spec.mes import FeatureMES, ModelSpec
 
 EQUAL = {"num_dim_chunks": 4}  # the paper's four 8-wide chunks
 SPACE = SearchSpace.from_vocab_sizes({"item": 1000, "user": 50}, budget=20_000, mode="ME",

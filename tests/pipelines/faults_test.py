@@ -15,10 +15,11 @@ import pytest  # noqa: E402
 
 from components import artifacts  # noqa: E402
 from file_snapshot import snapshot  # noqa: E402  (tests/pipelines/file_snapshot.py)
-from pipelines import local_runner, run_lock  # noqa: E402
-from pipelines.demo_data import DEMO_MARKER  # noqa: E402
-from trainer_module import run_fn  # noqa: E402
-from trainer_module.spec import FeatureMES, ModelSpec  # noqa: E402
+from pipelines.runners import local as local_runner
+from pipelines.ops import run_lock  # noqa: E402
+from pipelines.data.demo import DEMO_MARKER  # noqa: E402
+from trainer_module.model import trainer as run_fn  # noqa: E402
+from trainer_module.spec.mes import FeatureMES, ModelSpec  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SCHEMA = os.path.join(REPO, "schemas", "synthetic_ranking", "schema.pbtxt")

@@ -11,8 +11,8 @@ from tfx import v1 as tfx  # noqa: E402
 from pipelines import pipeline as nis_pipeline  # noqa: E402
 from pipelines.config import PipelineConfig  # noqa: E402
 from pipelines.data import synthetic  # noqa: E402
-from trainer_module.features import DatasetConfig  # noqa: E402
-from trainer_module.search_config import SearchConfig  # noqa: E402
+from trainer_module.data.features import DatasetConfig  # noqa: E402
+from trainer_module.search.config import SearchConfig  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -58,7 +58,7 @@ def test_data_validation_and_transform_wiring(tmp_path):
     assert source(c["Transform"], "schema") == ("AnomaliesGate", "validated_schema")
     assert source(c["Transform"], "examples") == ("ExampleGen", "examples")
     props = c["Transform"].exec_properties
-    assert props["preprocessing_fn"] == "trainer_module.preprocessing.preprocessing_fn"
+    assert props["preprocessing_fn"] == "trainer_module.data.preprocessing.preprocessing_fn"
     dataset = DatasetConfig.from_dict(json.loads(props["custom_config"])["dataset"])
     assert dataset == synthetic.dataset_config("ranking")
 
@@ -93,7 +93,7 @@ def test_search_trainers_evaluator_pusher_wiring(tmp_path):
     for t in (trainer, baseline):
         assert source(t, "examples") == ("Transform", "transformed_examples")
         assert source(t, "transform_graph") == ("Transform", "transform_graph")
-        assert t.exec_properties["run_fn"] == "trainer_module.run_fn.run_fn"
+        assert t.exec_properties["run_fn"] == "trainer_module.model.trainer.run_fn"
     assert json.loads(baseline.exec_properties["custom_config"])["baseline"] is True
     assert json.loads(trainer.exec_properties["custom_config"])["budget"] == 12_345
     # The Trainers' steps per compiled call: PipelineConfig's value (1 by default).

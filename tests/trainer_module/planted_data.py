@@ -7,7 +7,7 @@ embeddings. ``noise`` is independent of everything.
 import numpy as np
 import tensorflow as tf
 
-from trainer_module.features import DatasetConfig, FeatureConfig
+from trainer_module.data.features import DatasetConfig, FeatureConfig
 
 VOCAB = {"signal": 2000, "context": 50, "noise": 2000}
 DATASET = DatasetConfig(task="ranking", label="y",

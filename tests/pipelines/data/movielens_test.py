@@ -16,7 +16,7 @@ from tensorflow_metadata.proto.v0 import schema_pb2
 from pipelines.data import fetch_movielens, movielens
 from pipelines.data.movielens import ColumnRoles, MovieLensConfig
 from pipelines.data.movielens_formats import read_tables
-from trainer_module.features import DatasetConfig
+from trainer_module.data.features import DatasetConfig
 
 N_USERS, N_ITEMS, PER_USER = 30, 40, 20
 GENRES = ("Action", "Comedy", "Drama", "Children's")

@@ -12,7 +12,7 @@ from google.protobuf import text_format
 from tensorflow_metadata.proto.v0 import schema_pb2
 
 from pipelines.data import synthetic
-from trainer_module.features import DatasetConfig
+from trainer_module.data.features import DatasetConfig
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 SMALL = synthetic.SyntheticSizes(num_users=300, num_items=2000, num_categories=50,

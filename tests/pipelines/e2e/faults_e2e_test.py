@@ -16,7 +16,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__)))) 
 
 import pytest  # noqa: E402
 
-from pipelines import local_runner, results  # noqa: E402
+from pipelines.runners import local as local_runner
+from pipelines.ops import results  # noqa: E402
 from pipelines import pipeline as P  # noqa: E402
 from pipelines.data import synthetic  # noqa: E402
 from file_snapshot import snapshot  # noqa: E402  (tests/pipelines/file_snapshot.py)

@@ -17,7 +17,8 @@ os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 import pytest  # noqa: E402
 
 from components.artifacts import read_mes  # noqa: E402
-from pipelines import local_runner, results  # noqa: E402
+from pipelines.runners import local as local_runner
+from pipelines.ops import results  # noqa: E402
 from pipelines import pipeline as P  # noqa: E402
 from pipelines.config import PipelineConfig  # noqa: E402
 from pipelines.data import synthetic  # noqa: E402

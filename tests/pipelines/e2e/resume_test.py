@@ -55,7 +55,7 @@ def make_pipeline(out_dir: str):
         schema_file=os.path.join(gen, "schema", synthetic.SCHEMA_NAME)).with_id("SchemaGen")
     transform = tfx.components.Transform(
         examples=example_gen.outputs["examples"], schema=schema.outputs["schema"],
-        preprocessing_fn="trainer_module.preprocessing.preprocessing_fn", disable_statistics=True,
+        preprocessing_fn="trainer_module.data.preprocessing.preprocessing_fn", disable_statistics=True,
         custom_config={"dataset": dataset.to_dict()}).with_id("Transform")
     search = NeuralInputSearch(
         examples=transform.outputs["transformed_examples"],
@@ -75,7 +75,7 @@ def main(out_dir: str) -> None:
     """The child process: runs the pipeline like ``nis-pipeline`` does."""
     from absl import logging
 
-    from pipelines import local_runner
+    from pipelines.runners import local as local_runner
     logging.set_verbosity(logging.WARNING)
     local_runner.run_pipeline(make_pipeline(out_dir), metadata_path(out_dir))
 
@@ -88,7 +88,7 @@ def _command(out_dir: str):
 @pytest.mark.e2e
 def test_killed_search_resumes_on_rerun(tmp_path):
     from components import artifacts
-    from pipelines import results
+    from pipelines.ops import results
     from pipelines.data import synthetic
     out = str(tmp_path)
     synthetic.generate("ranking", 1500, 0, str(tmp_path / "gen"))

@@ -1,0 +1,302 @@
+"""Configuration and result records of a NIS search (JSON round-trip).
+
+Example::
+
+    cfg = SearchConfig(task="retrieval", warmup_steps=100, search_steps=300)
+    SearchConfig.from_json(cfg.to_json()) == cfg
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from typing import Any, Dict, List, Mapping, Optional, Tuple
+
+from trainer_module.defaults import DEFAULT_HIDDEN_UNITS
+from trainer_module.model.optimizers import DEFAULT_OPTIMIZER, OPTIMIZERS
+from trainer_module.spec.mes import ModelSpec
+
+DECISION_ORDERS = ("feature", "random")
+WARM_START_MODES = ("off", "on", "auto")
+PRUNE_MODES = ("auto", "on", "off")
+SCALED_WARMUP_SHARE = 0.5  # warm-up share of a search scaled up to search_epochs
+
+
+@dataclasses.dataclass(frozen=True)
+class SearchConfig:
+    """Knobs of the search; defaults are the ones users get.
+
+    Attributes:
+      task: "ranking" (reward = ROC-AUC per group) or "retrieval" (Sampled Recall@1).
+      warmup_steps: main-model steps under uniform random choices, controller frozen.
+      search_steps: main-model steps after warm-up under the controller's choices, every
+        ``controller_every``-th followed by a controller step.
+      controller_every: main-model steps per controller step after warm-up. The paper
+        alternates them one to one (1); every controller step scores a validation batch of
+        ``controller_batch_size`` examples, which costs several main-model steps, so a larger
+        cadence makes the search cheaper per training example (benchmarks/findings.md).
+      search_epochs: the search sees at least this many passes over the train split: when
+        ``run_search`` (or ``for_train_examples``) knows the split's size and
+        ``warmup_steps + search_steps`` batches are fewer, the search grows to that many
+        steps (``scaled_warmup_share`` of them warm-up). The step counts are then the floor
+        for small data sets; 0 keeps them fixed.
+      scaled_warmup_share: the share of a search scaled up to ``search_epochs`` that is
+        warm-up (None: the share ``warmup_steps`` has in the step counts, 1/7 by default). The
+        warm-up trains every block under uniform choices; at million-id scale a longer one
+        lets the wide blocks catch up before the controller prices them, and takes ~40% of
+        the controller steps away (3M rows: better or level over three searches per setting,
+        benchmarks/findings.md). Searches of fixed length (small splits) are unaffected.
+      group_size: ranking examples per controller choice and per AUC reward (a).
+      groups_per_step: ranking: AUC rewards per controller step, so the controller's
+        default batch is ``group_size * groups_per_step`` validation examples.
+      retrieval_group_size: retrieval: consecutive examples that share one sampled
+        configuration, in the main-model and in the controller step; the controller's reward
+        is their mean Sampled Recall@1. Larger groups make a retrieval search faster (the
+        controller pass runs over fewer rows) and its reward coarser; 1 (per example) is the
+        default (benchmarks/findings.md).
+      num_negatives: retrieval negatives for Sampled Recall@1 (capped at labels - 1). The
+        paper samples 5,000 from a 20-million vocabulary (section 4).
+      learning_rate: main model (supernet) learning rate.
+      optimizer: main model (supernet) optimizer, one of ``optimizers.OPTIMIZERS``:
+        "lazy_adam" updates only the embedding rows (and their moments) a batch touches,
+        so a step's cost does not grow with the tables; "adam" is Keras' Adam, which
+        decays the moments of every row on every step; "auto" is lazy Adam once a table
+        has more than ``optimizers.LAZY_ADAM_ROWS`` rows, else Adam.
+      controller_learning_rate: controller + baseline Adam learning rate.
+      entropy_weight: entropy bonus of the policy gradient.
+      controller_units: LSTM width of controller and baseline.
+      hidden_units: ReLU tower of the main model.
+      log_every: steps between progress rows / TensorBoard points.
+      checkpoint_every: steps between checkpoints.
+      steps_per_call: single-machine search: steps run in one compiled call (a
+        ``tf.while_loop`` over warm-up or search steps, as Keras' ``steps_per_execution``;
+        ``search_loop``), up to the next log or checkpoint step. The updates are the same as
+        one step per call (1), without the per-step Python dispatch.
+      seed: seed of every random choice of the search.
+      final_candidates: configurations sampled from the final controller (plus its greedy
+        choice) that are scored on validation data; the best one is emitted (ENAS-style
+        selection; 0 emits the most probable configuration, the controller's converged choice
+        as the paper describes it, section 3.3.1, which has no final selection).
+      final_random_candidates: random within-budget configurations (``budget.random_feasible``:
+        features in a random order, each decision uniform among the categories that fit)
+        scored beside the controller's samples in the final selection (0: none; only when
+        ``final_candidates`` > 0, which turns the final selection on), so a configuration the
+        controller does not reach but the supernet rates higher can still be emitted.
+      final_eval_batches: validation batches the finalists are scored on; all candidates are
+        screened on the first quarter of them, the best eighth go on (``selection.race``).
+      fill_budget: SE: widen the emitted configuration into the budget it leaves unused
+        (``budget.widen_to_budget``: every kept feature one width step at a time, round-robin,
+        while it fits). Opt-in (benchmarks/findings.md).
+      budget_masking: the controller samples only configurations within the budget (each
+        decision's categories that would overshoot the remaining budget get probability 0),
+        so the memory part of the cost loss is always 0; False samples freely from the softmax
+        and relies on the cost loss alone, as the paper does (sections 3.3.1-3.3.2; it never
+        masks choices). Either way the emitted configuration is within the budget: an
+        over-budget most probable choice is replaced by the most probable feasible sample.
+      decision_order: "feature" (all of a feature's decisions, then the next feature's, in
+        the dataset config's order) or "random" (every sampled configuration decides the
+        features in its own random order, a feature's decisions together; greedy choices use
+        the feature order). Under budget masking a fixed order lets the first features spend
+        a tight budget before the last are decided.
+      logit_bound: the controller's logits are squashed to ``(-logit_bound, logit_bound)``
+        by a scaled ``tanh`` (ENAS' ``tanh_constant``); 0 leaves them unbounded. The NIS paper
+        specifies no bound: it says the controller converges to the optimal choice (section
+        3.3.1), which a bound prevents: at 2.5 a decision with k categories reaches at most
+        ``e^5 / (e^5 + k - 1)`` (0.83 for k = 31).
+      budget_input: every controller (and baseline) step is also fed the budget share spent by
+        the choices before it (a learned vector times that share; it only moves under
+        ``budget_masking``, since unmasked decisions are priced 0). False feeds the previous
+        choice alone, as the paper's controller does (section 3.3.3: the baseline sees "the
+        choices that have already been made").
+      prune_widths: drop a feature's dim chunks that no configuration within the budget uses
+        (``SearchSpace.within_budget_widths``: its first row block alone at that width costs
+        more than the budget) before the supernet is built. The feasible configurations stay
+        the same; the supernet's tables, its warm-up and the controller then cover only
+        widths the search can emit (at 1% of a million-id feature's floats, 8 of the paper's
+        128 columns). "on" prunes every feature; "auto" the features with more than
+        ``optimizers.LAZY_ADAM_ROWS`` ids, whose tables make the search slow (on the small
+        benchmark sets pruning lowered the searches it changed; benchmarks/findings.md);
+        "off" keeps the paper's ``d = 32 * ceil(v^0.35 / 32)`` columns (section 3.3.1).
+      memory_limit_bytes: the most bytes the memory plan (``memory_plan.plan``: supernet,
+        its optimizer slots and the final model with its slots, an upper bound) may need;
+        the search stops with an error before training when it needs more. None: a share
+        (``memory_plan.DEFAULT_RAM_FRACTION``) of this machine's physical memory; 0: no check.
+      warm_start: a re-run's search starts from the MES and controller of the pipeline's
+        latest blessed model (``trainer_module.search.warm_start``): "off"; "on" (fails when that
+        model records no MES); "auto" (searches cold then). A run with no blessed model yet
+        searches cold. In the pipeline "on"/"auto" also wire that model into the search.
+      warm_start_search_steps: ``search_steps`` of a warm search (None: ``search_steps``).
+    """
+
+    task: str = "ranking"
+    warmup_steps: int = 200
+    search_steps: int = 1200
+    controller_every: int = 4
+    search_epochs: float = 0.5
+    scaled_warmup_share: Optional[float] = SCALED_WARMUP_SHARE
+    group_size: int = 100
+    groups_per_step: int = 20
+    retrieval_group_size: int = 1
+    num_negatives: int = 20
+    learning_rate: float = 1e-3
+    optimizer: str = DEFAULT_OPTIMIZER
+    controller_learning_rate: float = 5e-3
+    entropy_weight: float = 1e-2
+    controller_units: int = 64
+    hidden_units: Tuple[int, ...] = DEFAULT_HIDDEN_UNITS
+    log_every: int = 50
+    checkpoint_every: int = 100
+    steps_per_call: int = 64
+    seed: int = 0
+    budget_masking: bool = True
+    decision_order: str = "feature"
+    final_candidates: int = 128
+    final_eval_batches: int = 8
+    final_random_candidates: int = 128
+    fill_budget: bool = False
+    logit_bound: float = 2.5
+    budget_input: bool = True
+    prune_widths: str = "auto"
+    memory_limit_bytes: Optional[int] = None
+    warm_start: str = "off"
+    warm_start_search_steps: Optional[int] = None
+
+    def __post_init__(self):
+        object.__setattr__(self, "hidden_units", tuple(int(u) for u in self.hidden_units))
+        if self.task not in ("ranking", "retrieval"):
+            raise ValueError(f"task must be 'ranking' or 'retrieval', got {self.task!r}")
+        for name in ("group_size", "groups_per_step", "retrieval_group_size", "num_negatives",
+                     "log_every", "checkpoint_every", "controller_every", "steps_per_call"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
+        if self.decision_order not in DECISION_ORDERS:
+            raise ValueError(f"decision_order must be one of {DECISION_ORDERS}, "
+                             f"got {self.decision_order!r}")
+        if self.prune_widths not in PRUNE_MODES:
+            raise ValueError(f"prune_widths must be one of {PRUNE_MODES}, got {self.prune_widths!r}")
+        if self.warm_start not in WARM_START_MODES:
+            raise ValueError(f"warm_start must be one of {WARM_START_MODES}, got {self.warm_start!r}")
+        if self.warm_start_search_steps is not None and self.warm_start_search_steps < 0:
+            raise ValueError("warm_start_search_steps must be >= 0 or None, got "
+                             f"{self.warm_start_search_steps}")
+        if self.scaled_warmup_share is not None and not 0.0 <= self.scaled_warmup_share < 1.0:
+            raise ValueError("scaled_warmup_share must be in [0, 1) or None, got "
+                             f"{self.scaled_warmup_share}")
+        if self.memory_limit_bytes is not None and self.memory_limit_bytes < 0:
+            raise ValueError(f"memory_limit_bytes must be >= 0 or None, got {self.memory_limit_bytes}")
+        for name in ("warmup_steps", "search_steps", "final_candidates", "final_eval_batches",
+                     "final_random_candidates", "logit_bound", "search_epochs"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+
+    def controller_batch_size(self, train_batch_size: int) -> int:
+        """Default validation batch of a controller step: whole AUC groups, or one reward per example."""
+        if self.task == "ranking":
+            return self.group_size * self.groups_per_step
+        return int(train_batch_size)
+
+    def for_train_examples(self, train_examples: int, batch_size: int) -> "SearchConfig":
+        """This config with its length scaled to ``search_epochs`` passes over a train split.
+
+        When ``search_epochs * train_examples / batch_size`` batches are more than
+        ``warmup_steps + search_steps``, the search grows to that many steps, of which
+        ``scaled_warmup_share`` (None: the share ``warmup_steps`` has) are warm-up; otherwise
+        (small splits, or ``search_epochs=0``) the config is returned as is.
+        """
+        want = math.ceil(self.search_epochs * max(0, int(train_examples)) / max(1, batch_size))
+        total = self.warmup_steps + self.search_steps
+        if want <= total:
+            return self
+        if self.scaled_warmup_share is None:
+            warmup = round(self.warmup_steps * want / total)
+        else:
+            warmup = round(self.scaled_warmup_share * want)
+        return dataclasses.replace(self, warmup_steps=warmup, search_steps=want - warmup)
+
+    def is_controller_step(self, step: int) -> bool:
+        """Whether loop step ``step`` (0-based, warm-up included) updates the controller."""
+        return step >= self.warmup_steps and (step - self.warmup_steps) % self.controller_every == 0
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any], task: Optional[str] = None) -> "SearchConfig":
+        """A SearchConfig from JSON-like options, each checked by name and type.
+
+        Args:
+          d: option name -> value (a subset of the fields; the rest keep their defaults).
+          task: the dataset config's task, where the task is declared. The options may
+            omit ``task``; naming a different one is an error.
+
+        Raises:
+          ValueError: one line naming an unknown option (and the accepted ones), a value of
+            the wrong type, or a task that differs from ``task``.
+        """
+        if not isinstance(d, Mapping):
+            raise ValueError(f"search options must be a JSON object, got {d!r}")
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - set(fields))
+        if unknown:
+            raise ValueError(f"unknown search option(s) {unknown}; accepted: "
+                             f"{', '.join(sorted(fields))}")
+        for name, value in d.items():
+            _check_type(name, value, fields[name].default)
+        if task is not None and d.get("task", task) != task:
+            raise ValueError(f"search options name task {d['task']!r} but the dataset config's task "
+                             f"is {task!r}; the task is set once, in the dataset config")
+        return cls(**{**d, **({"task": task} if task is not None else {})})
+
+    @classmethod
+    def from_json(cls, text: str, task: Optional[str] = None) -> "SearchConfig":
+        """``from_dict`` of a JSON object (e.g. ``to_json``'s output)."""
+        try:
+            d = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise ValueError(f"search options are not valid JSON: {e}") from e
+        return cls.from_dict(d, task)
+
+
+def _check_type(name: str, value: Any, default: Any) -> None:
+    """Raises ValueError when ``value`` does not have the type of the option's default."""
+    if default is None:  # optional ints (memory_limit_bytes, warm_start_search_steps)
+        ok = value is None or (isinstance(value, int) and not isinstance(value, bool))
+    elif isinstance(default, bool):
+        ok = isinstance(value, bool)
+    elif isinstance(default, int):
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif isinstance(default, float):
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    elif isinstance(default, tuple):
+        ok = (isinstance(value, (list, tuple))
+              and all(isinstance(v, int) and not isinstance(v, bool) for v in value))
+    else:
+        ok = isinstance(value, type(default))
+    if not ok:
+        kind = {bool: "a bool", int: "an int", float: "a number", str: "a string",
+                tuple: "a list of ints", type(None): "an int or null"}[type(default)]
+        raise ValueError(f"search option {name!r} must be {kind}, got {value!r}")
+
+
+@dataclasses.dataclass
+class SearchResult:
+    """What a search emits: the MES, the logged history, final controller probabilities and
+    the memory plan it was checked against (``memory_plan.plan``, in bytes)."""
+
+    spec: ModelSpec
+    history: List[Dict[str, Any]]
+    probabilities: Dict[str, List[List[float]]]
+    memory_plan: Dict[str, int] = dataclasses.field(default_factory=dict)
+
+    def to_json(self) -> str:
+        return json.dumps({"spec": self.spec.to_dict(), "history": self.history,
+                           "probabilities": self.probabilities,
+                           "memory_plan": self.memory_plan}, indent=2)
+
+    @classmethod
+    def from_json(cls, text: str) -> "SearchResult":
+        d = json.loads(text)
+        return cls(ModelSpec.from_dict(d["spec"]), d["history"], d["probabilities"],
+                   d.get("memory_plan", {}))
