@@ -3,7 +3,7 @@
 Builds the same ranking supernet twice, once with ``--small`` and once with ``--large``
 rows per feature (``--features`` features of width ``--dim``, so only the row count
 differs), and times the search's main-model step (``warmup_step`` of
-``NeuralInputSearch.step_functions``: one supernet forward, backward and optimizer update)
+``SearchSteps.warmup_fn``: one supernet forward, backward and optimizer update)
 on one fixed batch whose ids all lie in
 the small vocabulary. Per-step work that follows the batch gives a ratio near 1; an
 optimizer that touches every row of every table gives a ratio that grows with the rows.
@@ -56,8 +56,8 @@ def supernet_step(rows: int, optimizer: str, num_features: int, dim: int, batch)
     space = SearchSpace.from_vocab_sizes(vocab, budget=rows * dim, mode="ME",
                                          overrides={n: {"dim": dim} for n in vocab})
     search = NeuralInputSearch(space, dataset, SearchConfig(optimizer=optimizer))
-    warmup_step = search.step_functions(len(batch[1]))["warmup_step"]
-    step = lambda: warmup_step(*batch)  # noqa: E731
+    number = tf.constant(0, tf.int64)
+    step = lambda: search.steps.warmup_fn(*batch, number)  # noqa: E731
     for _ in range(3):  # trace and warm up
         out = step()
     _ = out.numpy()

@@ -9,7 +9,7 @@ import tensorflow as tf
 
 import planted_data as pdata
 from trainer_module.search import budget as budget_lib
-from trainer_module.search import search as search_lib
+from trainer_module.search import checkpointing
 from trainer_module.search import final_selection as selection
 from trainer_module.search.search import NeuralInputSearch, SearchConfig, run_search
 from trainer_module.search.space import SearchSpace
@@ -72,12 +72,12 @@ def test_killed_search_resumes_from_its_checkpoint(tmp_path, monkeypatch):
     saved = [v.numpy() for v in first.controller.trainable_variables]
 
     second = NeuralInputSearch(space, pdata.DATASET, cfg)
-    second.restore(ckpt)
+    second.checkpointer(ckpt).restore()
     assert int(second.step.numpy()) == 6
     for a, b in zip(saved, second.controller.trainable_variables):
         np.testing.assert_array_equal(a, b.numpy())
     seen, logged = [], []
-    monkeypatch.setattr(search_lib.logging, "info", lambda fmt, *a: logged.append(fmt % a))
+    monkeypatch.setattr(checkpointing.logging, "info", lambda fmt, *a: logged.append(fmt % a))
     res = second.run(train, val, checkpoint_dir=ckpt, on_step=seen.append)
     assert seen == [8, 10, 12]                      # on_step after each compiled chunk
     # One progress line per log step (what nis-pipeline prints), timed from the resumed step.
@@ -100,7 +100,7 @@ def test_retrieval_search_step_gives_every_example_its_own_configuration():
                                      or losses_from(r, reward, valid))
     x, y = next(iter(pdata.dataset(pdata.retrieval_arrays(128, 0), 128)))
     xv, yv = next(iter(pdata.dataset(pdata.retrieval_arrays(96, 1), 96)))
-    search._search_step(x, y, xv, yv)              # eagerly, so the spies see the tensors
+    search.steps.controller_step(x, y, xv, yv, search.step)  # eagerly, so the spies see the tensors
     train_levels, val_levels = seen[-2], seen[-1]
     assert train_levels["signal"].shape[0] == 128 and val_levels["signal"].shape[0] == 96
     rows = np.concatenate([val_levels[f.name].numpy() for f in space.features], axis=1)
@@ -114,11 +114,11 @@ def test_retrieval_groups_share_one_configuration_per_group_of_examples():
                        num_negatives=100, retrieval_group_size=4, final_candidates=4,
                        final_random_candidates=4, final_eval_batches=2)
     search = NeuralInputSearch(space, pdata.RETRIEVAL_DATASET, cfg, num_labels=300)
-    assert search._num_choices(130) == 33  # the last, partial group gets its own choice
+    assert search.steps.num_choices(130) == 33  # the last, partial group gets its own choice
     actions = search.controller.uniform(33, tf.constant([3, 4], tf.int64))
-    levels = search._per_example(search.levels(actions), 130)
+    levels = search.steps.per_example(search.steps.levels(actions), 130)
     for name, per_example in levels.items():  # example i gets choice i // 4
-        expected = np.repeat(search.levels(actions)[name].numpy(), 4, axis=0)[:130]
+        expected = np.repeat(search.steps.levels(actions)[name].numpy(), 4, axis=0)[:130]
         np.testing.assert_array_equal(per_example.numpy(), expected)
     train = pdata.dataset(pdata.retrieval_arrays(2000, 0), 130)
     val = pdata.dataset(pdata.retrieval_arrays(1000, 1), 130)
@@ -181,7 +181,7 @@ def test_random_decision_order_search_emits_a_within_budget_mes_in_the_spaces_or
         assert [len(p) for p in res.probabilities[f.name]] == space.decision_sizes()[sl]
     # A resumed shuffled search restores its controller (its choice embeddings have one more row).
     again = NeuralInputSearch(space, pdata.DATASET, cfg)
-    again.restore(str(tmp_path))
+    again.checkpointer(str(tmp_path)).restore()
     assert int(again.step.numpy()) == cfg.warmup_steps + cfg.search_steps
 
 
@@ -208,10 +208,10 @@ def test_final_selection_emits_the_candidate_it_measured_best(monkeypatch):
     assert raced["best"] != 0, "the most probable won: this run cannot tell winner from first"
     assert res.spec.to_dict()["features"] == space.to_spec(winner).to_dict()["features"]
     batches = list(val.take(4))
-    assert np.mean(search.scores(winner, batches)) == pytest.approx(final["chosen_objective"], abs=1e-6)
+    assert np.mean(search.steps.scores(winner, batches)) == pytest.approx(final["chosen_objective"], abs=1e-6)
     greedy = search.controller.greedy()  # the controller decides in the space's order
     np.testing.assert_array_equal(raced["candidates"][0], greedy)
-    assert np.mean(search.scores(greedy, batches)) == pytest.approx(
+    assert np.mean(search.steps.scores(greedy, batches)) == pytest.approx(
         final["most_probable_objective"], abs=1e-6)
 
 
@@ -292,10 +292,11 @@ def test_controller_steps_follow_every_controller_every_th_main_step():
                               final_candidates=0, steps_per_call=1)
     search = NeuralInputSearch(space, pdata.DATASET, cfg)
     calls = []
-    search_fn, main_fn, warm_fn = search._search_fn, search._main_fn, search._warmup_fn
-    search._warmup_fn = lambda *a: calls.append("w") or warm_fn(*a)
-    search._search_fn = lambda *a: calls.append("c") or search_fn(*a)
-    search._main_fn = lambda *a: calls.append(f"m{int(a[-1])}") or main_fn(*a)
+    steps = search.steps
+    search_fn, main_fn, warm_fn = steps.controller_step_fn, steps.main_fn, steps.warmup_fn
+    steps.warmup_fn = lambda *a: calls.append("w") or warm_fn(*a)
+    steps.controller_step_fn = lambda *a: calls.append("c") or search_fn(*a)
+    steps.main_fn = lambda *a: calls.append(f"m{int(a[-2])}") or main_fn(*a)
     search.run(pdata.dataset(pdata.ranking_arrays(2000, 0), 64),
                pdata.dataset(pdata.ranking_arrays(2000, 1), 200))
     # steps 2, 5, 8 update the controller; the main steps between read the rows that
@@ -307,12 +308,12 @@ def test_main_step_trains_under_the_rows_the_controller_pass_sampled_for_it():
     space, cfg = small_search("ME", warmup_steps=0, search_steps=1, controller_every=3)
     search = NeuralInputSearch(space, pdata.DATASET, cfg)
     x, y = next(iter(pdata.dataset(pdata.ranking_arrays(200, 0), 200)))
-    n = search._num_choices(200)
+    n = search.steps.num_choices(200)
     upcoming = search.controller.uniform(2 * n, tf.constant([5, 6], tf.int64))
     seen, forward = [], search.model.forward
     search.model.forward = lambda xs, levels: seen.append(levels) or forward(xs, levels)
-    search._main_step(x, y, upcoming, tf.constant(1))   # eagerly, so the spy sees the levels
-    expected = search._per_example(search.levels(upcoming[n:2 * n]), 200)
+    search.steps.main(x, y, upcoming, tf.constant(1), search.step)  # eagerly, so the spy sees the levels
+    expected = search.steps.per_example(search.steps.levels(upcoming[n:2 * n]), 200)
     for name, levels in expected.items():
         np.testing.assert_array_equal(seen[-1][name].numpy(), levels.numpy())
 
@@ -343,12 +344,12 @@ def test_scoring_many_candidates_at_once_gives_each_ones_own_scores():
                pdata.dataset(pdata.ranking_arrays(2000, 1), 200))
     candidates = budget_lib.random_feasible(space, 12, 5)
     batches = list(pdata.dataset(pdata.ranking_arrays(2000, 1), 200, repeat=False).take(3))
-    many = search.scores_many(candidates, batches)
+    many = search.steps.scores_many(candidates, batches)
     assert many.shape == (len(candidates), 3) and len(candidates) > 2
     assert many.dtype == np.float64               # the race averages them as before
-    one = np.array([search.scores(c, batches) for c in candidates])
+    one = np.array([search.steps.scores(c, batches) for c in candidates])
     np.testing.assert_array_equal(many, one)
     assert len(np.unique(many[:, 0])) > 1         # the candidates differ: rows are not copies
-    assert search.scores_many([], batches).shape == (0, 3)
+    assert search.steps.scores_many([], batches).shape == (0, 3)
     # one validation batch leaves the race's finalists none beyond the screening batch
-    assert search.scores_many(candidates, []).shape == (len(candidates), 0)
+    assert search.steps.scores_many(candidates, []).shape == (len(candidates), 0)

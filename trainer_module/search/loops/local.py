@@ -1,10 +1,11 @@
 """The single-process NIS search loop, several steps per compiled call.
 
-``NeuralInputSearch.run`` hands over to ``run`` here unless its strategy is a
-``ParameterServerStrategy`` (``ps_search``). The loop runs the search in chunks that end at
-the warm-up's end, at every ``log_every`` and ``checkpoint_every`` boundary (``chunk_end``)
-and after ``steps_per_call`` steps; after each chunk it logs, checkpoints and calls
-``on_step`` (``NeuralInputSearch.after_steps``).
+``run(steps, train_ds, val_ds, checkpointer)`` runs a search's steps
+(``trainer_module.search.steps``) unless its strategy is a ``ParameterServerStrategy``
+(``loops.parameter_server``). The loop runs the search in chunks that end at the warm-up's
+end, at every ``log_every`` and ``checkpoint_every`` boundary (``chunk_end``) and after
+``steps_per_call`` steps; after each chunk it logs, checkpoints and calls ``on_step``
+(``Checkpointer.after_steps``).
 
 With ``steps_per_call`` > 1 a chunk's steps run inside one ``tf.while_loop`` that reads the
 batches from the iterators itself, as Keras' ``steps_per_execution`` does for ``fit``: the
@@ -21,15 +22,12 @@ its gradient that would otherwise sit between the two phases.
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING, Callable, Optional
+from typing import Callable, List, NamedTuple, Optional
 
 import tensorflow as tf
 
-from trainer_module import distribute as cluster
-from trainer_module.model import progress
-
-if TYPE_CHECKING:  # pragma: no cover
-    from trainer_module.search.search import NeuralInputSearch
+from trainer_module.search.checkpointing import Checkpointer
+from trainer_module.search.steps import SearchSteps
 
 # Warm-up steps that must remain after the first warm-up call for the search loop to be
 # traced in the background: tracing takes seconds of one core (2-5 s at 3M rows, 2 cores),
@@ -47,33 +45,24 @@ def chunk_end(step: int, warmup: int, total: int, log_every: int, checkpoint_eve
     return min(ends)
 
 
-def build_slots(search: "NeuralInputSearch") -> None:
-    """Creates the optimizers' slot variables up front (a compiled loop or a scheduled step
-    may not create variables); the controller's beside the controller."""
-    with search.strategy.scope():
-        search.optimizer.build(search.model.trainable_variables)
-        with cluster.unpartitioned(search.strategy, search.step):
-            search.controller.optimizer.build(search.controller.trainable_variables)
-
-
 class CompiledSteps:
-    """Warm-up and search-phase steps of ``search``, many per compiled call."""
+    """Warm-up and search-phase steps of ``steps``, many per compiled call."""
 
-    def __init__(self, search: "NeuralInputSearch"):
-        self.search = search
+    def __init__(self, steps: SearchSteps):
+        self.steps = steps
         self.warmup = tf.function(self._warmup, autograph=False)
         self.search_steps = tf.function(self._search, autograph=False)
 
     def _counted(self, done: tf.Tensor) -> tf.Operation:
         """Increments the step once ``done`` is computed (the next step's seeds read it)."""
         with tf.control_dependencies([done]):
-            return self.search.step.assign_add(1)
+            return self.steps.counter.assign_add(1)
 
     def _warmup(self, train_it, k: tf.Tensor) -> tf.Tensor:
         """``k`` warm-up steps on the next ``k`` training batches; the last step's loss."""
         def body(i, _):
             x, y = next(train_it)
-            loss = self.search._warmup_step(x, y)
+            loss = self.steps.warmup(x, y, self.steps.counter)
             with tf.control_dependencies([self._counted(loss)]):
                 return i + 1, tf.identity(loss)
         return tf.while_loop(lambda i, _: i < k, body, [tf.constant(0), tf.constant(0.0)])[1]
@@ -91,19 +80,20 @@ class CompiledSteps:
         ``upcoming``, the choices the last controller pass sampled for it. Returns the last
         loss, the controller statistics ``[controller steps, 3]`` (mean reward, objective and
         cost ratio), and ``upcoming`` and ``ahead`` for the steps after these."""
-        search, cfg = self.search, self.search.config
+        steps, cfg = self.steps, self.steps.config
 
         def controller_step(x, y, upcoming, ahead, stats, count):
             xv, yv = next(val_it)
-            out, upcoming = search._search_step(x, y, xv, yv)
+            out, upcoming = steps.controller_step(x, y, xv, yv, steps.counter)
             stats = tf.tensor_scatter_nd_update(stats, [[count]], out[None, 1:])
             return out[0], upcoming, tf.constant(0), stats, count + 1
 
         def main_step(x, y, upcoming, ahead, stats, count):
-            return search._main_step(x, y, upcoming, ahead), upcoming, ahead + 1, stats, count
+            return (steps.main(x, y, upcoming, ahead, steps.counter), upcoming, ahead + 1, stats,
+                    count)
 
         def body(i, _, upcoming, ahead, stats, count):
-            due = tf.equal((search.step - cfg.warmup_steps) % cfg.controller_every, 0)
+            due = tf.equal((steps.counter - cfg.warmup_steps) % cfg.controller_every, 0)
             x, y = next(train_it)
             args = (x, y, upcoming, ahead, stats, count)
             out = tf.cond(due, lambda: controller_step(*args), lambda: main_step(*args))
@@ -138,27 +128,33 @@ class Background:
             raise self._error
 
 
-def run(search: "NeuralInputSearch", train_ds: tf.data.Dataset, val_ds: tf.data.Dataset,
-        checkpoint_dir: Optional[str], log_dir: Optional[str],
-        on_step: Optional[Callable[[int], None]]):
-    """Runs (or resumes) ``search`` on one machine and returns its ``SearchResult``."""
-    cfg, strategy = search.config, search.strategy
-    manager, history = search.restore(checkpoint_dir) if checkpoint_dir else (None, [])
-    writer = tf.summary.create_file_writer(log_dir) if log_dir else None
-    # The first batches of val_ds, drawn before the loop, so a resumed run scores the final
-    # candidates on the same batches. The pass runs to its end: an iterator left idle for
-    # the whole search is slow to release afterwards (it keeps prefetching val_ds).
+class LoopOutput(NamedTuple):
+    """What a loop returns: the history rows and the held-back validation batches."""
+    history: List[dict]
+    final_batches: list
+
+
+def run(steps: SearchSteps, train_ds: tf.data.Dataset, val_ds: tf.data.Dataset,
+        checkpointer: Checkpointer) -> LoopOutput:
+    """Runs (or resumes, from ``checkpointer``) the search's steps on one machine.
+
+    Returns the history and the first ``final_eval_batches`` batches of ``val_ds``, drawn
+    before the loop so a resumed run scores the final candidates on the same batches.
+    """
+    cfg, strategy = steps.config, steps.strategy
+    step = checkpointer.restore()
+    # The pass over the final batches runs to its end: an iterator left idle for the whole
+    # search is slow to release afterwards (it keeps prefetching val_ds).
     n_final = cfg.final_eval_batches if cfg.final_candidates else 0
     final_batches = list(strategy.experimental_distribute_dataset(val_ds.take(n_final)))
     train_it = iter(strategy.experimental_distribute_dataset(train_ds))
     val_it = iter(strategy.experimental_distribute_dataset(val_ds))
     compiled = None
     if cfg.steps_per_call > 1:  # a compiled loop may not create the optimizers' slots itself
-        build_slots(search)
-        compiled = CompiledSteps(search)
+        steps.build_slots()
+        compiled = CompiledSteps(steps)
     total = cfg.warmup_steps + cfg.search_steps
-    step = int(search.step.numpy())
-    timer = progress.Progress("NeuralInputSearch", total, start=step)
+    timer = checkpointer.start_timer(total, step)
     batches = (static_batch(train_ds), static_batch(val_ds))
     state = {"upcoming": None, "ahead": 0, "batch": batches[0]}
     acc, main_loss, tracing = [], None, None
@@ -173,40 +169,44 @@ def run(search: "NeuralInputSearch", train_ds: tf.data.Dataset, val_ds: tf.data.
                     and cfg.warmup_steps - end >= BACKGROUND_TRACE_MIN_STEPS):
                 # after the first warm-up call, whose own tracing it would slow down
                 tracing = compiled.trace_search_in_background(
-                    train_it, val_it, no_choices(search, batches[0]))
+                    train_it, val_it, steps.no_choices(batches[0]))
         elif warm:
-            main_loss = search._warmup_fn(*next(train_it))
-            search.step.assign_add(1)
+            main_loss = steps.warmup_fn(*next(train_it), _number(step))
+            steps.counter.assign_add(1)
         else:
             if tracing is not None:
                 tracing.join()
                 tracing = None
-            main_loss = _search_steps(search, compiled, train_it, val_it, step, end, state, acc)
+            main_loss = _search_steps(steps, compiled, train_it, val_it, step, end, state, acc)
         timer.examples += batches[0] * (end - step) + batches[1] * controller_steps
         step = end
-        acc = search.after_steps(step, warm, main_loss, acc, history, writer, manager,
-                                 checkpoint_dir, on_step, timer)
-    return search.result(history, final_batches)
+        acc = checkpointer.after_steps(step, warm, main_loss, acc)
+    return LoopOutput(checkpointer.history, final_batches)
 
 
-def _search_steps(search, compiled: Optional[CompiledSteps], train_it, val_it, step: int,
-                  end: int, state: dict, acc: list):
+def _number(step: int) -> tf.Tensor:
+    """A step number as the compiled steps take it (a tensor: no retracing per step)."""
+    return tf.constant(step, tf.int64)
+
+
+def _search_steps(steps: SearchSteps, compiled: Optional[CompiledSteps], train_it, val_it,
+                  step: int, end: int, state: dict, acc: list):
     """Search-phase steps ``step .. end - 1``, in one compiled call when ``compiled`` (and
     one replica: the choices carried between steps are per replica); else one step per call.
     A resumed run between controller steps samples that cycle's choices afresh, one step per
     call. Returns the last loss; appends the controller statistics to ``acc``."""
-    cfg, loss = search.config, None
-    if compiled is None or search.strategy.num_replicas_in_sync > 1:
+    cfg, loss = steps.config, None
+    if compiled is None or steps.strategy.num_replicas_in_sync > 1:
         while step < end:
-            loss, step = _one_step(search, train_it, val_it, step, state, acc), step + 1
+            loss, step = _one_step(steps, train_it, val_it, step, state, acc), step + 1
         return loss
     while state["upcoming"] is None and step < end and not cfg.is_controller_step(step):
-        loss, step = _one_step(search, train_it, val_it, step, state, acc), step + 1
+        loss, step = _one_step(steps, train_it, val_it, step, state, acc), step + 1
     if step == end:
         return loss
     upcoming = state["upcoming"]
     if upcoming is None:  # a controller step comes first and samples them
-        upcoming = no_choices(search, state["batch"])
+        upcoming = steps.no_choices(state["batch"])
     loss, stats, state["upcoming"], ahead = compiled.search_steps(
         train_it, val_it, upcoming, tf.constant(state["ahead"], tf.int32),
         tf.constant(end - step, tf.int32))
@@ -216,29 +216,24 @@ def _search_steps(search, compiled: Optional[CompiledSteps], train_it, val_it, s
     return loss
 
 
-def _one_step(search, train_it, val_it, step: int, state: dict, acc: list):
+def _one_step(steps: SearchSteps, train_it, val_it, step: int, state: dict, acc: list):
     """One search-phase step in its own call: a controller step, or a main step under the
     choices the last controller pass sampled (a resumed run samples them afresh)."""
     x, y = next(train_it)
-    if search.config.is_controller_step(step):
-        stats, state["upcoming"] = search._search_fn(x, y, *next(val_it))
+    number = _number(step)
+    if steps.config.is_controller_step(step):
+        stats, state["upcoming"] = steps.controller_step_fn(x, y, *next(val_it), number)
         state["ahead"] = 0
         acc.append(stats[1:])
         loss = stats[0]
     else:
         if state["upcoming"] is None:
-            state["upcoming"], state["ahead"] = search._upcoming_fn(x, y), 0
-        loss = search._main_fn(x, y, state["upcoming"], tf.constant(state["ahead"], tf.int32))
+            state["upcoming"], state["ahead"] = steps.upcoming_fn(x, y, number), 0
+        loss = steps.main_fn(x, y, state["upcoming"], tf.constant(state["ahead"], tf.int32),
+                             number)
         state["ahead"] += 1
-    search.step.assign_add(1)
+    steps.counter.assign_add(1)
     return loss
-
-
-def no_choices(search: "NeuralInputSearch", batch: int) -> tf.Tensor:
-    """Placeholder choices for the steps between controller steps, of the shape a controller
-    step returns (so the compiled loop is traced once for both)."""
-    rows = (search.config.controller_every - 1) * search._num_choices(batch)
-    return tf.zeros([rows, len(search.space.decision_sizes())], tf.int32)
 
 
 def static_batch(ds: tf.data.Dataset) -> int:

@@ -22,9 +22,9 @@ def _run(steps_per_call: int, spy=None, on_step=None):
     tf.keras.utils.set_random_seed(0)
     search = NeuralInputSearch(space, pdata.DATASET, cfg)
     if spy is not None:
-        for name in ("_warmup_fn", "_search_fn", "_main_fn"):
-            fn = getattr(search, name)
-            setattr(search, name, lambda *a, fn=fn, name=name: spy.append(name) or fn(*a))
+        for name in ("warmup_fn", "controller_step_fn", "main_fn"):
+            fn = getattr(search.steps, name)
+            setattr(search.steps, name, lambda *a, fn=fn, name=name: spy.append(name) or fn(*a))
     res = search.run(pdata.dataset(pdata.ranking_arrays(3000, 0), 64),
                      pdata.dataset(pdata.ranking_arrays(2000, 1), 200), on_step=on_step)
     variables = (search.model.trainable_variables + search.controller.trainable_variables

@@ -30,7 +30,7 @@ MWMS_SCRIPT = textwrap.dedent("""
         "localhost:%d" % portpicker.pick_unused_port()]}}, "task": {{"type": "worker", "index": 0}}}})
     sys.path.insert(0, {here!r})
     import planted_data as pdata
-    from trainer_module import tfx_io
+    from trainer_module.data import tfx_io
     from trainer_module.search.search import SearchConfig, run_search
     from trainer_module.search.space import SearchSpace
     strategy = tfx_io.make_strategy("multi_worker_mirrored")
