@@ -38,7 +38,7 @@ from benchmarks import methods as m
 from benchmarks import run as bench_run
 from benchmarks import scale_data, scale_jobs, scale_ps, scale_report, scale_step
 from benchmarks import synthetic_stream as stream
-from trainer_module.search import memory_plan
+from trainer_module.search.space import memory_plan
 from trainer_module.defaults import DEFAULT_HIDDEN_UNITS
 from trainer_module.search.search import SearchConfig, searched_space
 from trainer_module.search.space import SearchSpace

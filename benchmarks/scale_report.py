@@ -263,7 +263,7 @@ def section(raw: Dict) -> List[str]:
               "per mode and budget. NIS wall = search + one retrain.", ""]
     lines += _method_table(raw["budgets"])
     lines += ["", "### Memory", "", "Peak resident memory (`VmHWM`) of each job in its own "
-              "process, next to `trainer_module.search.memory_plan`'s estimate (parameters + optimizer "
+              "process, next to `trainer_module.search.space.memory_plan`'s estimate (parameters + optimizer "
               "slots; activations, TensorFlow and the data not counted).", ""]
     lines += _memory_lines(raw["budgets"])
     lines += ["", "### Throughput (examples/s of training steps)", ""]

@@ -16,7 +16,7 @@ import html as html_lib
 import json
 from typing import Any, Dict, List, Mapping, NamedTuple, Optional, Sequence, Tuple
 
-from trainer_module.search import memory_plan
+from trainer_module.search.space import memory_plan
 from trainer_module.spec import diff as spec_diff
 from trainer_module.search.space import SearchSpace
 from trainer_module.spec.mes import SERVING_BYTES_PER_FLOAT, ModelSpec

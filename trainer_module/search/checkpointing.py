@@ -1,5 +1,11 @@
 """The search's bookkeeping between steps: progress rows, TensorBoard, checkpoints, ``on_step``.
 
+Every ``log_every`` steps the search appends one row (step, phase, supernet loss, mean
+reward / objective / cost ratio of the controller's samples since the last row, the most
+probable MES) to its history (``progress_row``); ``report`` logs it and writes it to
+TensorBoard; the history travels with the checkpoints as ``history.json`` so a resumed
+search keeps it (the progress lines: ``trainer_module.model.progress``).
+
 ``Checkpointer.restore`` restores the newest checkpoint of ``checkpoint_dir`` (model,
 optimizer, controller and step) with the history rows up to its step; after each chunk of
 steps the loops call ``after_steps``, which logs a progress row every ``log_every`` steps and
@@ -16,16 +22,70 @@ Example::
 """
 from __future__ import annotations
 
-from typing import Callable, Dict, List, Optional
+import json
+import os
+from typing import Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 import tensorflow as tf
 from absl import logging
 
 from trainer_module.model.progress import Progress
-from trainer_module.search import progress
 from trainer_module.search.config import SearchConfig
 from trainer_module.spec.mes import ModelSpec
+
+
+SCALARS = ("mean_reward", "mean_objective", "mean_cost_ratio", "most_probable_cost_ratio")
+
+
+def progress_row(step: int, warm: bool, main_loss: float, stats: Optional[Sequence[float]],
+                 spec: ModelSpec) -> Dict:
+    """One history row; ``stats`` = mean (reward, objective, cost ratio), None during warm-up."""
+    reward, objective, ratio = stats if stats is not None else (None, None, None)
+    return {"step": int(step), "phase": "warmup" if warm else "search", "main_loss": float(main_loss),
+            "mean_reward": reward, "mean_objective": objective, "mean_cost_ratio": ratio,
+            "most_probable_cost_ratio": spec.cost() / spec.budget,
+            "mes": {n: [list(e) for e in f.entries] for n, f in spec.features.items()}}
+
+
+def report(row: Dict, writer: Optional[tf.summary.SummaryWriter] = None) -> None:
+    """Logs ``row`` and, with a writer, adds its scalars and MES to TensorBoard."""
+    logging.info("NIS step %d [%s] loss=%.4f reward=%s cost/budget=%s MES=%s", row["step"],
+                 row["phase"], row["main_loss"], row["mean_reward"], row["mean_cost_ratio"], row["mes"])
+    if writer is None:
+        return
+    with writer.as_default(step=row["step"]):
+        tf.summary.scalar("search/main_loss", row["main_loss"])
+        for key in SCALARS:
+            if row[key] is not None:
+                tf.summary.scalar(f"search/{key}", row[key])
+        tf.summary.text("search/most_probable_mes", json.dumps(row["mes"]))
+    writer.flush()
+
+
+def history_path(checkpoint_dir: str) -> str:
+    return os.path.join(checkpoint_dir, "history.json")
+
+
+def save_history(checkpoint_dir: str, history: List[Dict]) -> None:
+    """Writes the rows (to a temporary file, then renamed: a kill mid-write leaves the old rows)."""
+    path = history_path(checkpoint_dir)
+    tf.io.gfile.makedirs(checkpoint_dir)
+    with tf.io.gfile.GFile(path + ".tmp", "w") as f:
+        f.write(json.dumps(history))
+    tf.io.gfile.rename(path + ".tmp", path, overwrite=True)
+
+
+def load_history(checkpoint_dir: str, up_to_step: Optional[int] = None) -> List[Dict]:
+    """The saved rows up to ``up_to_step`` (the restored checkpoint's step: the rows are saved
+    before the checkpoint, so a search killed between the two has rows past it), or [] for a
+    fresh checkpoint directory."""
+    path = history_path(checkpoint_dir)
+    if not tf.io.gfile.exists(path):
+        return []
+    with tf.io.gfile.GFile(path) as f:
+        rows = json.loads(f.read())
+    return [r for r in rows if up_to_step is None or r["step"] <= up_to_step]
 
 
 class Checkpointer:
@@ -69,7 +129,7 @@ class Checkpointer:
                 ckpt.restore(self._manager.latest_checkpoint)
                 logging.info("NIS search resumed from %s at step %d",
                              self._manager.latest_checkpoint, self.step)
-                self.history = progress.load_history(self.checkpoint_dir, self.step)
+                self.history = load_history(self.checkpoint_dir, self.step)
         if self.log_dir and self._writer is None:
             self._writer = tf.summary.create_file_writer(self.log_dir)
         return self.step
@@ -94,7 +154,7 @@ class Checkpointer:
         if self._manager and (step % cfg.checkpoint_every == 0 or step == total):
             # Rows first: a checkpoint never lacks the rows up to its step (a kill between the
             # two writes leaves rows past the last checkpoint, which ``restore`` drops).
-            progress.save_history(self.checkpoint_dir, self.history)
+            save_history(self.checkpoint_dir, self.history)
             self._manager.save(checkpoint_number=step)
         if self.on_step:
             self.on_step(step)
@@ -108,6 +168,6 @@ class Checkpointer:
         else:
             stats = None if warm else self._last_stats
         self._last_stats = stats
-        row = progress.progress_row(step, warm, float(main_loss), stats, self.describe())
-        progress.report(row, self._writer)
+        row = progress_row(step, warm, float(main_loss), stats, self.describe())
+        report(row, self._writer)
         return row

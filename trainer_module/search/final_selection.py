@@ -23,7 +23,7 @@ from typing import Callable, Dict, Optional, Sequence, Tuple
 import numpy as np
 import tensorflow as tf
 
-from trainer_module.search import budget as budget_lib
+from trainer_module.search.space import budget as budget_lib
 from trainer_module.search.config import SearchConfig
 from trainer_module.search.controller import Controller
 from trainer_module.search.space import SearchSpace

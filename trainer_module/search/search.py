@@ -40,7 +40,7 @@ from trainer_module import distribute as cluster
 from trainer_module.data.features import DatasetConfig
 from trainer_module.model import optimizers
 from trainer_module.search import final_selection as selection
-from trainer_module.search import memory_plan
+from trainer_module.search.space import memory_plan
 from trainer_module.search import warm_start as warm_lib
 from trainer_module.search.checkpointing import Checkpointer
 from trainer_module.search.config import SearchConfig, SearchResult

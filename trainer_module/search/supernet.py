@@ -32,7 +32,7 @@ from trainer_module.defaults import DEFAULT_HIDDEN_UNITS
 from trainer_module.model.models import RankingModel, RetrievalModel
 
 from trainer_module.model.embedding import bag_mask, combine
-from trainer_module.search.feature_space import DEFAULT_VOCAB_FRACTIONS, FeatureSearchSpace
+from trainer_module.search.space.feature import DEFAULT_VOCAB_FRACTIONS, FeatureSearchSpace
 from trainer_module.search.space import SearchSpace
 
 

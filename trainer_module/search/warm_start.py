@@ -33,7 +33,7 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from trainer_module.search.feature_space import FeatureSearchSpace
+from trainer_module.search.space.feature import FeatureSearchSpace
 from trainer_module.search.space import SearchSpace
 from trainer_module.spec.mes import FeatureMES, ModelSpec
 

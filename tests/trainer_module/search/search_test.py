@@ -8,7 +8,7 @@ import pytest
 import tensorflow as tf
 
 import planted_data as pdata
-from trainer_module.search import budget as budget_lib
+from trainer_module.search.space import budget as budget_lib
 from trainer_module.search import checkpointing
 from trainer_module.search import final_selection as selection
 from trainer_module.search.search import NeuralInputSearch, SearchConfig, run_search

@@ -2,7 +2,7 @@
 import numpy as np
 import tensorflow as tf
 
-from trainer_module.search.feature_space import FeatureSearchSpace
+from trainer_module.search.space.feature import FeatureSearchSpace
 from trainer_module.search.supernet import SupernetEmbedding
 
 SPACE = FeatureSearchSpace("f", vocab_size=20, dim_chunks=(3, 2, 2))  # rows 2,4,4,4,6

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from trainer_module.search.feature_space import FeatureSearchSpace, default_dim, geometric_dim_chunks
+from trainer_module.search.space.feature import FeatureSearchSpace, default_dim, geometric_dim_chunks
 
 M = 1_000_000
 

@@ -4,7 +4,7 @@ import tensorflow as tf
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from trainer_module.spec.mes import checked
-from trainer_module.search import budget as budget_lib
+from trainer_module.search.space import budget as budget_lib
 from trainer_module.search.controller import Controller
 from trainer_module.search.search import exact_pricing
 from trainer_module.search.space import SearchSpace

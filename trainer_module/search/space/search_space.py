@@ -18,7 +18,7 @@ from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
-from trainer_module.search.feature_space import (DEFAULT_VOCAB_FRACTIONS, FeatureSearchSpace,  # noqa: F401
+from trainer_module.search.space.feature import (DEFAULT_VOCAB_FRACTIONS, FeatureSearchSpace,  # noqa: F401
                                           default_dim, geometric_dim_chunks)
 from trainer_module.spec.mes import MODES, ModelSpec, check_accounting
 

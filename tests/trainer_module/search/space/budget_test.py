@@ -5,7 +5,7 @@ import tensorflow as tf
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from trainer_module.spec.mes import checked
-from trainer_module.search import budget as budget_lib
+from trainer_module.search.space import budget as budget_lib
 from trainer_module.data.features import DatasetConfig, FeatureConfig
 from trainer_module.model.models import build_model, embedding_params, embedding_table_params
 from trainer_module.search.space import SearchSpace

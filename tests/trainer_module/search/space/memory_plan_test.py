@@ -4,8 +4,8 @@ import pytest
 import tensorflow as tf
 
 import planted_data as pdata
-from trainer_module.search import budget
-from trainer_module.search import memory_plan
+from trainer_module.search.space import budget
+from trainer_module.search.space import memory_plan
 from trainer_module.model.models import build_model
 from trainer_module.search.search import NeuralInputSearch, SearchConfig
 from trainer_module.search.config import SearchResult
