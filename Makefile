@@ -9,7 +9,7 @@ export TF_USE_LEGACY_KERAS := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 export PYTHONHASHSEED := 0
 
-.PHONY: venv test test-fast demo compile bench bench-quick bench-scale bench-scale-quick clean
+.PHONY: venv test test-fast demo compile bench bench-quick bench-scale bench-scale-quick bench-diagnose clean
 
 venv: $(STAMP)
 
@@ -42,6 +42,10 @@ bench-quick: venv
 # Writes BENCHMARKS.scale.json and re-renders BENCHMARKS.md from it and BENCHMARKS.json.
 bench-scale: venv
 	$(VPY) -m benchmarks.scale --output BENCHMARKS.md $(ARGS)
+
+# Supernet ranking fidelity, reward noise and controller learning (issue 36), 3 search seeds.
+bench-diagnose: venv
+	$(VPY) -m benchmarks.diagnose --plots --output benchmarks/results/diagnostics.json $(ARGS)
 
 bench-scale-quick: venv
 	$(VPY) -m benchmarks.scale --quick --output build/BENCHMARKS.scale-quick.md $(ARGS)

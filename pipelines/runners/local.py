@@ -25,6 +25,7 @@ import argparse
 import logging
 import os
 import re
+import signal
 import sys
 import time
 import warnings
@@ -240,19 +241,39 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         _progress_only_logging(start)
     print(f"Running pipeline {cfg.pipeline_name!r} (task {cfg.task}, mode {cfg.mode}, "
           f"budget {cfg.budget:,}) with root {cfg.resolved_pipeline_root}", flush=True)
+    previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         run_id = run(cfg)
     except run_lock.RunLockedError as e:
         print(f"nis-pipeline: error: {e}", file=sys.stderr)
         return 3
+    except Terminated as e:
+        print(f"\nPipeline run stopped after {time.time() - start:.0f}s: {e}", file=sys.stderr)
+        print(f"The running step is marked failed in MLMD ({cfg.metadata_path}); run the same "
+              f"command again to resume.", file=sys.stderr)
+        return 143
     except Exception as e:  # pylint: disable=broad-except
+        if "stopped by SIGTERM" in str(e):  # the search's own checkpointed stop
+            print(f"\nPipeline run stopped after {time.time() - start:.0f}s: {e}", file=sys.stderr)
+            return 143
         print(f"\nPipeline run FAILED after {time.time() - start:.0f}s: "
               f"{type(e).__name__}: {e}", file=sys.stderr)
         print(f"Earlier runs are intact; MLMD: {cfg.metadata_path}", file=sys.stderr)
         return 1
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     print(f"\nPipeline finished in {time.time() - start:.0f}s.\n", flush=True)
     print(report(cfg, run_id))
     return 0
+
+
+class Terminated(Exception):
+    """SIGTERM (preemption notice) outside the search: the step is failed, not left running."""
+
+
+def _terminate(signum, frame) -> None:  # noqa: ARG001 - the signal API's arguments
+    # An Exception (not SystemExit): TFX's launcher then marks the execution failed in MLMD.
+    raise Terminated(f"stopped by {signal.Signals(signum).name}")
 
 
 if __name__ == "__main__":

@@ -22,15 +22,18 @@ Example::
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
+import threading
 from typing import Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from trainer_module.model.progress import Progress
+from trainer_module.model.progress import PROGRESS_PREFIX, Progress
 from trainer_module.search.config import SearchConfig
 from trainer_module.spec.mes import ModelSpec
 
@@ -88,6 +91,10 @@ def load_history(checkpoint_dir: str, up_to_step: Optional[int] = None) -> List[
     return [r for r in rows if up_to_step is None or r["step"] <= up_to_step]
 
 
+class Preempted(RuntimeError):
+    """The search ended early on a termination signal, after writing a checkpoint."""
+
+
 class Checkpointer:
     """Logs, checkpoints and reports a search's progress.
 
@@ -99,13 +106,14 @@ class Checkpointer:
       checkpoint_dir: where checkpoints and ``history.json`` go (None: no checkpoints).
       log_dir: TensorBoard summaries (None: none).
       on_step: called with the step count after each chunk of steps.
-      max_to_keep: checkpoints kept.
+      max_to_keep: checkpoints kept (a newest one that does not read falls back to the
+        one before, so a corrupt write loses at most one ``checkpoint_every`` interval).
     """
 
     def __init__(self, config: SearchConfig, objects: Dict[str, tf.Module],
                  describe: Callable[[], ModelSpec], checkpoint_dir: Optional[str] = None,
                  log_dir: Optional[str] = None, on_step: Optional[Callable[[int], None]] = None,
-                 max_to_keep: int = 2):
+                 max_to_keep: int = 3):
         self.config, self.objects, self.describe = config, objects, describe
         self.checkpoint_dir, self.log_dir, self.on_step = checkpoint_dir, log_dir, on_step
         self.max_to_keep = max_to_keep
@@ -114,25 +122,61 @@ class Checkpointer:
         self._manager: Optional[tf.train.CheckpointManager] = None
         self._writer = None
         self._last_stats = None  # the last logged controller statistics
+        self._signal: Optional[int] = None  # a termination signal received (``preemptible``)
 
     @property
     def step(self) -> int:
         return int(self.objects["step"].numpy())
 
     def restore(self) -> int:
-        """Restores the newest checkpoint, if any, and its history; returns the step reached."""
+        """Restores the newest checkpoint that reads, if any, and its history; returns the step.
+
+        A checkpoint that fails to read (truncated or corrupt) is named in a warning and the
+        one before it is tried; the resumption is logged as a progress line (shown without
+        ``--verbose``).
+        """
         if self.checkpoint_dir:
             ckpt = tf.train.Checkpoint(**self.objects)
             self._manager = tf.train.CheckpointManager(ckpt, self.checkpoint_dir,
                                                        max_to_keep=self.max_to_keep)
-            if self._manager.latest_checkpoint:
-                ckpt.restore(self._manager.latest_checkpoint)
-                logging.info("NIS search resumed from %s at step %d",
-                             self._manager.latest_checkpoint, self.step)
+            for path in reversed(self._manager.checkpoints):  # newest first
+                try:
+                    ckpt.restore(path)
+                except (tf.errors.OpError, ValueError, IndexError) as e:
+                    logging.warning("%sNeuralInputSearch: checkpoint %s does not read (%s: %s); "
+                                    "trying the one before", PROGRESS_PREFIX, path,
+                                    type(e).__name__, str(e).splitlines()[0][:200])
+                    continue
+                logging.info("%sNeuralInputSearch resumed at step %d from %s", PROGRESS_PREFIX,
+                             self.step, path)
                 self.history = load_history(self.checkpoint_dir, self.step)
+                break
+            else:
+                if self._manager.checkpoints:
+                    raise RuntimeError(f"NeuralInputSearch: no checkpoint in {self.checkpoint_dir} "
+                                       f"reads ({len(self._manager.checkpoints)} tried); move the "
+                                       f"folder away to start afresh")
         if self.log_dir and self._writer is None:
             self._writer = tf.summary.create_file_writer(self.log_dir)
         return self.step
+
+    @contextlib.contextmanager
+    def preemptible(self, signals=(signal.SIGTERM,)):
+        """Within it, a termination signal (Kubernetes' and Vertex's preemption notice) ends
+        the search at the next chunk boundary with a checkpoint (``Preempted``) instead of at
+        once. Outside the main thread (where handlers cannot be set) it does nothing."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        previous = {s: signal.signal(s, self._on_signal) for s in signals}
+        try:
+            yield
+        finally:
+            for s, handler in previous.items():
+                signal.signal(s, handler)
+
+    def _on_signal(self, signum, frame) -> None:  # noqa: ARG002 - the signal API's arguments
+        self._signal = signum
 
     def start_timer(self, total: int, start: int) -> Progress:
         """Times the loop from ``start`` (progress lines with examples/s and ETA)."""
@@ -156,9 +200,23 @@ class Checkpointer:
             # two writes leaves rows past the last checkpoint, which ``restore`` drops).
             save_history(self.checkpoint_dir, self.history)
             self._manager.save(checkpoint_number=step)
+        if self._signal is not None:
+            self._preempt(step)
         if self.on_step:
             self.on_step(step)
         return acc
+
+    def _preempt(self, step: int) -> None:
+        name = signal.Signals(self._signal).name
+        if self._manager:
+            save_history(self.checkpoint_dir, self.history)
+            self._manager.save(checkpoint_number=step)
+            where = f"checkpoint of step {step} written to {self.checkpoint_dir}; run again to resume"
+        else:
+            where = "no checkpoint directory: the search starts afresh when run again"
+        logging.warning("%sNeuralInputSearch stopped by %s at step %d: %s", PROGRESS_PREFIX, name,
+                        step, where)
+        raise Preempted(f"NeuralInputSearch stopped by {name} at step {step}: {where}")
 
     def _log(self, step, warm, main_loss, acc) -> Dict:
         """A progress row; a window without a controller step (``log_every`` below

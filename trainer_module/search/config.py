@@ -64,6 +64,9 @@ class SearchConfig:
         has more than ``optimizers.LAZY_ADAM_ROWS`` rows, else Adam.
       controller_learning_rate: controller + baseline Adam learning rate.
       entropy_weight: entropy bonus of the policy gradient.
+      advantage_normalization: divide each controller step's advantages by the spread of its
+        rewards, so reward differences of any scale move the policy alike (the paper: raw
+        advantages).
       controller_units: LSTM width of controller and baseline.
       hidden_units: ReLU tower of the main model.
       log_every: steps between progress rows / TensorBoard points.
@@ -142,6 +145,7 @@ class SearchConfig:
     optimizer: str = DEFAULT_OPTIMIZER
     controller_learning_rate: float = 5e-3
     entropy_weight: float = 1e-2
+    advantage_normalization: bool = False
     controller_units: int = 64
     hidden_units: Tuple[int, ...] = DEFAULT_HIDDEN_UNITS
     log_every: int = 50

@@ -48,7 +48,8 @@ class Controller(tf.Module):
                  baseline_weight: float = 1.0, decision_costs: Optional[Sequence[Sequence[float]]] = None,
                  shuffle_groups: Optional[Sequence[int]] = None,
                  exact_pricing: Optional[ExactPricing] = None, logit_bound: float = 2.5,
-                 budget_input: bool = True, name: Optional[str] = None):
+                 budget_input: bool = True, normalize_advantage: bool = False,
+                 name: Optional[str] = None):
         super().__init__(name=name)
         self.decision_sizes = [int(n) for n in decision_sizes]
         # Sampled configurations decide these groups of consecutive decisions (features) in a
@@ -68,6 +69,7 @@ class Controller(tf.Module):
         self.optimizer = tf.keras.optimizers.Adam(learning_rate)
         self.entropy_weight = float(entropy_weight)
         self.baseline_weight = float(baseline_weight)
+        self.normalize_advantage = bool(normalize_advantage)
         # Create variables now so checkpoints and strategies see them.
         self.rollout(1, actions=tf.zeros([1, len(self.decision_sizes)], tf.int32))
         # Logged every few steps during a search: traced once instead of run op by op.
@@ -127,6 +129,10 @@ class Controller(tf.Module):
         logp, ent = _logp_entropy(rollout)
         values = rollout.values                                                    # [B, n]
         advantage = tf.stop_gradient(rewards[:, None] - values)
+        if self.normalize_advantage:  # in units of this step's reward spread
+            mean = tf.reduce_sum(rewards * weights) / denom
+            spread = tf.sqrt(tf.reduce_sum(tf.square(rewards - mean) * weights) / denom)
+            advantage = advantage / tf.stop_gradient(spread + 1e-3)
         policy_loss = -tf.reduce_sum(tf.reduce_sum(logp * advantage, 1) * weights) / denom
         entropy = tf.reduce_sum(tf.reduce_sum(ent, 1) * weights) / denom
         baseline_loss = tf.reduce_sum(

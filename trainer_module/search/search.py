@@ -120,7 +120,8 @@ class NeuralInputSearch:
                                              decision_costs=costs, shuffle_groups=groups,
                                              exact_pricing=exact_pricing(space),
                                              logit_bound=config.logit_bound,
-                                             budget_input=config.budget_input)
+                                             budget_input=config.budget_input,
+                                             normalize_advantage=config.advantage_normalization)
             self.steps = SearchSteps(space, dataset, config, self.model, self.optimizer,
                                      self.controller, CostModel(space, cost_terms), self.strategy,
                                      num_labels, self.step)
@@ -156,8 +157,9 @@ class NeuralInputSearch:
         if warm_start is not None and int(self.step.numpy()) == 0:
             warm_lib.restore_controller(self.controller, self.space, warm_start.controller_dir)
         loop = ps_loop if cluster.is_parameter_server(self.strategy) else local_loop
-        out = loop.run(self.steps, train_ds, val_ds,
-                       self.checkpointer(checkpoint_dir, log_dir, on_step))
+        checkpointer = self.checkpointer(checkpoint_dir, log_dir, on_step)
+        with checkpointer.preemptible():
+            out = loop.run(self.steps, train_ds, val_ds, checkpointer)
         return self.result(out.history, out.final_batches)
 
     def result(self, history=(), val_batches=()) -> SearchResult:

@@ -114,3 +114,20 @@ def test_quiet_output_shows_progress_of_long_steps(capsys):
     assert len(out) == 2 and out[0].endswith("Component Trainer is running.")
     assert out[1].endswith("  NeuralInputSearch step 300/1200 (25%), search, 2,560 examples/s, "
                            "ETA 1m30s")
+
+
+def test_sigterm_during_a_run_fails_the_step_and_exits_143_with_one_line(tmp_path, monkeypatch,
+                                                                         capsys):
+    import signal
+    import time
+
+    def preempted_run(cfg):  # a step still running when the preemption notice comes
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(5)
+        raise AssertionError("SIGTERM did not stop the run")
+    monkeypatch.setattr(local_runner, "run", preempted_run)
+    rc = local_runner.main(["--demo", "--output-dir", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert rc == 143
+    assert "stopped by SIGTERM" in err and "run the same command again to resume" in err
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL

@@ -1,6 +1,7 @@
 """History rows, their TensorBoard summaries and the saved history of a search."""
 import os
 
+import pytest
 import tensorflow as tf
 
 from trainer_module.search import checkpointing
@@ -36,3 +37,67 @@ def test_report_writes_scalars_and_the_mes_to_tensorboard(tmp_path):
         for event in tf.compat.v1.train.summary_iterator(os.path.join(tmp_path, name)):
             tags |= {v.tag for v in event.summary.value}
     assert {"search/main_loss", "search/mean_reward", "search/most_probable_mes"} <= tags
+
+
+def _checkpointer(tmp_path, value=0.0, **kw):
+    from trainer_module.search.config import SearchConfig
+    cfg = SearchConfig(warmup_steps=2, search_steps=10, log_every=2, checkpoint_every=2)
+    objects = {"w": tf.Variable(value), "step": tf.Variable(0, dtype=tf.int64)}
+    return checkpointing.Checkpointer(cfg, objects, lambda: SPEC, str(tmp_path), **kw), objects
+
+
+def _steps(checkpointer, objects, upto, start=0):
+    for step in range(start + 1, upto + 1):
+        objects["w"].assign(float(step))
+        objects["step"].assign(step)
+        checkpointer.after_steps(step, step <= 2, 0.5, [])
+
+
+def test_a_truncated_newest_checkpoint_falls_back_to_the_one_before(tmp_path, caplog):
+    first, objects = _checkpointer(tmp_path)
+    first.restore()
+    _steps(first, objects, 6)
+    newest = tf.train.latest_checkpoint(str(tmp_path))
+    assert newest.endswith("ckpt-6")
+    data = newest + ".data-00000-of-00001"
+    with open(data, "r+b") as f:  # a kill while writing: the file is cut short
+        f.truncate(os.path.getsize(data) // 2)
+    again, objects = _checkpointer(tmp_path, value=-1.0)
+    logged = []
+    import absl.logging
+    absl_info, absl_warning = absl.logging.info, absl.logging.warning
+    try:
+        absl.logging.info = lambda fmt, *a: logged.append(fmt % a)
+        absl.logging.warning = lambda fmt, *a: logged.append(fmt % a)
+        assert again.restore() == 4
+    finally:
+        absl.logging.info, absl.logging.warning = absl_info, absl_warning
+    assert float(objects["w"].numpy()) == 4.0
+    assert [r["step"] for r in again.history] == [2, 4]
+    assert any("ckpt-6 does not read" in line for line in logged), logged
+    assert any(line.startswith("Progress: NeuralInputSearch resumed at step 4") for line in logged)
+
+
+def test_no_readable_checkpoint_is_one_clear_error(tmp_path):
+    first, objects = _checkpointer(tmp_path)
+    first.restore()
+    _steps(first, objects, 2)
+    for name in os.listdir(tmp_path):
+        if ".data-" in name:
+            open(os.path.join(tmp_path, name), "wb").close()
+    again, _ = _checkpointer(tmp_path)
+    with pytest.raises(RuntimeError, match="no checkpoint in .* reads"):
+        again.restore()
+
+
+def test_sigterm_ends_the_search_with_a_checkpoint_at_the_next_boundary(tmp_path):
+    import signal
+    checkpointer, objects = _checkpointer(tmp_path)
+    checkpointer.restore()
+    with pytest.raises(checkpointing.Preempted, match="SIGTERM at step 3: checkpoint of step 3"):
+        with checkpointer.preemptible():
+            _steps(checkpointer, objects, 2)
+            os.kill(os.getpid(), signal.SIGTERM)  # handled: the process lives on
+            _steps(checkpointer, objects, 3, start=2)
+    assert tf.train.latest_checkpoint(str(tmp_path)).endswith("ckpt-3")
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # the handler is put back
