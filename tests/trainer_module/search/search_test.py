@@ -82,6 +82,8 @@ def test_killed_search_resumes_from_its_checkpoint(tmp_path, monkeypatch):
     assert seen == [8, 10, 12]                      # on_step after each compiled chunk
     # One progress line per log step (what nis-pipeline prints), timed from the resumed step.
     lines = [line for line in logged if line.startswith("Progress: ")]
+    assert lines[0].startswith("Progress: NeuralInputSearch resumed at step 6 from ")  # visible
+    lines = lines[1:]
     assert [line.split(",")[0] for line in lines] == [
         f"Progress: NeuralInputSearch step {s}/12 ({100 * s / 12:.0f}%)" for s in (8, 10, 12)]
     assert lines[0].split(", ")[1] == "search" and "ETA" in lines[0] and "ETA 0s" in lines[-1]
