@@ -1,21 +1,65 @@
 """Assembles BENCHMARKS.md: machine, protocol, results (one table per task, targets,
 performance), the Scale section (when ``make bench-scale`` has left its JSON next to the
-output), then the hand-written findings.
+output), each section closed by its short hand-written "What this shows" paragraph.
 
-Hand-written analysis lives in ``benchmarks/findings.md`` and is copied in
-verbatim after the results (so re-running the benchmark keeps it); everything
-else is generated from the measured records.
+Everything but those paragraphs is generated from the measured records. The paragraphs live in
+``benchmarks/notes.md``, one per section heading (``notes`` / ``with_notes``), so re-rendering
+keeps them; why the library's defaults are what they are is in ``docs/decisions.md``, which the
+report links. A quick run gets no paragraphs (its numbers are not the ones they describe).
 """
 from __future__ import annotations
 
 import json
 import os
+import re
 from typing import Dict, List, Optional
 
 from benchmarks import methods as m
 from benchmarks import report, scale_report
 
-FINDINGS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "findings.md")
+NOTES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "notes.md")
+DECISIONS = "docs/decisions.md"  # relative to the repository root, where BENCHMARKS.md lives
+
+
+def notes(path: str = NOTES) -> Dict[str, str]:
+    """The hand-written paragraphs of ``path``: {section heading: text}, in file order.
+
+    Each ``## <heading>`` line starts a paragraph for the report's section of that heading (at
+    any level); HTML comments are ignored."""
+    if not os.path.exists(path):
+        return {}
+    with open(path, encoding="utf-8") as f:
+        text = re.sub(r"<!--.*?-->", "", f.read(), flags=re.S)
+    out: Dict[str, str] = {}
+    heading = None
+    for line in text.splitlines():
+        if line.startswith("## "):
+            heading = line[3:].strip()
+            out[heading] = ""
+        elif heading is not None:
+            out[heading] += line + "\n"
+    return {k: " ".join(v.split()) for k, v in out.items() if v.strip()}
+
+
+def with_notes(lines: List[str], paragraphs: Dict[str, str]) -> List[str]:
+    """``lines`` with each section's paragraph (``paragraphs[heading]``) added at the end of the
+    section's own text, before the next heading of any level; unmatched headings are skipped."""
+    out: List[str] = []
+    pending = None
+    for line in lines:
+        if line.startswith("#"):
+            if pending:
+                out += _paragraph(pending, out)
+            pending = paragraphs.get(line.lstrip("#").strip())
+        out.append(line)
+    if pending:
+        out += _paragraph(pending, out)
+    return out
+
+
+def _paragraph(text: str, before: List[str]) -> List[str]:
+    lead = [] if not before or before[-1] == "" else [""]
+    return lead + [f"**What this shows.** {text}", ""]
 
 
 def _protocol(s, total_s: float, quick: bool) -> List[str]:
@@ -36,10 +80,10 @@ def _protocol(s, total_s: float, quick: bool) -> List[str]:
         f"generator (`pipelines.data.synthetic`, {s.synthetic_examples:,} rows, random 70/15/15). "
         "Ids come from the project's real `preprocessing_fn` run by `tft_beam` (DirectRunner) on "
         "the train split and applied to every split.",
-        f"- Every fixed-size model: `trainer_module.models.build_model` (tower 256-128-64, Adam "
+        f"- Every fixed-size model: `trainer_module.model.models.build_model` (tower 256-128-64, Adam "
         f"1e-3), batch {m.BATCH_SIZE}, at most {s.max_epochs} epochs, stopped when the "
         f"validation metric has not improved for {s.patience} epoch(s), the best epoch's "
-        "weights restored (since `trainer_module.training.fit`, the pipeline Trainers' recipe); "
+        "weights restored (since `trainer_module.model.training.fit`, the pipeline Trainers' recipe); "
         "then the test split.",
         f"- **Uniform SE grid** (the paper's hand tuning): one shared width d in "
         f"{list(s.grid_dims)}, every feature keeps its most frequent items that fit the budget "
@@ -123,7 +167,9 @@ def markdown(records: List[Dict], perfs: Dict, tasks: Dict, machine: Dict, s, to
               "the same columns (multi-valued ones split), the single-process lower bound.", "",
               report.perf_table(perfs, tasks), ""]
     lines += scale_section(getattr(args, "output", None))
-    if os.path.exists(FINDINGS) and not quick:
-        with open(FINDINGS, encoding="utf-8") as f:
-            lines += [f.read().rstrip(), ""]
+    if not quick:
+        lines = with_notes(lines, notes())
+        lines += ["## Why the defaults are what they are", "",
+                  f"Each default of the library that differs from the paper or from the obvious "
+                  f"choice, with the measurement that decided it: [{DECISIONS}]({DECISIONS}).", ""]
     return "\n".join(lines) + "\n"

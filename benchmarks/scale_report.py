@@ -220,7 +220,7 @@ def _ps_lines(ps: Dict) -> List[str]:
     return [f"Slice: {ps['rows']:,} train rows with the full vocabularies, NIS-ME at budget "
             f"{ps['budget']:,}, {ps['warmup_steps']} warm-up + {ps['search_steps']} search steps "
             f"(controller every {ps['controller_every']}), lazy Adam. Cluster: chief + 2 workers "
-            "+ 2 parameter servers in one process (`cluster.in_process_cluster`), sharing the "
+            "+ 2 parameter servers in one process (`trainer_module.distribute.in_process_cluster`), sharing the "
             "same cores.", "",
             "| run | search s | warm-up examples/s | search examples/s | MES cost | within budget |",
             "|---|---|---|---|---|---|",

@@ -74,8 +74,9 @@ class PipelineConfig:
         one pass over the train split until the validation metric has not improved for
         ``patience`` epochs (at most ``max_epochs``); the best epoch is exported.
       steps_per_execution: training steps per compiled call of the Trainers (the same
-        updates, less per-call overhead: Keras' knob for accelerators; no gain measured on CPU,
-        benchmarks/findings.md); above 1 a Trainer first counts the train and eval splits.
+        updates, less per-call overhead: Keras' knob for accelerators,
+        docs/decisions.md#trainer-steps-per-call); above 1 a Trainer first counts the train and
+        eval splits.
       train_steps: optional cap on a Trainer's total steps (TrainArgs; 0 = no cap).
       eval_steps: validation batches per epoch (EvalArgs; 0 = the whole eval split).
       train_baseline: also train the hand-sized SE baseline at the same budget.

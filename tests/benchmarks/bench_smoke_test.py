@@ -107,8 +107,10 @@ def test_methods_and_report_end_to_end(tiny, tmp_path):
                "python": "3", "tensorflow": "2"}
     text = document.markdown(records, {}, info, machine, Settings(quick=True), 1.0, "plot.png", None)
     assert "## Machine" in text and "QUICK" in text and "plot.png" in text
+    assert "What this shows" not in text  # a quick run gets no hand-written paragraphs
     full = document.markdown(records, {}, info, machine, Settings(), 1.0, "plot.png", None)
-    assert full.index("## Results") < full.index("## Throughput") < full.index("## Findings")
+    assert full.index("## Results") < full.index("## Throughput") < full.index("## Why the defaults")
+    assert "What this shows" in full and "Findings" not in full
 
 
 def test_merge_replaces_the_rerun_task_and_records_both_runs(tmp_path):

@@ -8,9 +8,8 @@ TensorFlow Addons): per-step work follows the batch, and rows no batch touched k
 values and slots exactly. Dense gradients (tower, projections) get Adam's update unchanged.
 Rows that go untouched for a while miss the decay of their moments that Adam would have
 applied, so the two differ on rare ids; ``make`` selects either by name. The default,
-"auto", is Adam while every table has at most ``LAZY_ADAM_ROWS`` rows (the benchmark's data
-sets, where both were measured) and lazy Adam above (Adam's per-step cost there grows with
-the table: 0.7x lazy Adam's speed at 10k rows, 1/670 at 1M; BENCHMARKS.md "Scale").
+"auto", is Adam while every table has at most ``LAZY_ADAM_ROWS`` rows and lazy Adam above,
+where Adam's step cost grows with the table (docs/decisions.md#lazy-adam).
 
 Example::
 

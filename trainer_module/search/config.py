@@ -26,42 +26,42 @@ SCALED_WARMUP_SHARE = 0.5  # warm-up share of a search scaled up to search_epoch
 class SearchConfig:
     """Knobs of the search; defaults are the ones users get.
 
+    Where a default differs from the NIS paper or from the obvious choice, the entry in
+    ``docs/decisions.md`` named below says why and what measurement decided it.
+
     Attributes:
       task: "ranking" (reward = ROC-AUC per group) or "retrieval" (Sampled Recall@1).
       warmup_steps: main-model steps under uniform random choices, controller frozen.
       search_steps: main-model steps after warm-up under the controller's choices, every
         ``controller_every``-th followed by a controller step.
-      controller_every: main-model steps per controller step after warm-up. The paper
-        alternates them one to one (1); every controller step scores a validation batch of
-        ``controller_batch_size`` examples, which costs several main-model steps, so a larger
-        cadence makes the search cheaper per training example (benchmarks/findings.md).
-      search_epochs: the search sees at least this many passes over the train split: when
+      controller_every: main-model steps per controller step after warm-up (the paper: 1). A
+        controller step scores ``controller_batch_size`` validation examples and costs several
+        main-model steps (docs/decisions.md#controller-every).
+      search_epochs: the least number of passes over the train split the search makes: when
         ``run_search`` (or ``for_train_examples``) knows the split's size and
-        ``warmup_steps + search_steps`` batches are fewer, the search grows to that many
-        steps (``scaled_warmup_share`` of them warm-up). The step counts are then the floor
-        for small data sets; 0 keeps them fixed.
-      scaled_warmup_share: the share of a search scaled up to ``search_epochs`` that is
-        warm-up (None: the share ``warmup_steps`` has in the step counts, 1/7 by default). The
-        warm-up trains every block under uniform choices; at million-id scale a longer one
-        lets the wide blocks catch up before the controller prices them, and takes ~40% of
-        the controller steps away (3M rows: better or level over three searches per setting,
-        benchmarks/findings.md). Searches of fixed length (small splits) are unaffected.
+        ``warmup_steps + search_steps`` batches are fewer, the search grows to that many steps
+        (``scaled_warmup_share`` of them warm-up); 0 keeps the step counts fixed
+        (docs/decisions.md#search-length).
+      scaled_warmup_share: the warm-up's share of a search scaled up to ``search_epochs``
+        (None: the share ``warmup_steps`` has in the step counts). A longer warm-up trains the
+        wide blocks of large tables before the controller prices them; fixed-length searches
+        are unaffected (docs/decisions.md#warmup-share).
       group_size: ranking examples per controller choice and per AUC reward (a).
       groups_per_step: ranking: AUC rewards per controller step, so the controller's
-        default batch is ``group_size * groups_per_step`` validation examples.
+        default batch is ``group_size * groups_per_step`` validation examples
+        (docs/decisions.md#ranking-reward).
       retrieval_group_size: retrieval: consecutive examples that share one sampled
         configuration, in the main-model and in the controller step; the controller's reward
-        is their mean Sampled Recall@1. Larger groups make a retrieval search faster (the
-        controller pass runs over fewer rows) and its reward coarser; 1 (per example) is the
-        default (benchmarks/findings.md).
-      num_negatives: retrieval negatives for Sampled Recall@1 (capped at labels - 1). The
-        paper samples 5,000 from a 20-million vocabulary (section 4).
+        is their mean Sampled Recall@1. Larger groups make the search faster and the reward
+        coarser (docs/decisions.md#retrieval-group-size).
+      num_negatives: retrieval negatives for Sampled Recall@1 (capped at labels - 1; the paper
+        samples 5,000, docs/decisions.md#num-negatives).
       learning_rate: main model (supernet) learning rate.
       optimizer: main model (supernet) optimizer, one of ``optimizers.OPTIMIZERS``:
-        "lazy_adam" updates only the embedding rows (and their moments) a batch touches,
-        so a step's cost does not grow with the tables; "adam" is Keras' Adam, which
-        decays the moments of every row on every step; "auto" is lazy Adam once a table
-        has more than ``optimizers.LAZY_ADAM_ROWS`` rows, else Adam.
+        "lazy_adam" updates only the embedding rows (and their moments) a batch touches;
+        "adam" is Keras' Adam, which decays the moments of every row on every step; "auto" is
+        lazy Adam once a table has more than ``optimizers.LAZY_ADAM_ROWS`` rows, else Adam
+        (docs/decisions.md#lazy-adam).
       controller_learning_rate: controller + baseline Adam learning rate.
       entropy_weight: entropy bonus of the policy gradient.
       advantage_normalization: divide each controller step's advantages by the spread of its
@@ -71,55 +71,43 @@ class SearchConfig:
       hidden_units: ReLU tower of the main model.
       log_every: steps between progress rows / TensorBoard points.
       checkpoint_every: steps between checkpoints.
-      steps_per_call: single-machine search: steps run in one compiled call (a
-        ``tf.while_loop`` over warm-up or search steps, as Keras' ``steps_per_execution``;
-        ``search_loop``), up to the next log or checkpoint step. The updates are the same as
-        one step per call (1), without the per-step Python dispatch.
+      steps_per_call: single-machine search: steps run in one compiled ``tf.while_loop``
+        (``search.loops.local``, as Keras' ``steps_per_execution``), up to the next log or
+        checkpoint step; the updates are those of one step per call (1)
+        (docs/decisions.md#steps-per-call).
       seed: seed of every random choice of the search.
       final_candidates: configurations sampled from the final controller (plus its greedy
         choice) that are scored on validation data; the best one is emitted (ENAS-style
-        selection; 0 emits the most probable configuration, the controller's converged choice
-        as the paper describes it, section 3.3.1, which has no final selection).
-      final_random_candidates: random within-budget configurations (``budget.random_feasible``:
-        features in a random order, each decision uniform among the categories that fit)
-        scored beside the controller's samples in the final selection (0: none; only when
-        ``final_candidates`` > 0, which turns the final selection on), so a configuration the
-        controller does not reach but the supernet rates higher can still be emitted.
+        selection). 0 emits the most probable configuration, the paper's converged choice
+        (docs/decisions.md#final-selection).
+      final_random_candidates: random within-budget configurations (``budget.random_feasible``)
+        scored beside the controller's samples in the final selection (only when
+        ``final_candidates`` > 0), so a configuration the controller does not reach but the
+        supernet rates higher can still be emitted (docs/decisions.md#random-candidates).
       final_eval_batches: validation batches the finalists are scored on; all candidates are
-        screened on the first quarter of them, the best eighth go on (``selection.race``).
+        screened on the first quarter of them, the best eighth go on (``final_selection.race``).
       fill_budget: SE: widen the emitted configuration into the budget it leaves unused
-        (``budget.widen_to_budget``: every kept feature one width step at a time, round-robin,
-        while it fits). Opt-in (benchmarks/findings.md).
-      budget_masking: the controller samples only configurations within the budget (each
-        decision's categories that would overshoot the remaining budget get probability 0),
-        so the memory part of the cost loss is always 0; False samples freely from the softmax
-        and relies on the cost loss alone, as the paper does (sections 3.3.1-3.3.2; it never
-        masks choices). Either way the emitted configuration is within the budget: an
-        over-budget most probable choice is replaced by the most probable feasible sample.
-      decision_order: "feature" (all of a feature's decisions, then the next feature's, in
-        the dataset config's order) or "random" (every sampled configuration decides the
-        features in its own random order, a feature's decisions together; greedy choices use
-        the feature order). Under budget masking a fixed order lets the first features spend
-        a tight budget before the last are decided.
-      logit_bound: the controller's logits are squashed to ``(-logit_bound, logit_bound)``
-        by a scaled ``tanh`` (ENAS' ``tanh_constant``); 0 leaves them unbounded. The NIS paper
-        specifies no bound: it says the controller converges to the optimal choice (section
-        3.3.1), which a bound prevents: at 2.5 a decision with k categories reaches at most
-        ``e^5 / (e^5 + k - 1)`` (0.83 for k = 31).
+        (``budget.widen_to_budget``). Opt-in (docs/decisions.md#fill-budget).
+      budget_masking: the controller samples only configurations within the budget (categories
+        that would overshoot the remaining budget get probability 0), so the memory part of the
+        cost loss is always 0; False samples freely and relies on the cost loss alone, as the
+        paper does (docs/decisions.md#budget-masking). Either way the emitted configuration is
+        within the budget.
+      decision_order: "feature" (the features in the dataset config's order, each feature's
+        decisions together) or "random" (every sampled configuration decides the features in
+        its own random order; greedy choices use the feature order). Under budget masking a
+        fixed order lets the first features spend a tight budget (docs/decisions.md#decision-order).
+      logit_bound: the controller's logits are squashed to ``(-logit_bound, logit_bound)`` by a
+        scaled ``tanh`` (ENAS' ``tanh_constant``); 0 leaves them unbounded, as in the paper
+        (docs/decisions.md#logit-bound).
       budget_input: every controller (and baseline) step is also fed the budget share spent by
-        the choices before it (a learned vector times that share; it only moves under
-        ``budget_masking``, since unmasked decisions are priced 0). False feeds the previous
-        choice alone, as the paper's controller does (section 3.3.3: the baseline sees "the
-        choices that have already been made").
-      prune_widths: drop a feature's dim chunks that no configuration within the budget uses
-        (``SearchSpace.within_budget_widths``: its first row block alone at that width costs
-        more than the budget) before the supernet is built. The feasible configurations stay
-        the same; the supernet's tables, its warm-up and the controller then cover only
-        widths the search can emit (at 1% of a million-id feature's floats, 8 of the paper's
-        128 columns). "on" prunes every feature; "auto" the features with more than
-        ``optimizers.LAZY_ADAM_ROWS`` ids, whose tables make the search slow (on the small
-        benchmark sets pruning lowered the searches it changed; benchmarks/findings.md);
-        "off" keeps the paper's ``d = 32 * ceil(v^0.35 / 32)`` columns (section 3.3.1).
+        the choices before it; False feeds the previous choice alone, as the paper's
+        controller does (docs/decisions.md#budget-input).
+      prune_widths: drop a feature's dim chunks that no within-budget configuration uses
+        (``SearchSpace.within_budget_widths``) before the supernet is built; the feasible
+        configurations stay the same. "auto" prunes the features with more than
+        ``optimizers.LAZY_ADAM_ROWS`` ids, "on" every feature, "off" keeps the paper's
+        ``d = 32 * ceil(v^0.35 / 32)`` columns (docs/decisions.md#width-pruning).
       memory_limit_bytes: the most bytes the memory plan (``memory_plan.plan``: supernet,
         its optimizer slots and the final model with its slots, an upper bound) may need;
         the search stops with an error before training when it needs more. None: a share
@@ -127,7 +115,8 @@ class SearchConfig:
       warm_start: a re-run's search starts from the MES and controller of the pipeline's
         latest blessed model (``trainer_module.search.warm_start``): "off"; "on" (fails when that
         model records no MES); "auto" (searches cold then). A run with no blessed model yet
-        searches cold. In the pipeline "on"/"auto" also wire that model into the search.
+        searches cold. In the pipeline "on"/"auto" also wire that model into the search
+        (docs/decisions.md#warm-start).
       warm_start_search_steps: ``search_steps`` of a warm search (None: ``search_steps``).
     """
 

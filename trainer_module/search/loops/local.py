@@ -9,15 +9,14 @@ end, at every ``log_every`` and ``checkpoint_every`` boundary (``chunk_end``) an
 
 With ``steps_per_call`` > 1 a chunk's steps run inside one ``tf.while_loop`` that reads the
 batches from the iterators itself, as Keras' ``steps_per_execution`` does for ``fit``: the
-same compiled step bodies (a ``tf.cond`` picks the controller step where one is due), in the
-same order, on the same batches and under the same step numbers (their seeds), so the
-search's updates do not change; what goes is the Python dispatch of every step, about a
-third of a supernet step at batch 256 on CPU. Under several replicas the search phase runs one
-step per call (the choices a controller pass samples for the following steps are per replica).
-When the warm-up is long enough to hide it (``BACKGROUND_TRACE_MIN_STEPS``), the search-phase
-loop is traced and instantiated in a background thread while the warm-up runs
-(``CompiledSteps.trace_search_in_background``): seconds of tracing the controller's unroll and
-its gradient that would otherwise sit between the two phases.
+same step bodies (a ``tf.cond`` picks the controller step where one is due) in the same
+order, on the same batches and step numbers, so the updates are those of one step per call
+without the per-step Python dispatch (docs/decisions.md#steps-per-call). Under several
+replicas the search phase runs one step per call (the choices a controller pass samples for
+the following steps are per replica). When the warm-up is long enough to hide it
+(``BACKGROUND_TRACE_MIN_STEPS``), the search-phase loop is traced in a background thread
+while the warm-up runs (``CompiledSteps.trace_search_in_background``), so the trace does not
+sit between the two phases (docs/decisions.md#background-trace).
 """
 from __future__ import annotations
 
