@@ -131,3 +131,13 @@ def test_merge_replaces_the_rerun_task_and_records_both_runs(tmp_path):
     with open(paths[0]) as f:
         assert json.load(f) == merged
 
+
+
+def test_finished_tasks_are_saved_to_the_results_folder(tmp_path):
+    import json
+    from benchmarks import run
+    raw = {"tasks": {}, "perf": {}, "records": [], "total_s": 0.0}
+    run._add_task(raw, ("a", {"n": 1}, {"x": 1}, [{"task": "a"}]), 0.0,  # pylint: disable=protected-access
+                  str(tmp_path / "BENCHMARKS.md"))
+    with open(tmp_path / "benchmarks" / "results" / "bench.json") as f:
+        assert json.load(f)["records"] == [{"task": "a"}]
