@@ -39,7 +39,8 @@ bench-quick: venv
 	$(VPY) -m benchmarks.run --quick --output build/BENCHMARKS.quick.md
 
 # The Scale section of BENCHMARKS.md (issue 17): million-id data, about an hour on 2 cores.
-# Writes BENCHMARKS.scale.json and re-renders BENCHMARKS.md from it and BENCHMARKS.json.
+# Writes benchmarks/results/scale.json and re-renders BENCHMARKS.md from it and
+# benchmarks/results/bench.json (make bench's raw records).
 bench-scale: venv
 	$(VPY) -m benchmarks.scale --output BENCHMARKS.md $(ARGS)
 

@@ -1,10 +1,20 @@
-"""Benchmark harness for NIS (issue 4): ``python -m benchmarks.run [--quick] --output BENCHMARKS.md``.
+"""Benchmark harnesses of NIS: what ``make bench`` and ``make bench-scale`` run.
 
-Modules: ``data`` (ML-100K / synthetic -> real TF Transform -> in-memory arrays),
-``methods`` (uniform-SE grid, power-law mixed dims, NIS-SE, NIS-ME),
-``report`` (markdown tables + PNG plot), ``document`` (BENCHMARKS.md text) and ``run``
-(the CLI); diagnostics: ``step_profile`` (time per search step) and ``supernet_scores``
-(a saved run's MESs scored on one search's trained supernet).
+``make bench`` (``python -m benchmarks.run [--quick] --output BENCHMARKS.md``): ``data``
+(ML-100K / synthetic -> real TF Transform -> in-memory arrays), ``methods`` (uniform-SE
+grid, per-feature hand tuning, power-law mixed dims, NIS-SE, NIS-ME), ``report`` (markdown
+tables, PNG plot, where the raw records go), ``document`` (BENCHMARKS.md text) and ``run``
+(the CLI).
+
+``make bench-scale`` (``python -m benchmarks.scale``): ``synthetic_stream`` (million-id
+ranking data streamed to sharded CSV), ``scale_data`` (ExampleGen / Transform over it),
+``scale_step`` (supernet step time at 10k vs 1M rows; also ``python -m
+benchmarks.scale_step``), ``scale_jobs`` and ``scale_ps`` (searches and trainings measured in
+their own processes, the parameter-server cluster), ``scale_report`` (the Scale section) and
+``scale`` (the CLI).
+
+Raw records: ``benchmarks/results/`` (``bench.json``, ``scale.json``); ``findings.md`` is the
+hand-written analysis copied into BENCHMARKS.md.
 """
 import os
 

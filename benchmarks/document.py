@@ -122,10 +122,10 @@ def _protocol(s, total_s: float, quick: bool) -> List[str]:
 
 
 def scale_section(output: Optional[str]) -> List[str]:
-    """The "## Scale" section from ``<output stem>.scale.json`` (``make bench-scale``), if any."""
+    """The "## Scale" section from ``make bench-scale``'s records (``report.results_json``), if any."""
     if not output:
         return []
-    path = os.path.splitext(output)[0] + ".scale.json"
+    path = report.results_json(output, "scale")
     if not os.path.exists(path):
         return []
     with open(path, encoding="utf-8") as f:

@@ -8,6 +8,7 @@ A result record (one per task x budget x method) is a dict::
 """
 from __future__ import annotations
 
+import os
 import statistics
 from typing import Dict, List, Mapping, Sequence
 
@@ -16,6 +17,22 @@ PER_FEATURE = "Per-feature SE (grid + hand tuning per feature)"
 RANDOM_ORDER = "NIS-ME, random feature order"
 METHODS = ("Uniform SE grid", PER_FEATURE, "Power-law MD", "NIS-SE", "NIS-ME", RANDOM_ORDER,
            ABLATION)
+# Raw records of the committed report, relative to the folder of BENCHMARKS.md.
+RESULTS_DIR = os.path.join("benchmarks", "results")
+RESULTS_FILES = {"bench": "bench.json", "scale": "scale.json"}  # make bench, make bench-scale
+_SUFFIXES = {"bench": ".json", "scale": ".scale.json"}
+
+
+def results_json(output: str, kind: str = "bench") -> str:
+    """Where the raw records of ``kind`` ("bench" or "scale") behind the report ``output`` live.
+
+    For ``BENCHMARKS.md`` (``make bench``, ``make bench-scale``): ``benchmarks/results/bench.json``
+    and ``benchmarks/results/scale.json`` beside it; any other report (quick runs, scratch
+    outputs) keeps ``<output stem>.json`` / ``<output stem>.scale.json`` next to itself.
+    """
+    if os.path.basename(output) == "BENCHMARKS.md":
+        return os.path.join(os.path.dirname(output), RESULTS_DIR, RESULTS_FILES[kind])
+    return os.path.splitext(output)[0] + _SUFFIXES[kind]
 
 
 def mean_std(values: Sequence[float]) -> tuple:

@@ -4,7 +4,8 @@ For every task (ML-100K ranking, ML-100K retrieval, synthetic ranking) and budge
 (a fraction of the full-vocabulary d=32 model's embedding floats) it runs the
 four methods of ``benchmarks.methods``, evaluates on the test split over several
 seeds, measures throughput / search overhead / Transform time, and writes the
-markdown report, a PNG plot and the raw records (``<output>.json``).
+markdown report, a PNG plot and the raw records (``report.results_json``:
+``benchmarks/results/bench.json`` for BENCHMARKS.md, else ``<output stem>.json``).
 
 Seeds: every grid point is trained with the first seed and the spec with the best
 validation metric is retrained with the other seeds (``grid_select="first_seed"``;
@@ -222,7 +223,8 @@ def main(argv=None) -> None:
                    help="replace BASE's tasks by NEW_JSON's (a --tasks re-run), write the merged "
                         "raw records to BASE_JSON and re-render --output")
     p.add_argument("--render", default=None, metavar="JSON",
-                   help="only re-render the report from a previous run's raw records")
+                   help="only re-render the report from a previous run's raw records "
+                        "(make bench's: benchmarks/results/bench.json)")
     args = p.parse_args(argv)
     if args.merge:
         merge(*args.merge)
@@ -295,7 +297,9 @@ def _add_task(raw: Dict, result, start: float, output: str) -> None:
     raw["tasks"][name], raw["perf"][name] = info, perf
     raw["records"] += records
     raw["total_s"] = time.perf_counter() - start
-    with open(os.path.splitext(output)[0] + ".json", "w", encoding="utf-8") as f:
+    path = report.results_json(output)
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path, "w", encoding="utf-8") as f:
         json.dump(raw, f, indent=1, default=str)
 
 

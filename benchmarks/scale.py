@@ -19,9 +19,10 @@ items, history bags, Zipf ids with latent factors) measures
 
 Every final model trains ``passes`` passes over the train split, cut into ``epochs``
 validated epochs (the pipeline Trainers' recipe picks the best); searches use the library's
-step counts. The raw results go to ``<output stem>.scale.json`` and the section is rendered
-by ``benchmarks.scale_report``; ``<output>`` is re-rendered from ``<output stem>.json`` (the
-``make bench`` records, when present) plus that file, so neither run erases the other.
+step counts. The raw results go to ``report.results_json(output, "scale")``
+(``benchmarks/results/scale.json`` for BENCHMARKS.md) and the section is rendered by
+``benchmarks.scale_report``; ``<output>`` is re-rendered from the ``make bench`` records
+(``report.results_json(output)``, when present) plus that file, so neither run erases the other.
 ``--quick`` is a smoke run on small vocabularies (numbers not representative).
 """
 from __future__ import annotations
@@ -35,6 +36,7 @@ import time
 from typing import Dict, List, Tuple
 
 from benchmarks import methods as m
+from benchmarks import report
 from benchmarks import run as bench_run
 from benchmarks import scale_data, scale_jobs, scale_ps, scale_report, scale_step
 from benchmarks import synthetic_stream as stream
@@ -203,15 +205,16 @@ def _log(text: str) -> None:
 
 
 def rerender(output: str) -> str:
-    """Writes ``output`` from ``<stem>.json`` (``make bench``, if any) and ``<stem>.scale.json``."""
-    stem = os.path.splitext(output)[0]
-    if os.path.exists(stem + ".json"):
-        bench_run.render(stem + ".json", argparse.Namespace(output=output, plot=None), plot=False)
+    """Writes ``output`` from the ``make bench`` records (if any) and the scale records."""
+    bench_json = report.results_json(output)
+    if os.path.exists(bench_json):
+        bench_run.render(bench_json, argparse.Namespace(output=output, plot=None), plot=False)
         return output
-    with open(stem + ".scale.json", encoding="utf-8") as f:
+    with open(report.results_json(output, "scale"), encoding="utf-8") as f:
         raw = json.load(f)
+    shown = os.path.relpath(bench_json, os.path.dirname(os.path.abspath(output)))
     text = "\n".join(["# NIS benchmark: scale", "",
-                      f"(No `{os.path.basename(stem)}.json` of `make bench` next to this file: "
+                      f"(No `{shown}` of `make bench` beside this file: "
                       "only the Scale section.)", ""] + scale_report.section(raw))
     with open(output, "w", encoding="utf-8") as f:
         f.write(text + "\n")
@@ -233,8 +236,9 @@ def main(argv=None) -> None:
     s = QUICK if args.quick else ScaleSettings()
     if args.rows:
         s = dataclasses.replace(s, rows=args.rows)
-    scale_json = os.path.splitext(args.output)[0] + ".scale.json"
-    os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
+    scale_json = report.results_json(args.output, "scale")
+    for path in (args.output, scale_json):
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     start = time.perf_counter()
     raw: Dict = {"machine": bench_run.machine_info(), "settings": dataclasses.asdict(s),
                  "quick": s.quick, "optimizer": OPTIMIZER}

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any, Mapping, Optional, Sequence, Union
+from typing import Any, Optional, Sequence, Union
 
 from tfx import types
 from tfx.dsl.io import fileio
@@ -205,8 +205,3 @@ def controller_dir(artifact_or_uri: ArtifactOrUri) -> str:
 
 def checkpoints_dir(artifact_or_uri: ArtifactOrUri) -> str:
     return os.path.join(artifact_uri(artifact_or_uri), CHECKPOINTS_DIR)
-
-
-def properties_of(artifact: types.Artifact) -> Mapping[str, Any]:
-    """The custom properties as a plain dict (for logs and reports)."""
-    return {k: artifact.get_custom_property(k) for k in artifact.mlmd_artifact.custom_properties}

@@ -8,7 +8,7 @@ import pytest
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
 from benchmarks import data as bdata  # noqa: E402
-from benchmarks import document, methods, report, step_profile  # noqa: E402
+from benchmarks import document, methods, report  # noqa: E402
 from benchmarks.run import Settings  # noqa: E402
 
 
@@ -134,18 +134,12 @@ def test_merge_replaces_the_rerun_task_and_records_both_runs(tmp_path):
         assert json.load(f) == merged
 
 
-def test_step_profile_times_every_piece(tiny):
-    out = step_profile.profile(tiny, 0.1, "ME", repeats=2)
-    assert out["decisions"] > len(tiny.vocab_sizes) and out["controller_batch"] == 2000
-    for key in ("warmup_step_ms", "search_step_ms", "controller_pass_and_update_ms", "reward_ms",
-                "supernet_forward_ms", "supernet_forward_and_gradients_ms"):
-        assert out[key] > 0
 
-
-def test_step_profile_uses_only_the_search_s_public_hook():
-    import ast
-    import inspect
-    tree = ast.parse(inspect.getsource(step_profile))
-    private = sorted({n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute)
-                      and n.attr.startswith("_") and not n.attr.endswith("__")})
-    assert private == []
+def test_finished_tasks_are_saved_to_the_results_folder(tmp_path):
+    import json
+    from benchmarks import run
+    raw = {"tasks": {}, "perf": {}, "records": [], "total_s": 0.0}
+    run._add_task(raw, ("a", {"n": 1}, {"x": 1}, [{"task": "a"}]), 0.0,  # pylint: disable=protected-access
+                  str(tmp_path / "BENCHMARKS.md"))
+    with open(tmp_path / "benchmarks" / "results" / "bench.json") as f:
+        assert json.load(f)["records"] == [{"task": "a"}]

@@ -11,6 +11,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
+from benchmarks import report  # noqa: E402
 from benchmarks import run as bench_run  # noqa: E402
 from benchmarks import scale, scale_data, scale_jobs, scale_report  # noqa: E402
 
@@ -131,17 +132,31 @@ def test_quick_section_is_flagged():
 
 def _bench_json(path):
     """The repository's ``make bench`` records (the shape ``benchmarks.run`` saves)."""
-    shutil.copy(os.path.join(REPO, "BENCHMARKS.json"), path)
+    shutil.copy(os.path.join(REPO, "benchmarks", "results", "bench.json"), path)
+
+
+def test_results_json_keeps_the_committed_records_in_benchmarks_results(tmp_path):
+    assert report.results_json("BENCHMARKS.md") == os.path.join("benchmarks", "results", "bench.json")
+    assert report.results_json(str(tmp_path / "BENCHMARKS.md"), "scale") == str(
+        tmp_path / "benchmarks" / "results" / "scale.json")
+    # quick and scratch reports keep their records beside them, out of the committed folder
+    assert report.results_json("build/BENCHMARKS.quick.md") == "build/BENCHMARKS.quick.json"
+    assert report.results_json("build/q.md", "scale") == "build/q.scale.json"
+    assert os.path.exists(os.path.join(REPO, report.results_json("BENCHMARKS.md")))
+    assert os.path.exists(os.path.join(REPO, report.results_json("BENCHMARKS.md", "scale")))
 
 
 def test_rerender_keeps_both_sections(tmp_path):
     out = str(tmp_path / "BENCHMARKS.md")
-    with open(tmp_path / "BENCHMARKS.scale.json", "w", encoding="utf-8") as f:
+    results = tmp_path / "benchmarks" / "results"
+    results.mkdir(parents=True)
+    with open(results / "scale.json", "w", encoding="utf-8") as f:
         json.dump(FAKE, f)
     scale.rerender(out)  # no make bench records yet: the Scale section alone
     alone = open(out, encoding="utf-8").read()
     assert "## Scale" in alone and "## Results" not in alone
-    _bench_json(tmp_path / "BENCHMARKS.json")
+    assert "No `benchmarks/results/bench.json` of `make bench`" in alone
+    _bench_json(results / "bench.json")
     scale.rerender(out)  # bench-scale after make bench: both
     both = open(out, encoding="utf-8").read()
     assert "## Results" in both and "## Scale" in both and "### ml100k_ranking" in both
@@ -149,7 +164,7 @@ def test_rerender_keeps_both_sections(tmp_path):
     assert not os.path.exists(tmp_path / "docs")  # the plot is linked, not redrawn
     # a later make bench re-render (benchmarks.run --render) keeps the Scale section
     os.remove(out)
-    bench_run.render(str(tmp_path / "BENCHMARKS.json"),
+    bench_run.render(str(results / "bench.json"),
                      argparse.Namespace(output=out, plot=str(tmp_path / "p.png")))
     again = open(out, encoding="utf-8").read()
     assert "## Results" in again and "## Scale" in again

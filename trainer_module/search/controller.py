@@ -25,9 +25,11 @@ configurations use the index order.
 Example::
 
     ctl = Controller([21, 21], learning_rate=5e-3)
-    actions = ctl.sample(64, seed=tf.constant([1, 2], tf.int64))   # int32 [64, 2]
-    ctl.train_step(actions, rewards=my_rewards(actions))
-    ctl.greedy()                                                     # most probable choices
+    with tf.GradientTape() as tape:                # one A3C step, as the search takes it
+        rollout = ctl.rollout(64, seed=tf.constant([1, 2], tf.int64))  # actions int32 [64, 2]
+        losses = ctl.losses_from(rollout, rewards=my_rewards(rollout.actions))
+    ctl.apply(tape, losses["loss"])
+    ctl.greedy()                                   # most probable choices
 """
 from __future__ import annotations
 
@@ -141,23 +143,10 @@ class Controller(tf.Module):
         return {"loss": total, "policy_loss": policy_loss, "baseline_loss": baseline_loss,
                 "entropy": entropy, "mean_baseline": tf.reduce_mean(values)}
 
-    def losses(self, actions, rewards, weights=None) -> Dict[str, tf.Tensor]:
-        """A3C losses for given ``actions`` ``[B, n]`` (teacher forced) and their ``rewards``."""
-        actions = tf.cast(actions, tf.int32)
-        return self.losses_from(self.rollout(tf.shape(actions)[0], actions=actions), rewards, weights)
-
     def apply(self, tape: tf.GradientTape, loss: tf.Tensor) -> None:
         """Applies the gradient of ``loss`` (recorded on ``tape``) to policy and baseline."""
         variables = self.trainable_variables
         self.optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
-
-    def train_step(self, actions, rewards, weights=None, loss_scale: float = 1.0) -> Dict[str, tf.Tensor]:
-        """One policy-gradient + baseline update (``loss_scale`` = 1/replicas under a strategy)."""
-        with tf.GradientTape() as tape:
-            out = self.losses(actions, rewards, weights)
-            loss = out["loss"] * loss_scale
-        self.apply(tape, loss)
-        return out
 
 
 def _logp_entropy(rollout: Rollout):

@@ -5,6 +5,11 @@ full run through the ``nis-pipeline`` command line (module fixture) -> identical
 as a scheduled re-run (cache up to the trainers; compared with the first run's blessed model)
 -> run on a bad CSV (stops at the gate, earlier artifacts intact) -> run with an unreachable
 blessing threshold (not pushed).
+
+The input is pre-split (``--input-splits``: train / eval / test folders) and the baseline has a
+fixed width (``baseline_dim`` from a ``--config`` file), the way a benchmark split and the
+benchmark's grid pick go through the pipeline (once ``benchmarks/pipeline_check.py``, whose
+ML-100K comparison with the benchmark's rows is in benchmarks/findings.md).
 """
 import csv
 import dataclasses
@@ -25,20 +30,51 @@ from pipelines.data import synthetic  # noqa: E402
 
 pytestmark = pytest.mark.e2e
 BUDGET = 5_000
+BASELINE_DIM = 4  # not the default uniform width (2 here): it must come from the config file
+SPLITS = {"train": range(7), "eval": range(7, 9), "test": range(9, 10)}  # row index mod 10
 SEARCH_SEED = 5  # not the default: the search must receive it from the command line
 TIMINGS = {}
 # Re-executed on a re-run with unchanged inputs: the latest blessed model now resolves.
 RESOLVER_DEPENDENT = {P.SERVING_EVALUATOR, P.BLESSING_GATE, P.PUSHER, P.RUN_REPORT}
 
 
+def write_splits(csv_path: str, out_dir: str) -> dict:
+    """The generated CSV as pre-split ``out_dir/{train,eval,test}/data.csv``; rows per split."""
+    with open(csv_path, newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    counts = {}
+    for split, buckets in SPLITS.items():
+        os.makedirs(os.path.join(out_dir, split))
+        kept = [r for i, r in enumerate(rows) if i % 10 in buckets]
+        with open(os.path.join(out_dir, split, synthetic.CSV_NAME), "w", newline="",
+                  encoding="utf-8") as f:
+            writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(kept)
+        counts[split] = len(kept)
+    return counts
+
+
 @pytest.fixture(scope="module")
-def argv(tmp_path_factory):
-    root = tmp_path_factory.mktemp("e2e")
+def split_rows(tmp_path_factory):
+    """Pre-split input of the shared run: its data folder and the rows of each split."""
+    root = tmp_path_factory.mktemp("e2e_data")
     csv_path, schema_path, dataset = synthetic.generate("ranking", 1500, 0, str(root / "gen"))
     dataset_json = root / "dataset.json"
     dataset_json.write_text(dataset.to_json())
-    return ["--pipeline-name", "e2e", "--data-path", os.path.dirname(csv_path),
-            "--schema-path", schema_path, "--dataset-config", str(dataset_json),
+    data_dir = str(root / "split")
+    return data_dir, schema_path, str(dataset_json), write_splits(csv_path, data_dir)
+
+
+@pytest.fixture(scope="module")
+def argv(tmp_path_factory, split_rows):
+    root = tmp_path_factory.mktemp("e2e")
+    data_dir, schema_path, dataset_json, _ = split_rows
+    config_json = root / "config.json"
+    config_json.write_text(json.dumps({"baseline_dim": BASELINE_DIM}))
+    return ["--config", str(config_json), "--pipeline-name", "e2e", "--data-path", data_dir,
+            "--input-splits", ",".join(f"{s}={s}/*" for s in SPLITS),
+            "--schema-path", schema_path, "--dataset-config", dataset_json,
             "--output-dir", str(root / "out"), "--budget", str(BUDGET), "--batch-size", "32",
             "--search", "warmup_steps=10", "--search", "search_steps=20", "--group-size", "16",
             "--search", f"seed={SEARCH_SEED}", "--train-steps", "20", "--eval-steps", "2",
@@ -94,6 +130,29 @@ def test_every_component_ran(first_run):
     assert set(states.values()) == {results.Execution.COMPLETE}, states
     mes = read_mes(outputs[P.SEARCH]["embedding_spec"].uri)
     assert mes.budget == BUDGET and mes.cost() <= BUDGET
+
+
+def test_pre_split_input_is_kept_and_the_evaluator_reads_its_test_split(first_run, split_rows):
+    import tensorflow as tf  # pylint: disable=import-outside-toplevel
+    _, _, outputs = first_run
+    counts = split_rows[3]
+    examples = outputs[P.EXAMPLE_GEN]["examples"].uri
+    assert sorted(os.listdir(examples)) == sorted(f"Split-{s}" for s in SPLITS)
+    for split, rows in counts.items():  # every row in the split of its folder, none rehashed
+        files = tf.io.gfile.glob(os.path.join(examples, f"Split-{split}", "*"))
+        assert sum(1 for _ in tf.data.TFRecordDataset(files, compression_type="GZIP")) == rows
+    metrics = results.read_metrics(outputs[P.EVALUATOR]["evaluation"].uri)
+    assert metrics["candidate"]["example_count"] == counts["test"]
+
+
+def test_baseline_has_the_configured_width(cfg, first_run):
+    assert cfg.baseline_dim == BASELINE_DIM and cfg.input_splits
+    with open(os.path.join(first_run[2][P.BASELINE_TRAINER]["model_run"].uri,
+                           "mes_summary.json")) as f:
+        baseline = json.load(f)
+    widths = {d for entries in baseline["mes"].values() for _, d in entries}
+    assert baseline["baseline"] == "uniform_se" and widths == {BASELINE_DIM}
+    assert baseline["embedding_cost"] <= BUDGET
 
 
 def test_cli_search_options_reach_the_search(first_run):
@@ -210,7 +269,7 @@ def test_bad_input_stops_at_validation_and_keeps_earlier_runs(cfg, first_run, se
                                                              tmp_path, capsys):
     store, first, first_outputs = first_run
     bad_dir = str(tmp_path / "bad")
-    _write_bad_csv(cfg.data_path, bad_dir)
+    _write_bad_csv(os.path.join(cfg.data_path, "train"), bad_dir)
     dataset_json = tmp_path / "dataset.json"
     dataset_json.write_text(cfg.load_dataset().to_json())
     start = time.time()
