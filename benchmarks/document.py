@@ -117,7 +117,7 @@ def _protocol(s, total_s: float, quick: bool) -> List[str]:
            "features in its own random order; opt-in)." if s.random_order_row else ""),
         "- Relative difference: (mean - baseline mean) / baseline mean, as in the paper's tables.",
         "", "Reproduce: `make bench` (full) or `make bench-quick` (smoke run, a few minutes; "
-        "numbers not representative). Raw records: the `.json` next to this file.", ""]
+        "numbers not representative). Raw records: `benchmarks/results/bench.json`.", ""]
     return out
 
 
