@@ -64,6 +64,9 @@ class SearchConfig:
         (docs/decisions.md#lazy-adam).
       controller_learning_rate: controller + baseline Adam learning rate.
       entropy_weight: entropy bonus of the policy gradient.
+      supernet_sampling: the choices the supernet trains under after the warm-up: "controller"
+        (the paper: the controller's samples) or "uniform" (every configuration alike, as
+        in the warm-up, so the supernet keeps ranking configurations the policy left).
       advantage_normalization: divide each controller step's advantages by the spread of its
         rewards, so reward differences of any scale move the policy alike (the paper: raw
         advantages).
@@ -135,6 +138,7 @@ class SearchConfig:
     controller_learning_rate: float = 5e-3
     entropy_weight: float = 1e-2
     advantage_normalization: bool = False
+    supernet_sampling: str = "controller"
     controller_units: int = 64
     hidden_units: Tuple[int, ...] = DEFAULT_HIDDEN_UNITS
     log_every: int = 50
@@ -164,6 +168,9 @@ class SearchConfig:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
+        if self.supernet_sampling not in ("controller", "uniform"):
+            raise ValueError(f"supernet_sampling must be 'controller' or 'uniform', "
+                             f"got {self.supernet_sampling!r}")
         if self.decision_order not in DECISION_ORDERS:
             raise ValueError(f"decision_order must be one of {DECISION_ORDERS}, "
                              f"got {self.decision_order!r}")

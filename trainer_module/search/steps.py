@@ -126,6 +126,12 @@ class SearchSteps:
             return tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(labels, out))
         return self.model.sampled_softmax_loss(out, labels, seed)
 
+    def _supernet_choices(self, sampled, n, step):
+        """The choices a search-phase supernet update trains under (``supernet_sampling``)."""
+        if self.config.supernet_sampling == "uniform":
+            return self.controller.uniform(n, self.seed(step, 0))
+        return sampled
+
     def _train_main(self, x, y, actions, step):
         """One supernet update on a training batch under the choices ``actions``; the loss."""
         levels = self.per_example(self.levels(actions), tf.shape(y)[0])
@@ -169,7 +175,8 @@ class SearchSteps:
         sampled for these steps (one pass serves them all; it is latency-bound)."""
         def replica_fn(x, y, a):
             n = self.num_choices(tf.shape(y)[0])
-            return self._train_main(x, y, a[index * n:(index + 1) * n], step)
+            return self._train_main(x, y, self._supernet_choices(a[index * n:(index + 1) * n],
+                                                                 n, step), step)
         return self._mean(self.strategy.run(replica_fn, args=(features, labels, upcoming)))
 
     def upcoming(self, features, labels, step: Step):
@@ -183,8 +190,9 @@ class SearchSteps:
         """A supernet step under choices freshly sampled from the controller (not updated):
         the parameter-server workers' steps between controller steps."""
         def replica_fn(x, y):
-            return self._train_main(x, y, self.controller.sample(
-                self.num_choices(rows(y)), self.seed(step, 2)), step)
+            n = self.num_choices(rows(y))
+            return self._train_main(x, y, self._supernet_choices(
+                self.controller.sample(n, self.seed(step, 2)), n, step), step)
         return self._mean(self.strategy.run(replica_fn, args=(features, labels)))
 
     def controller_step(self, features, labels, val_features, val_labels, step: Step):
@@ -207,7 +215,8 @@ class SearchSteps:
                 rollout = self.controller.rollout(ahead + n, self.seed(step, 2))
                 with tape.stop_recording():
                     actions = rollout.actions
-                    main_loss = self._train_main(x, y, actions[:n_main], step)
+                    main_loss = self._train_main(
+                        x, y, self._supernet_choices(actions[:n_main], n_main, step), step)
                     levels = self.levels(actions[ahead:])
                     objective, valid = self.objective(xv, yv, self.per_example(levels, batch), n,
                                                       step)
