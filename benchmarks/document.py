@@ -132,6 +132,18 @@ def scale_section(output: Optional[str]) -> List[str]:
         return scale_report.section(json.load(f)) + [""]
 
 
+def diagnostics_section(output: Optional[str]) -> List[str]:
+    """The "## Diagnostics" section from ``make bench-diagnose``'s records, if any."""
+    if not output:
+        return []
+    path = report.results_json(output, "diagnostics")
+    if not os.path.exists(path):
+        return []
+    from benchmarks import diagnose  # pylint: disable=import-outside-toplevel
+    with open(path, encoding="utf-8") as f:
+        return diagnose.section(json.load(f)) + [""]
+
+
 def markdown(records: List[Dict], perfs: Dict, tasks: Dict, machine: Dict, s, total_s: float,
              plot_path: str, args, runs: Optional[List[str]] = None) -> str:
     quick = bool(getattr(s, "quick", False))
@@ -167,6 +179,7 @@ def markdown(records: List[Dict], perfs: Dict, tasks: Dict, machine: Dict, s, to
               "the same columns (multi-valued ones split), the single-process lower bound.", "",
               report.perf_table(perfs, tasks), ""]
     lines += scale_section(getattr(args, "output", None))
+    lines += diagnostics_section(getattr(args, "output", None))
     if not quick:
         lines = with_notes(lines, notes())
         lines += ["## Why the defaults are what they are", "",
