@@ -7,7 +7,10 @@ Transform, whether the schema was imported or inferred:
   otherwise reach the trainers and fail there without naming the input);
 * a ranking label is numeric, present in every example and only 0 or 1: the
   trainers read it as a binary click, so ``5``, ``-1``, ``yes`` or an empty cell
-  would otherwise be a silently wrong label.
+  would otherwise be a silently wrong label;
+* a ranking label takes both values in every split: with one class AUC is
+  undefined, so the eval split's rewards, the test split's metrics and the
+  blessing would be numbers without meaning.
 
 Whether every label is 0 or 1 follows exactly from the numeric statistics:
 with ``min >= 0`` and ``max <= 1`` the values are all 0 or 1 only when their
@@ -73,6 +76,10 @@ def ranking_label_problems(split: str, stats: statistics_pb2.DatasetFeatureStati
         if num.min < 0 or num.max > 1 or abs(num.mean * values - nonzero) > 1e-6 * max(values, 1):
             problems.append(f"{split}/{label}: ranking labels must be 0 or 1, got values other "
                             f"than 0/1 (min {num.min:g}, max {num.max:g}, mean {num.mean:g})")
+        elif values and (nonzero == 0 or num.num_zeros == 0):
+            problems.append(f"{split}/{label}: every label of the split is {int(nonzero > 0)} "
+                            f"(one class in {values:,} examples): AUC is undefined on it, so its "
+                            "rewards, metrics or blessing would mean nothing")
         if common.max_num_values > 1:
             problems.append(f"{split}/{label}: an example has {common.max_num_values} label values; "
                             "a ranking label is one value")

@@ -203,7 +203,8 @@ def _prepare(args: argparse.Namespace) -> config_lib.PipelineConfig:
         return cfg
     if args.demo:
         demo_data.write_demo_data(cfg.output_dir, cfg.task, args.demo_examples, args.seed)
-    preflight.check_inputs(cfg)
+    for note in preflight.check_inputs(cfg):  # e.g. rows truncated to max_len
+        print(note, flush=True)
     return cfg
 
 

@@ -83,6 +83,38 @@ CLI_CASES = [
      "a.csv line 3: 2 field(s) but the header has 3"),
     ("non-UTF-8 CSV", None, b"user,genres,clicked\nu1,a,1\n\xe9t\xe9,b,0\n", [], 2,
      "a.csv line 3: not UTF-8 text (byte 0xe9 at column 1)"),
+    # An id's raw value must reach its vocabulary unchanged (pipelines/ops/preflight.py).
+    ("id with a newline (quoted cell)", None, b'user,genres,clicked\n"u\n1",a|b,1\nu2,b,0\n', [],
+     2, "a.csv line 2: column 'user' value 'u\\n1' holds a line break; TF Transform's "
+        "vocabulary drops such ids"),
+    ("id with a carriage return", None, b'user,genres,clicked\nu1,a|b,1\n"u\r2",b,0\n', [], 2,
+     "a.csv line 3: column 'user' value 'u\\r2' holds a line break"),
+    ("id with leading whitespace", None, b"user,genres,clicked\n u1,a|b,1\nu2,b,0\n", [], 2,
+     "a.csv line 2: column 'user' value ' u1' has leading/trailing whitespace; Transform "
+     "strips it, so it would become 'u1'"),
+    ("bag item with trailing whitespace", None, b"user,genres,clicked\nu1,a |b,1\nu2,b,0\n", [],
+     2, "a.csv line 2: column 'genres' value 'a |b' (item 'a ') has leading/trailing whitespace"),
+    ("empty item in a bag", None, b"user,genres,clicked\nu1,a||b,1\nu2,b,0\n", [], 2,
+     "a.csv line 2: column 'genres' value 'a||b' has an empty item (separator '|' at an end or "
+     "doubled)"),
+    ("numeric id with leading zeros", None, b"user,genres,clicked\n007,a|b,1\n8,b,0\n", [], 2,
+     "a.csv line 2: column 'user' value '007' would reach the vocabulary as '7': every value of "
+     "the column in this input reads as a number, so CsvExampleGen stores them as integers"),
+    ("numeric id read as float", None, b"user,genres,clicked\n1234567,a|b,1\n0.5,b,0\n", [], 2,
+     "a.csv line 2: column 'user' value '1234567' would reach the vocabulary as '1.23457e+06'"),
+    ("duplicate header name", None, b"user,genres,user,clicked\nu1,a|b,x,1\nu2,b,y,0\n", [], 2,
+     "a.csv line 1: column 'user' appears 2 times in the header (columns 1, 3); CsvExampleGen "
+     "would keep only the last"),
+    ("UTF-8 byte-order mark", None, b"\xef\xbb\xbfuser,genres,clicked\nu1,a,1\nu2,b,0\n", [], 2,
+     "a.csv line 1: the file starts with a UTF-8 byte-order mark; the first column would be "
+     "named '\\ufeffuser'"),
+    ("feature empty in every row", None, b"user,genres,clicked\nu1,,1\nu2,,0\n", [], 2,
+     "a.csv: column 'genres' is empty in every one of the 2 rows; it carries no information"),
+    ("feature constant in every row", None, b"user,genres,clicked\nu1,a|b,1\nu1,a|b,0\n", [], 2,
+     "a.csv: column 'user' holds the same value 'u1' in every one of the 2 rows"),
+    ("one label class in every row", None, b"user,genres,clicked\nu1,a|b,0\nu2,b,0\n", [], 2,
+     "a.csv: column 'clicked' (the ranking label) is '0' in every one of the 2 rows: one class, "
+     "so AUC is undefined"),
 ]
 
 
@@ -99,6 +131,20 @@ def test_cli_fault(tmp_path, capsys, case, dataset, csv_bytes, extra, status, me
     assert "Traceback" not in err
     assert not (tmp_path / "out").exists(), "something was written before the error"
     assert snapshot(tmp_path) == before
+
+
+def test_rows_over_max_len_are_counted(tmp_path, capsys, monkeypatch):
+    """Bags longer than max_len are truncated before the vocabulary (preprocessing_fn); the
+    runner says how many rows are, before the pipeline starts."""
+    user_files(tmp_path, csv_bytes=b"user,genres,clicked\nu1,a|b|c|d,1\nu2,b,0\nu3,a|b|c,1\n")
+
+    def no_pipeline(cfg):
+        raise run_lock.RunLockedError("stub: the pipeline is not run here")
+    monkeypatch.setattr(local_runner, "run", no_pipeline)
+    assert local_runner.main(argv(tmp_path)) == 3
+    out = capsys.readouterr().out
+    assert ("Note: column 'genres': 2 of 3 rows hold more than max_len 2 items (up to 4); the "
+            "vocabulary and the model use the first 2 items of each row") in out, out
 
 
 def test_second_concurrent_run_is_refused(tmp_path, capsys):

@@ -6,8 +6,9 @@ For every feature it builds a vocabulary sorted by descending count (id 0 = most
 frequent; ``top_k`` / ``frequency_threshold`` from the ``FeatureConfig``; file
 ``vocab_filename(name)``) and emits int64 ids of shape ``[max_len]``: values are
 cast to strings, multi-valued cells are split on the separator, empty/missing
-values are dropped, out-of-vocabulary items map to ``PAD_ID`` (-1) and rows are
-padded with -1 / truncated to ``max_len``. The label goes to ``LABEL_KEY``: 0/1
+values are dropped, rows are truncated to their first ``max_len`` items *before*
+the vocabulary is computed (it counts only items the model can see),
+out-of-vocabulary items map to ``PAD_ID`` (-1) and rows are padded with -1. The label goes to ``LABEL_KEY``: 0/1
 for ranking (any other, missing or non-numeric value fails naming the column;
 the AnomaliesGate catches these before Transform, this is the last guard), the
 id in the ``LABEL_VOCAB`` vocabulary for retrieval (-1 if missing or unseen).
@@ -107,6 +108,8 @@ def _feature_ids(x: TensorLike, fc: features.FeatureConfig) -> tf.Tensor:
     if fc.multivalent:
         tokens = tf.strings.split(tokens, sep=fc.separator).merge_dims(1, 2)
     tokens = _drop_empty(tf.strings.strip(tokens))
+    if fc.multivalent:  # the vocabulary counts only the items the model sees: max_len per row
+        tokens = tokens[:, :fc.max_len]
     ids = _apply_vocab(tokens, features.vocab_filename(fc.name), top_k=fc.top_k,
                        frequency_threshold=fc.frequency_threshold)
     return ids.to_tensor(default_value=features.PAD_ID, shape=[None, fc.max_len])

@@ -106,6 +106,20 @@ def test_ranking_labels_outside_0_1_stop_the_gate(tmp_path, label_values, messag
     assert not (tmp_path / "validated").exists()
 
 
+@pytest.mark.parametrize("split", ["train", "eval", "test"])
+@pytest.mark.parametrize("label", [0, 1])
+def test_a_split_with_one_label_class_stops_the_gate(tmp_path, split, label):
+    art = write_anomalies(tmp_path, {"train": {}, "eval": {}, "test": {}})
+    frames = {s: CLEAN for s in ("train", "eval", "test")}
+    frames[split] = dict(CLEAN, clicked=[label] * 4)
+    with pytest.raises(anomalies_gate.DataAnomaliesError) as err:
+        run_gate(tmp_path, art, frames)
+    assert "1 anomaly" in str(err.value), str(err.value)
+    assert (f"{split}/clicked: every label of the split is {label} (one class in 4 examples): "
+            "AUC is undefined") in str(err.value), str(err.value)
+    assert not (tmp_path / "validated").exists()
+
+
 def test_retrieval_labels_are_not_held_to_0_1(tmp_path):
     art = write_anomalies(tmp_path, {"train": {}})
     run_gate(tmp_path, art, {"train": dict(CLEAN, clicked=["i1", "i2", "i3", "i1"])},
