@@ -70,9 +70,9 @@ def test_nis_search_config_is_one_parameter(search_config):
     ({"custom_config": {}}, "dataset"),
     ({"mode": "XE"}, "mode"),
     ({"search_config": {"task": "retrieval"}},
-     "name task 'retrieval' but the dataset config's task is 'ranking'"),
+     "task 'retrieval' in the search options differs from the dataset config's task 'ranking'"),
     ({"search_config": {"seeed": 1}}, r"unknown search option\(s\) \['seeed'\]; accepted: .*seed"),
-    ({"search_config": {"seed": "1"}}, "search option 'seed' must be an int, got '1'"),
+    ({"search_config": {"seed": "1"}}, "search option 'seed' must be an integer, got '1'"),
     ({"custom_config": {"dataset": DATASET.to_dict(), "search_config": {"seed": 1}}},
      "pass the search options as the search_config argument"),
 ])

@@ -191,7 +191,8 @@ def test_search_config_parameter_reaches_run_search_unchanged(tiny_data, make_ar
     # A hand-edited parameter naming another task than the dataset config's is refused.
     props = _props(data, search_config=sent)
     props["search_config"] = props["search_config"].replace('"ranking"', '"retrieval"')
-    with pytest.raises(ValueError, match="task 'retrieval' but the dataset config's task is 'ranking'"):
+    with pytest.raises(ValueError, match="task 'retrieval' in the search options differs from "
+                                         "the dataset config's task 'ranking'"):
         executor.build_search_config(props, data.dataset)
 
 

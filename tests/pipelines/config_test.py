@@ -89,8 +89,8 @@ def test_search_options_from_cli_in_documented_precedence(tmp_path):
 
 @pytest.mark.parametrize("search, match", [
     ({"sede": 3}, r"unknown search option\(s\) \['sede'\]; accepted: .*seed"),
-    ({"fill_budget": "yes"}, "search option 'fill_budget' must be a bool, got 'yes'"),
-    ({"task": "retrieval"}, "name task 'retrieval' but the dataset config's task is 'ranking'"),
+    ({"fill_budget": "yes"}, "search option 'fill_budget' must be true or false, got 'yes'"),
+    ({"task": "retrieval"}, "task 'retrieval' in the search options differs from the dataset config's task 'ranking'"),
     ({"group_size": 0}, "group_size must be >= 1"),
 ])
 def test_bad_search_options_are_named(search, match):

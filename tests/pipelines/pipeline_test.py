@@ -210,8 +210,8 @@ def test_retrieval_recall_and_options(tmp_path):
 def test_task_mismatch_is_rejected(tmp_path):
     with pytest.raises(ValueError, match="task"):
         nis_pipeline.create_pipeline(make_config(tmp_path, task="retrieval"))
-    with pytest.raises(ValueError, match="name task 'retrieval' but the dataset config's task is "
-                                         "'ranking'"):
+    with pytest.raises(ValueError, match="task 'retrieval' in the search options differs from "
+                                         "the dataset config's task 'ranking'"):
         make_config(tmp_path, search={"task": "retrieval"})
 
 

@@ -28,6 +28,8 @@ import dataclasses
 import json
 from typing import Any, Dict, List, Optional, Tuple
 
+from trainer_module.config_fields import check_at_least, check_choice, check_fields, check_keys
+
 TASKS = ("ranking", "retrieval")
 COMBINERS = ("sum", "mean")
 LABEL_KEY = "label"
@@ -38,6 +40,20 @@ PAD_ID = -1
 def vocab_filename(feature: str) -> str:
     """Name of the TFT vocabulary file of ``feature``."""
     return f"vocab_{feature}"
+
+
+def check_repeated_task(where: str, task: Optional[str], dataset_task: str,
+                        remove: Optional[str] = None) -> None:
+    """The task is declared once, in the dataset config; another config may only repeat it.
+
+    Older pipeline configs and search options (and ``to_json`` output) name a ``task``;
+    they still load when it equals the dataset config's, and fail with one line otherwise
+    (``remove``: what the user should drop, default ``'task' from the <where>``).
+    """
+    if task is not None and task != dataset_task:
+        raise ValueError(f"task {task!r} in the {where} differs from the dataset config's task "
+                         f"{dataset_task!r}; the task is declared once, in the dataset config "
+                         f"(remove {remove or repr('task') + ' from the ' + where})")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,10 +79,11 @@ class FeatureConfig:
     combiner: str = "sum"
 
     def __post_init__(self):
-        if not self.name:
-            raise ValueError("feature name must be non-empty")
-        if self.max_len < 1:
-            raise ValueError(f"feature {self.name!r}: max_len must be >= 1, got {self.max_len}")
+        if not isinstance(self.name, str) or not self.name:
+            raise ValueError(f"feature name must be a non-empty string, got {self.name!r}")
+        check_fields(self, label=lambda key: f"feature {self.name!r}: {key}")
+        check_at_least(f"feature {self.name!r}: max_len", self.max_len, 1)
+        check_at_least(f"feature {self.name!r}: frequency_threshold", self.frequency_threshold, 0)
         if not self.multivalent and self.max_len != 1:
             raise ValueError(f"feature {self.name!r}: single-valued features have max_len 1, "
                              f"got {self.max_len}")
@@ -88,8 +105,8 @@ class DatasetConfig:
     def __post_init__(self):
         object.__setattr__(self, "features", tuple(
             f if isinstance(f, FeatureConfig) else FeatureConfig(**f) for f in self.features))
-        if self.task not in TASKS:
-            raise ValueError(f"task must be one of {TASKS}, got {self.task!r}")
+        check_fields(self, label=lambda key: f"dataset config {key!r}", skip=("features",))
+        check_choice("task", self.task, TASKS)
         names = [f.name for f in self.features]
         if not names:
             raise ValueError("dataset config has no features")
@@ -122,7 +139,7 @@ class DatasetConfig:
         """Builds the config; unknown or missing keys raise a ValueError naming them."""
         if not isinstance(d, dict):
             raise ValueError(f"dataset config must be a JSON object, got {type(d).__name__}")
-        _check_keys("dataset config", d, _fields(cls), required=("task", "label", "features"))
+        check_keys("dataset config", d, _fields(cls), required=("task", "label", "features"))
         if not isinstance(d["features"], (list, tuple)):
             raise ValueError("dataset config: 'features' must be a list of feature objects")
         feats = []
@@ -131,7 +148,7 @@ class DatasetConfig:
                 f" ({f.get('name')!r})" if isinstance(f, dict) and f.get("name") else "")
             if not isinstance(f, dict):
                 raise ValueError(f"{where} must be a JSON object, got {f!r}")
-            _check_keys(where, f, _fields(FeatureConfig), required=("name",))
+            check_keys(where, f, _fields(FeatureConfig), required=("name",))
             feats.append(FeatureConfig(**f))
         return cls(task=d["task"], label=d["label"], features=tuple(feats))
 
@@ -147,15 +164,3 @@ class DatasetConfig:
 
 def _fields(cls) -> Tuple[str, ...]:
     return tuple(f.name for f in dataclasses.fields(cls))
-
-
-def _check_keys(where: str, d: Dict[str, Any], accepted: Tuple[str, ...],
-                required: Tuple[str, ...]) -> None:
-    """One-line errors for unknown keys (e.g. a misspelt ``multivalued``) and missing ones."""
-    unknown = sorted(set(d) - set(accepted))
-    if unknown:
-        raise ValueError(f"{where}: unknown key(s) {unknown}; accepted: {', '.join(accepted)}")
-    missing = [k for k in required if k not in d]
-    if missing:
-        raise ValueError(f"{where}: missing required key(s) {missing} (needs "
-                         f"{', '.join(required)})")

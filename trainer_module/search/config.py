@@ -2,8 +2,12 @@
 
 Example::
 
-    cfg = SearchConfig(task="retrieval", warmup_steps=100, search_steps=300)
+    cfg = SearchConfig.from_dict({"warmup_steps": 100, "search_steps": 300},
+                                 task=dataset_config.task)
     SearchConfig.from_json(cfg.to_json()) == cfg
+
+Every option is type-checked when the record is built (``config_fields``): a string, a
+bool for a number or a fraction for an integer is a one-line ``ValueError`` naming it.
 """
 from __future__ import annotations
 
@@ -12,6 +16,8 @@ import json
 import math
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
+from trainer_module.config_fields import check_at_least, check_choice, check_fields
+from trainer_module.data.features import TASKS, check_repeated_task
 from trainer_module.defaults import DEFAULT_HIDDEN_UNITS
 from trainer_module.model.optimizers import DEFAULT_OPTIMIZER, OPTIMIZERS
 from trainer_module.spec.mes import ModelSpec
@@ -30,7 +36,8 @@ class SearchConfig:
     ``docs/decisions.md`` named below says why and what measurement decided it.
 
     Attributes:
-      task: "ranking" (reward = ROC-AUC per group) or "retrieval" (Sampled Recall@1).
+      task: "ranking" (reward = ROC-AUC per group) or "retrieval" (Sampled Recall@1); not a
+        search option of its own: the dataset config declares it and ``from_dict`` copies it.
       warmup_steps: main-model steps under uniform random choices, controller frozen.
       search_steps: main-model steps after warm-up under the controller's choices, every
         ``controller_every``-th followed by a controller step.
@@ -159,37 +166,28 @@ class SearchConfig:
     warm_start_search_steps: Optional[int] = None
 
     def __post_init__(self):
-        object.__setattr__(self, "hidden_units", tuple(int(u) for u in self.hidden_units))
-        if self.task not in ("ranking", "retrieval"):
-            raise ValueError(f"task must be 'ranking' or 'retrieval', got {self.task!r}")
+        check_fields(self, label=lambda name: f"search option {name!r}")
+        check_choice("task", self.task, TASKS)
         for name in ("group_size", "groups_per_step", "retrieval_group_size", "num_negatives",
                      "log_every", "checkpoint_every", "controller_every", "steps_per_call"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
-        if self.supernet_sampling not in ("controller", "uniform"):
-            raise ValueError(f"supernet_sampling must be 'controller' or 'uniform', "
-                             f"got {self.supernet_sampling!r}")
-        if self.decision_order not in DECISION_ORDERS:
-            raise ValueError(f"decision_order must be one of {DECISION_ORDERS}, "
-                             f"got {self.decision_order!r}")
-        if self.prune_widths not in PRUNE_MODES:
-            raise ValueError(f"prune_widths must be one of {PRUNE_MODES}, got {self.prune_widths!r}")
-        if self.warm_start not in WARM_START_MODES:
-            raise ValueError(f"warm_start must be one of {WARM_START_MODES}, got {self.warm_start!r}")
-        if self.warm_start_search_steps is not None and self.warm_start_search_steps < 0:
-            raise ValueError("warm_start_search_steps must be >= 0 or None, got "
-                             f"{self.warm_start_search_steps}")
+            check_at_least(name, getattr(self, name), 1)
+        check_choice("optimizer", self.optimizer, OPTIMIZERS)
+        check_choice("supernet_sampling", self.supernet_sampling, ("controller", "uniform"))
+        check_choice("decision_order", self.decision_order, DECISION_ORDERS)
+        check_choice("prune_widths", self.prune_widths, PRUNE_MODES)
+        check_choice("warm_start", self.warm_start, WARM_START_MODES)
         if self.scaled_warmup_share is not None and not 0.0 <= self.scaled_warmup_share < 1.0:
             raise ValueError("scaled_warmup_share must be in [0, 1) or None, got "
                              f"{self.scaled_warmup_share}")
-        if self.memory_limit_bytes is not None and self.memory_limit_bytes < 0:
-            raise ValueError(f"memory_limit_bytes must be >= 0 or None, got {self.memory_limit_bytes}")
         for name in ("warmup_steps", "search_steps", "final_candidates", "final_eval_batches",
-                     "final_random_candidates", "logit_bound", "search_epochs"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+                     "final_random_candidates", "logit_bound", "search_epochs",
+                     "memory_limit_bytes", "warm_start_search_steps"):
+            check_at_least(name, getattr(self, name), 0)
+        for name in ("learning_rate", "controller_learning_rate"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be > 0, got {getattr(self, name)!r}")
+        if any(u < 1 for u in self.hidden_units):
+            raise ValueError(f"hidden_units must all be >= 1, got {list(self.hidden_units)}")
 
     def controller_batch_size(self, train_batch_size: int) -> int:
         """Default validation batch of a controller step: whole AUC groups, or one reward per example."""
@@ -228,26 +226,25 @@ class SearchConfig:
 
         Args:
           d: option name -> value (a subset of the fields; the rest keep their defaults).
-          task: the dataset config's task, where the task is declared. The options may
-            omit ``task``; naming a different one is an error.
+          task: the dataset config's task, where the task is declared; the result's task.
+            The options may repeat it (older configs, ``to_json`` output) but not name
+            another. None (a record read back on its own) keeps the options' task.
 
         Raises:
           ValueError: one line naming an unknown option (and the accepted ones), a value of
-            the wrong type, or a task that differs from ``task``.
+            the wrong type or range, or a task that differs from ``task``.
         """
         if not isinstance(d, Mapping):
             raise ValueError(f"search options must be a JSON object, got {d!r}")
-        fields = {f.name: f for f in dataclasses.fields(cls)}
+        fields = [f.name for f in dataclasses.fields(cls)]
         unknown = sorted(set(d) - set(fields))
         if unknown:
             raise ValueError(f"unknown search option(s) {unknown}; accepted: "
                              f"{', '.join(sorted(fields))}")
-        for name, value in d.items():
-            _check_type(name, value, fields[name].default)
-        if task is not None and d.get("task", task) != task:
-            raise ValueError(f"search options name task {d['task']!r} but the dataset config's task "
-                             f"is {task!r}; the task is set once, in the dataset config")
-        return cls(**{**d, **({"task": task} if task is not None else {})})
+        if task is None:
+            return cls(**d)
+        check_repeated_task("search options", d.get("task"), task)
+        return cls(**{**d, "task": task})
 
     @classmethod
     def from_json(cls, text: str, task: Optional[str] = None) -> "SearchConfig":
@@ -257,27 +254,6 @@ class SearchConfig:
         except json.JSONDecodeError as e:
             raise ValueError(f"search options are not valid JSON: {e}") from e
         return cls.from_dict(d, task)
-
-
-def _check_type(name: str, value: Any, default: Any) -> None:
-    """Raises ValueError when ``value`` does not have the type of the option's default."""
-    if default is None:  # optional ints (memory_limit_bytes, warm_start_search_steps)
-        ok = value is None or (isinstance(value, int) and not isinstance(value, bool))
-    elif isinstance(default, bool):
-        ok = isinstance(value, bool)
-    elif isinstance(default, int):
-        ok = isinstance(value, int) and not isinstance(value, bool)
-    elif isinstance(default, float):
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-    elif isinstance(default, tuple):
-        ok = (isinstance(value, (list, tuple))
-              and all(isinstance(v, int) and not isinstance(v, bool) for v in value))
-    else:
-        ok = isinstance(value, type(default))
-    if not ok:
-        kind = {bool: "a bool", int: "an int", float: "a number", str: "a string",
-                tuple: "a list of ints", type(None): "an int or null"}[type(default)]
-        raise ValueError(f"search option {name!r} must be {kind}, got {value!r}")
 
 
 @dataclasses.dataclass

@@ -125,4 +125,6 @@ def test_searched_space_prunes_by_the_configs_mode():
     assert dims == {"auto": [4, 32], "on": [4, 16], "off": [64, 32]}
     assert SearchConfig().prune_widths == "auto"
     with pytest.raises(ValueError, match="prune_widths must be one of"):
+        SearchConfig(prune_widths="always")
+    with pytest.raises(ValueError, match="search option 'prune_widths' must be a string, got True"):
         SearchConfig(prune_widths=True)
