@@ -30,7 +30,7 @@ import tensorflow_model_analysis as tfma
 from components.checkpoints import CHECKPOINT_ROOT_KEY, CHECKPOINTS_FOLDER
 from components.mes_trainer import MesTrainer
 from components.mes_trainer import executor as trainer_executor
-from components.mes_trainer.eval_config import make_eval_config
+from components.mes_trainer.eval_config import key_metric, make_eval_config
 from components.neural_input_search import NeuralInputSearch
 from components.neural_input_search import executor as nis_executor
 from components.gates.anomalies import AnomaliesGate
@@ -244,7 +244,8 @@ def create_pipeline(
         eval_config=_eval_config(cfg),
     ).with_id(EVALUATOR)
     components.append(evaluator)
-    gate_inputs = {"baseline_blessing": evaluator.outputs["blessing"]}
+    gate_inputs = {"baseline_blessing": evaluator.outputs["blessing"],
+                   "evaluation": evaluator.outputs["evaluation"]}
     if cfg.serving_tolerance is not None:
         serving_evaluator = tfx.components.Evaluator(
             examples=example_gen.outputs["examples"],
@@ -255,7 +256,7 @@ def create_pipeline(
         ).with_id(SERVING_EVALUATOR)
         components.append(serving_evaluator)
         gate_inputs["serving_blessing"] = serving_evaluator.outputs["blessing"]
-    blessing_gate = BlessingGate(model=trainer.outputs["model"],
+    blessing_gate = BlessingGate(model=trainer.outputs["model"], key_metric=key_metric(cfg.task),
                                  **gate_inputs).with_id(BLESSING_GATE)
     pusher = tfx.components.Pusher(
         model=trainer.outputs["model"],

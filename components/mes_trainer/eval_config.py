@@ -45,12 +45,14 @@ def model_spec(task: str, name: str = CANDIDATE, is_baseline: bool = False) -> t
 
 
 def metric_configs(task: str) -> List[tfma.MetricConfig]:
-    """ExampleCount plus AUC/BinaryAccuracy/Calibration (ranking); Recall@K specs are separate."""
+    """ExampleCount plus AUC/BinaryAccuracy/Calibration/MeanLabel (ranking; MeanLabel 0 or 1
+    marks an AUC as undefined, see ``components.gates.blessing``); Recall@K specs are separate."""
     configs = [tfma.MetricConfig(class_name="ExampleCount")]
     if task == "ranking":
         configs += [tfma.MetricConfig(class_name="AUC"),
                     tfma.MetricConfig(class_name="BinaryAccuracy"),
-                    tfma.MetricConfig(class_name="Calibration")]
+                    tfma.MetricConfig(class_name="Calibration"),
+                    tfma.MetricConfig(class_name="MeanLabel")]
     return configs
 
 

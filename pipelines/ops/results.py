@@ -145,21 +145,8 @@ def _custom(artifact: Artifact, key: str):
 
 def read_metrics(evaluation_uri: str) -> Dict[str, Dict[str, float]]:
     """Overall-slice metrics of a TFMA evaluation: model name -> metric name -> value."""
-    import tensorflow_model_analysis as tfma  # pylint: disable=import-outside-toplevel
-    result: Dict[str, Dict[str, float]] = collections.defaultdict(dict)
-    for metrics in tfma.load_metrics(evaluation_uri):
-        if metrics.slice_key.single_slice_keys:
-            continue
-        for kv in metrics.metric_keys_and_values:
-            value = kv.value
-            if not value.HasField("double_value") or kv.key.is_diff:
-                continue
-            name = kv.key.name
-            if kv.key.HasField("sub_key") and kv.key.sub_key.HasField("top_k"):
-                k = str(kv.key.sub_key.top_k.value)
-                name = name if name.endswith(k) else f"{name}@{k}"  # recall_at_5 stays
-            result[kv.key.model_name or "candidate"][name] = value.double_value.value
-    return dict(result)
+    from components.gates import blessing  # pylint: disable=import-outside-toplevel
+    return blessing.read_metrics(evaluation_uri)
 
 
 def find_run(store: metadata_store.MetadataStore, pipeline_name: str,
@@ -212,8 +199,11 @@ def summarize(store: metadata_store.MetadataStore, pipeline_name: str,
     return summary
 
 
-def _metric_text(value: Optional[float]) -> str:
-    """Four decimals; "n/a" for a missing or NaN metric (never the string "nan")."""
+def _metric_text(value: Optional[float], undefined: bool = False) -> str:
+    """Four decimals; "n/a" for a missing metric; "undefined" for one without meaning (NaN, or
+    an AUC over labels of one class, which TFMA reports as 0): never "nan" or a made-up 0."""
+    if undefined:
+        return "undefined"
     return "n/a" if value is None or math.isnan(value) else f"{value:.4f}"
 
 
@@ -239,8 +229,11 @@ def format_summary(s: RunSummary, metadata_path: str = "") -> str:
         header = "".join(f"{'NIS (candidate)' if m == 'candidate' else 'SE baseline':>18}"
                          for m in models)
         lines.append(f"\n  {'metric':<22}{header}")
+        from components.gates.blessing import undefined_metrics  # pylint: disable=import-outside-toplevel
+        undefined = {m: undefined_metrics(s.metrics[m]) for m in models}
         for name in names:
-            row = "".join(f"{_metric_text(s.metrics[m].get(name)):>18}" for m in models)
+            row = "".join(f"{_metric_text(s.metrics[m].get(name), name in undefined[m]):>18}"
+                          for m in models)
             lines.append(f"  {name:<22}{row}")
     if s.oov_label_share:
         lines.append(f"\nLabels unseen in training: {100 * s.oov_label_share:.1f}% of the "

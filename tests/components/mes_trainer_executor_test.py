@@ -177,3 +177,26 @@ def test_checkpoint_dir_is_stable_per_inputs_and_settings(tmp_path):
     derived = mes_executor.with_checkpoint_dir({"budget": 600}, inputs, {"model": [model]}, props,
                                                pytypes.SimpleNamespace(pipeline_node=node))
     assert os.path.dirname(derived["checkpoint_dir"]) == str(tmp_path / "p" / "checkpoints" / "Trainer")
+
+
+def test_ranking_tfma_reports_mean_label_so_a_one_class_auc_is_seen(tiny_data, make_artifacts,
+                                                                     tmp_path):
+    """The ranking EvalConfig computes mean_label next to AUC; BlessingGate and the run summary
+    call an AUC undefined when it is 0 or 1 (one label class)."""
+    import tensorflow_model_analysis as tfma
+    from components.gates import blessing
+    data = tiny_data("ranking")
+    serving_dir, _ = _train(data, make_artifacts, tmp_path, budget=300)
+    eval_config = make_eval_config("ranking")
+    shared = tfma.default_eval_shared_model(serving_dir, eval_config=eval_config,
+                                            model_name="candidate")
+    tfma.run_model_analysis(
+        eval_shared_model=shared, eval_config=eval_config, output_path=str(tmp_path / "tfma"),
+        data_location=glob.glob(os.path.join(data.raw_examples, "Split-eval", "*"))[0],
+        file_format="tfrecords")
+    metrics = blessing.read_metrics(str(tmp_path / "tfma"))["candidate"]
+    labels = tf.saved_model.load(serving_dir).signatures["transformed_features"](
+        examples=_raw_eval(data))["label"].numpy()
+    assert metrics["mean_label"] == pytest.approx(labels.mean(), abs=1e-6)
+    assert 0.0 < metrics["mean_label"] < 1.0 and "auc" not in blessing.undefined_metrics(metrics)
+    assert blessing.undefined_metrics(dict(metrics, mean_label=0.0)) == {"auc"}

@@ -149,6 +149,8 @@ def test_scheduled_run_compares_with_the_latest_blessed_model(tmp_path):
     assert source(gate, "baseline_blessing") == ("Evaluator", "blessing")
     assert source(gate, "serving_blessing") == ("ServingEvaluator", "blessing")
     assert source(gate, "model") == ("Trainer", "model")
+    assert source(gate, "evaluation") == ("Evaluator", "evaluation")  # undefined metric: no bless
+    assert gate.exec_properties["key_metric"] == "auc"
     # The resolver reads earlier runs from MLMD: no edge back from the gate (no cycle), and
     # the compiled query is restricted to the gate's blessings.
     from tfx.dsl.compiler import compiler  # pylint: disable=import-outside-toplevel

@@ -37,3 +37,27 @@ def test_gate_blesses_only_when_every_comparison_blessed(tmp_path, baseline, ser
     assert out.get_int_custom_property(blessing_gate.FINAL_BLESSING_KEY) == 1
     if not expected:
         assert "did not bless" in out.get_string_custom_property(blessing_gate.REASON_KEY)
+
+
+@pytest.mark.parametrize("metrics, key, reason", [
+    ({"auc": 0.0, "mean_label": 0.0}, "auc",
+     "the candidate's auc is undefined (every evaluation label is 0: one class)"),
+    ({"auc": 0.0, "mean_label": 1.0}, "auc", "every evaluation label is 1: one class"),
+    ({"auc": float("nan"), "mean_label": 0.4}, "auc", "the candidate's auc is undefined"),
+    ({"recall_at_5": float("nan")}, "recall_at_5", "the candidate's recall_at_5 is undefined"),
+    ({"example_count": 10.0}, "auc", "the candidate's auc was not computed"),
+])
+def test_an_undefined_key_metric_never_blesses(tmp_path, metrics, key, reason):
+    """Even when every comparison blessed (e.g. no thresholds), an undefined metric does not."""
+    out = _blessing(tmp_path, "out")
+    assert blessing_gate.write_blessing(_model(tmp_path), out, _blessing(tmp_path, "se", True),
+                                        _blessing(tmp_path, "serving", True), metrics,
+                                        key) is False
+    assert out.get_int_custom_property("blessed") == 0
+    assert reason in out.get_string_custom_property(blessing_gate.REASON_KEY)
+
+
+def test_a_defined_key_metric_blesses(tmp_path):
+    out = _blessing(tmp_path, "out")
+    assert blessing_gate.write_blessing(_model(tmp_path), out, _blessing(tmp_path, "se", True),
+                                        None, {"auc": 0.7, "mean_label": 0.3}, "auc") is True

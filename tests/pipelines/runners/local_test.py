@@ -81,8 +81,19 @@ def test_format_summary_never_prints_nan():
         oov_label_share=0.125)
     text = results.format_summary(summary)
     assert "nan" not in text.lower()
-    assert "n/a" in text and "0.2500" in text
+    assert "undefined" in text and "0.2500" in text
     assert "Labels unseen in training: 12.5% of the evaluation examples" in text
+
+
+def test_format_summary_prints_an_auc_of_one_label_class_as_undefined():
+    summary = results.RunSummary(
+        run_id="r1", states={}, locations={},
+        metrics={"candidate": {"auc": 0.0, "mean_label": 0.0, "binary_accuracy": 0.9},
+                 "baseline": {"auc": 0.0, "mean_label": 0.0, "binary_accuracy": 0.8}})
+    text = results.format_summary(summary)
+    auc_row = next(line for line in text.splitlines() if line.strip().startswith("auc"))
+    assert auc_row.split() == ["auc", "undefined", "undefined"], text
+    assert "0.9000" in text
 
 
 def test_format_mes_changes():
