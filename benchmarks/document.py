@@ -15,7 +15,8 @@ import re
 from typing import Dict, List, Optional
 
 from benchmarks import methods as m
-from benchmarks import report, scale_report
+from benchmarks import report
+from benchmarks.scale import report as scale_report
 
 NOTES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "notes.md")
 DECISIONS = "docs/decisions.md"  # relative to the repository root, where BENCHMARKS.md lives

@@ -132,10 +132,13 @@ def _warm_start_args(cfg: PipelineConfig, resolver: tfx.dsl.Resolver) -> Dict:
 
 def _common_custom_config(cfg: PipelineConfig) -> Dict:
     """custom_config of both trainers (see trainer_module.model.trainer)."""
-    return {"dataset": cfg.load_dataset().to_dict(), "budget": int(cfg.budget),
-            "train_batch_size": int(cfg.train_batch_size), "strategy": cfg.strategy,
-            "max_epochs": int(cfg.max_epochs), "patience": int(cfg.patience),
-            "steps_per_execution": int(cfg.steps_per_execution)}
+    config = {"dataset": cfg.load_dataset().to_dict(), "budget": int(cfg.budget),
+              "train_batch_size": int(cfg.train_batch_size), "strategy": cfg.strategy,
+              "max_epochs": int(cfg.max_epochs), "patience": int(cfg.patience),
+              "steps_per_execution": int(cfg.steps_per_execution)}
+    if cfg.search_space:  # the maximum widths: the trainers cap the budget as the search does
+        config["search_space"] = cfg.search_space
+    return config
 
 
 def _cluster_config(cfg: PipelineConfig, component_id: str) -> Dict:

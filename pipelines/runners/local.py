@@ -31,7 +31,8 @@ import time
 import warnings
 from typing import List, Optional, Sequence
 
-from pipelines import config as config_lib
+from pipelines import cli
+from pipelines.config import PipelineConfig
 from pipelines.data import demo as demo_data
 from pipelines.ops import preflight
 from pipelines.ops import run_lock
@@ -46,7 +47,7 @@ DEMO_OVERRIDES = dict(pipeline_name="nis-demo", budget=30_000, train_batch_size=
 
 
 def make_demo_config(output_dir: str, task: str = "ranking", num_examples: int = DEMO_EXAMPLES,
-                     seed: int = 0, write: bool = True, **overrides) -> config_lib.PipelineConfig:
+                     seed: int = 0, write: bool = True, **overrides) -> PipelineConfig:
     """A config for the embedded synthetic dataset under ``output_dir/data``.
 
     With ``write`` the data is generated first (``demo_data.write_demo_data``:
@@ -58,23 +59,23 @@ def make_demo_config(output_dir: str, task: str = "ranking", num_examples: int =
     fields = dict(DEMO_OVERRIDES, task=task, output_dir=output_dir, data_path=data_path,
                   schema_path=schema_path, dataset=dataset.to_dict())
     fields.update(overrides)
-    return config_lib.PipelineConfig(**fields)
+    return PipelineConfig(**fields)
 
 
-def metadata_connection_config(cfg: config_lib.PipelineConfig):
+def metadata_connection_config(cfg: PipelineConfig):
     from tfx import v1 as tfx  # pylint: disable=import-outside-toplevel
     os.makedirs(os.path.dirname(os.path.abspath(cfg.metadata_path)), exist_ok=True)
     return tfx.orchestration.metadata.sqlite_metadata_connection_config(cfg.metadata_path)
 
 
-def _run_ids(cfg: config_lib.PipelineConfig) -> List[str]:
+def _run_ids(cfg: PipelineConfig) -> List[str]:
     from pipelines.ops import results  # pylint: disable=import-outside-toplevel
     if not os.path.exists(cfg.metadata_path):
         return []
     return [c.name for c in results.runs(results.connect(cfg.metadata_path), cfg.pipeline_name)]
 
 
-def run(cfg: config_lib.PipelineConfig) -> Optional[str]:
+def run(cfg: PipelineConfig) -> Optional[str]:
     """Runs the whole pipeline with LocalDagRunner; returns its run id; raises if a component fails.
 
     The run holds ``run_lock`` on its pipeline root, so a second run on the same
@@ -113,7 +114,7 @@ def run_pipeline(pipeline, metadata_path: str) -> None:
         tfx.orchestration.LocalDagRunner().run(pipeline)
 
 
-def report(cfg: config_lib.PipelineConfig, run_id: Optional[str] = None) -> str:
+def report(cfg: PipelineConfig, run_id: Optional[str] = None) -> str:
     """The locations + result table of run ``run_id`` (default: the latest), read from MLMD."""
     from pipelines.ops import results  # pylint: disable=import-outside-toplevel
     store = results.connect(cfg.metadata_path)
@@ -163,7 +164,7 @@ def _parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="Without --demo, --data-path, --schema-path (or --infer-schema) and "
                "--dataset-config are needed. Flags override --config.")
-    config_lib.add_cli_args(parser)
+    cli.add_cli_args(parser)
     parser.add_argument("--demo", action="store_true",
                         help="generate the embedded synthetic dataset first and run on it")
     parser.add_argument("--demo-examples", type=int, default=DEMO_EXAMPLES,
@@ -175,16 +176,16 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _resolve(args: argparse.Namespace) -> config_lib.PipelineConfig:
+def _resolve(args: argparse.Namespace) -> PipelineConfig:
     """The validated config; writes nothing (the demo data is written by ``main``)."""
     if args.demo:
         out = args.output_dir or "demo_output"
         task = args.task or "ranking"
         base = make_demo_config(out, task=task, write=False)
-        cfg = config_lib.from_cli(args, base=base)
+        cfg = cli.from_cli(args, base=base)
         cfg.load_dataset()
         return cfg
-    cfg = config_lib.from_cli(args)
+    cfg = cli.from_cli(args)
     missing = [flag for flag, value in (("--data-path", args.data_path or args.config),
                                         ("--dataset-config", cfg.dataset or cfg.dataset_config_path))
                if not value]
@@ -196,7 +197,7 @@ def _resolve(args: argparse.Namespace) -> config_lib.PipelineConfig:
     return cfg
 
 
-def _prepare(args: argparse.Namespace) -> config_lib.PipelineConfig:
+def _prepare(args: argparse.Namespace) -> PipelineConfig:
     """Config, demo data and input checks: everything that runs before the pipeline."""
     cfg = _resolve(args)
     if args.print_config:

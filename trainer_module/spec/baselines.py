@@ -1,7 +1,8 @@
 """Hand-sized Single-size Embedding baselines at a given memory budget.
 
 * ``uniform_se_spec(vocab_sizes, budget)``: every feature keeps its whole
-  vocabulary with the same width ``d = budget // sum(v)`` (the usual hand choice).
+  vocabulary with the same width ``d = budget // sum(v)`` (the usual hand choice), at
+  most ``max_dim`` (the search space's maximum width) when given.
 * ``uniform_se_spec(vocab_sizes, budget, dim=8)``: every feature gets width 8 and
   the most frequent items that fit, the budget split evenly (water-filling:
   what a small feature does not need goes to the others).
@@ -14,6 +15,8 @@ All return a ``ModelSpec`` (mode SE) that is checked against the budget.
 from __future__ import annotations
 
 from typing import Dict, Mapping, Optional, Tuple
+
+from absl import logging
 
 from trainer_module.spec.mes import checked
 from trainer_module.spec.mes import FeatureMES, ModelSpec
@@ -44,13 +47,27 @@ def _check(vocab_sizes: Mapping[str, int], budget: int) -> None:
         raise ValueError(f"vocabulary sizes must be positive, got {bad}")
 
 
-def uniform_se_spec(vocab_sizes: Mapping[str, int], budget: int, dim: Optional[int] = None) -> ModelSpec:
-    """Uniform-width SE baseline within ``budget`` floats."""
+def uniform_se_spec(vocab_sizes: Mapping[str, int], budget: int, dim: Optional[int] = None,
+                    max_dim: Optional[int] = None) -> ModelSpec:
+    """Uniform-width SE baseline within ``budget`` floats.
+
+    Args:
+      vocab_sizes: feature -> vocabulary size.
+      budget: floats the tables may hold.
+      dim: the width (None: ``budget // sum(v)``, at least 1).
+      max_dim: the widest embedding allowed (the search space's maximum width,
+        ``capacity.max_widths``); a wider ``dim`` is narrowed to it, and the unused budget
+        stays unused, so a budget far above the full model never builds a huge table.
+    """
     _check(vocab_sizes, budget)
     if dim is None:
         dim = max(budget // sum(vocab_sizes.values()), 1)
     if dim < 1:
         raise ValueError(f"dim must be >= 1, got {dim}")
+    if max_dim is not None and dim > max_dim:
+        logging.warning("SE baseline: width %d is above the search space's maximum width %d; "
+                        "using %d", dim, max_dim, max_dim)
+        dim = int(max_dim)
     kept = _fill_vocab(vocab_sizes, budget, {n: dim for n in vocab_sizes})
     feats = {n: FeatureMES([(k, dim)] if k else []) for n, k in kept.items()}
     return checked(ModelSpec(budget=int(budget), mode="SE", features=feats,
