@@ -40,6 +40,9 @@ FULL_FRACTIONS = (0.02, 0.08, 0.25)   # 8% = 4x the tightest budget (target 1b)
 @dataclasses.dataclass
 class Settings:
     seeds: Tuple[int, ...] = (0, 1, 2)
+    # One search per seed for every NIS row; search i's MES is retrained with seeds[i % n], so
+    # a row's spread is the search-to-search spread (what a user's seed decides).
+    search_seeds: Tuple[int, ...] = (0, 1, 2)
     fractions: Tuple[float, ...] = FULL_FRACTIONS
     tasks: Tuple[str, ...] = ("ml100k_ranking", "ml100k_retrieval", "synthetic_ranking")
     synthetic_examples: int = 60_000
@@ -59,7 +62,7 @@ class Settings:
         return min(m.SCREEN_EPOCHS, self.max_epochs)
 
 
-QUICK = Settings(seeds=(0,), fractions=(0.08,), tasks=("ml100k_ranking", "synthetic_ranking"),
+QUICK = Settings(seeds=(0,), search_seeds=(0,), fractions=(0.08,), tasks=("ml100k_ranking", "synthetic_ranking"),
                  synthetic_examples=15_000, grid_dims=(1, 4, 16), max_epochs=1,
                  search_overrides={"warmup_steps": 40, "search_steps": 60}, ablation_tasks=(),
                  random_order_row=False, quick=True)
@@ -141,18 +144,28 @@ def bench_budget(data: bdata.TaskData, frac: float, s: Settings, perf: Dict) -> 
         variants.append(("ME", m.PAPER_SPACE, m.PAPER_SEARCH, report.ABLATION))
     specs = {}
     for mode, space_options, options, label in variants:
-        search = m.nis_search(data, budget, mode, s.seeds[0], space_options,
-                              **{**options, **s.search_overrides})
+        seeds = s.search_seeds if label in ("NIS-SE", "NIS-ME") else s.search_seeds[:1]
+        searches, runs = [], []
+        for i, seed in enumerate(seeds):
+            searches.append(m.nis_search(data, budget, mode, seed, space_options,
+                                         **{**options, **s.search_overrides}))
+            runs.append(m.train_eval(data, searches[-1].spec, s.seeds[i % n], s.max_epochs,
+                                     patience=s.patience))
+        if len(seeds) == 1:  # one search: its MES retrained with every recipe seed
+            runs = train(searches[0].spec)
+        search = searches[0]
         specs[label] = search.spec
-        runs = train(search.spec)
-        retrain_s = sum(r.train_s for r in runs) / n
+        search_s = sum(x.search_s for x in searches) / len(searches)
+        retrain_s = sum(r.train_s for r in runs) / len(runs)
         picked = search.spec.metadata.get("final_selection", {}).get("chosen_from")
-        rec = _record(data, budget, frac, label, runs, search.search_s + retrain_s,
-                      f"search {search.search_s:.0f} + retrain {retrain_s:.0f}"
+        rec = _record(data, budget, frac, label, runs, search_s + retrain_s,
+                      f"search {search_s:.0f} + retrain {retrain_s:.0f}"
+                      + (f"; {len(seeds)} searches" if len(seeds) > 1 else "")
                       + (f"; {picked} pick" if picked else ""), _mes(search.spec))
-        rec.update(search_s=search.search_s, search_tail_s=search.tail_s, search_steps=search.steps,
+        rec.update(search_s=search_s, search_tail_s=search.tail_s, search_steps=search.steps,
                    supernet_examples_per_s=search.supernet_examples_per_s,
-                   history=search.history[-3:], grid_s=grid_s)
+                   history=search.history[-3:], grid_s=grid_s,
+                   search_seeds=list(seeds), spread="search" if len(seeds) > 1 else "retrain")
         out.append(rec)
     if middle:
         me = next(r for r in out if r["method"] == "NIS-ME")
@@ -195,6 +208,14 @@ def _mean(values) -> float:
     return sum(values) / len(values) if values else float("nan")
 
 
+def ceiling(data: bdata.TaskData, s: Settings) -> Dict:
+    """The full-vocabulary d=32 SE model, retrained per seed: what a budget costs in quality."""
+    spec = m.full_size_se_spec(data)
+    runs = [m.train_eval(data, spec, seed, s.max_epochs, patience=s.patience) for seed in s.seeds]
+    wall = sum(r.train_s for r in runs) / len(runs)
+    return _record(data, spec.cost(), 1.0, report.CEILING, runs, wall, "1 run", {})
+
+
 def full_size_throughput(data: bdata.TaskData) -> float:
     """Examples/s of the supernet's full size as a fixed SE model (one epoch)."""
     return m.train_eval(data, m.full_size_se_spec(data), 0, max_epochs=1).examples_per_s
@@ -210,6 +231,8 @@ def main(argv=None) -> None:
     p.add_argument("--tasks", default=None, help="comma-separated subset of the tasks")
     p.add_argument("--fractions", default=None,
                    help="comma-separated subset of the budget fractions (e.g. 0.08)")
+    p.add_argument("--search-seeds", default=None,
+                   help="comma-separated search seeds of every NIS-SE / NIS-ME row (default 0,1,2)")
     p.add_argument("--random-order", action="store_true",
                    help="also run NIS-ME with SearchConfig(decision_order='random') (about 15 "
                         "more minutes)")
@@ -237,6 +260,8 @@ def main(argv=None) -> None:
         s = dataclasses.replace(s, tasks=tuple(args.tasks.split(",")))
     if args.fractions:
         s = dataclasses.replace(s, fractions=tuple(float(f) for f in args.fractions.split(",")))
+    if args.search_seeds:
+        s = dataclasses.replace(s, search_seeds=tuple(int(x) for x in args.search_seeds.split(",")))
     if args.random_order:
         s = dataclasses.replace(s, random_order_row=True)
     if args.jobs:
@@ -285,6 +310,7 @@ def run_task(name: str, s: Settings, work_dir: str) -> Tuple[str, Dict, Dict, Li
     for frac in s.fractions:
         records += bench_budget(data, frac, s, perf)
         print(f"[bench] {name} {frac:g} done at {time.perf_counter() - t0:.0f}s", flush=True)
+    records.append(ceiling(data, s))
     perf["full_se_examples_per_s"] = full_size_throughput(data)
     info["wall_s"] = time.perf_counter() - t0
     return name, info, perf, records
