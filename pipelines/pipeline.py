@@ -84,7 +84,7 @@ def _eval_split(cfg: PipelineConfig) -> str:
 def _eval_config(cfg: PipelineConfig) -> tfma.EvalConfig:
     """TFMA config: NIS model = candidate, SE model = baseline (metrics per task in eval_config)."""
     return make_eval_config(
-        cfg.task, with_baseline=cfg.train_baseline, min_value=cfg.blessing_threshold,
+        cfg.resolved_task, with_baseline=cfg.train_baseline, min_value=cfg.blessing_threshold,
         max_regression=cfg.baseline_tolerance if cfg.train_baseline else None)
 
 
@@ -101,7 +101,8 @@ def _serving_eval_config(cfg: PipelineConfig) -> tfma.EvalConfig:
     model worse than the one serving; on the first run nothing is resolved and TFMA
     ignores it (rubber stamp), so the value threshold alone decides.
     """
-    return make_eval_config(cfg.task, with_baseline=True, min_value=cfg.blessing_threshold,
+    return make_eval_config(cfg.resolved_task, with_baseline=True,
+                            min_value=cfg.blessing_threshold,
                             max_regression=cfg.serving_tolerance)
 
 
@@ -176,7 +177,7 @@ def create_pipeline(
     gate = AnomaliesGate(anomalies=example_validator.outputs["anomalies"],
                          statistics=statistics_gen.outputs["statistics"],
                          schema=schema_gen.outputs["schema"], label=dataset.label,
-                         task=cfg.task).with_id(ANOMALIES_GATE)
+                         task=dataset.task).with_id(ANOMALIES_GATE)
     resolver = latest_blessed_model_resolver()
     components += [example_gen, statistics_gen, schema_gen, example_validator, gate, resolver]
 
@@ -231,6 +232,7 @@ def create_pipeline(
             schema=gate.outputs["validated_schema"],
             train_args=train_args, eval_args=eval_args,
             custom_config={**custom_config, "baseline": True, "baseline_dim": cfg.baseline_dim,
+                           "baseline_dims": cfg.baseline_dims,
                            **_cluster_config(cfg, BASELINE_TRAINER),
                            CHECKPOINT_ROOT_KEY: checkpoint_root(cfg, BASELINE_TRAINER)},
             custom_executor_spec=_on_cluster(cfg, trainer_executor.VertexExecutor)
@@ -259,7 +261,7 @@ def create_pipeline(
         ).with_id(SERVING_EVALUATOR)
         components.append(serving_evaluator)
         gate_inputs["serving_blessing"] = serving_evaluator.outputs["blessing"]
-    blessing_gate = BlessingGate(model=trainer.outputs["model"], key_metric=key_metric(cfg.task),
+    blessing_gate = BlessingGate(model=trainer.outputs["model"], key_metric=key_metric(dataset.task),
                                  **gate_inputs).with_id(BLESSING_GATE)
     pusher = tfx.components.Pusher(
         model=trainer.outputs["model"],
