@@ -55,10 +55,13 @@ SCREEN_EPOCHS = 1  # per-feature hand tuning screens candidates with one-epoch r
 # loss (3.3.1-3.3.2), the controller's converged choice as the output (3.3.1; no final selection,
 # so no random pool either), unbounded logits and no budget-spent input (the paper's controller
 # has neither), 5,000 sampled retrieval negatives (section 4; capped at labels - 1), and the
-# paper's width d for every feature, also where the budget rules the widest chunks out (3.3.1).
+# paper's width d for every feature, also where the budget rules the widest chunks out (3.3.1),
+# each ranking configuration scored on a group of its own (3.3.2), and the controller learning
+# rate the paper row was measured with (the paper gives none).
 PAPER_SPACE = {"num_dim_chunks": 4}
 PAPER_SEARCH = {"budget_masking": False, "final_candidates": 0, "logit_bound": 0.0,
-                "budget_input": False, "num_negatives": 5000, "prune_widths": "off"}
+                "budget_input": False, "num_negatives": 5000, "prune_widths": "off",
+                "paired_rewards": False, "controller_learning_rate": 5e-3}
 MAX_DIM = 32
 ALPHA = 0.3
 

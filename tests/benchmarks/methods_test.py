@@ -14,10 +14,11 @@ def test_paper_search_changes_only_the_papers_elements():
     changed = {f.name for f in dataclasses.fields(SearchConfig)
                if getattr(paper, f.name) != getattr(default, f.name)}
     assert changed == {"budget_masking", "final_candidates", "logit_bound", "budget_input",
-                       "num_negatives", "prune_widths"}
+                       "num_negatives", "prune_widths", "paired_rewards",
+                       "controller_learning_rate"}
     assert not paper.budget_masking and paper.final_candidates == 0 and paper.logit_bound == 0
     assert not paper.budget_input and paper.num_negatives == 5000 and not paper.fill_budget
-    assert paper.prune_widths == "off"
+    assert paper.prune_widths == "off" and not paper.paired_rewards
     assert m.PAPER_SPACE == {"num_dim_chunks": 4}
 
 

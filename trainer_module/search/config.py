@@ -69,7 +69,8 @@ class SearchConfig:
         "adam" is Keras' Adam, which decays the moments of every row on every step; "auto" is
         lazy Adam once a table has more than ``optimizers.LAZY_ADAM_ROWS`` rows, else Adam
         (docs/decisions.md#lazy-adam).
-      controller_learning_rate: controller + baseline Adam learning rate.
+      controller_learning_rate: controller + baseline Adam learning rate (5e-3 before the
+        paired rewards; together with ``paired_rewards`` docs/decisions.md#paired-rewards).
       entropy_weight: entropy bonus of the policy gradient.
       supernet_sampling: the choices the supernet trains under after the warm-up: "controller"
         (the paper: the controller's samples) or "uniform" (every configuration alike, as
@@ -77,6 +78,13 @@ class SearchConfig:
       advantage_normalization: divide each controller step's advantages by the spread of its
         rewards, so reward differences of any scale move the policy alike (the paper: raw
         advantages).
+      paired_rewards: ranking: a controller step scores each of its sampled configurations on
+        the whole validation batch (all its groups of ``group_size``; the reward is the mean
+        of their AUCs), so the configurations of a step are compared on the same examples.
+        False scores each configuration on a group of its own, as the paper does, where
+        which examples a group drew outweighs the differences between configurations
+        (docs/decisions.md#paired-rewards). Scoring costs one validation forward pass per
+        configuration. Retrieval rewards are per example either way.
       controller_units: LSTM width of controller and baseline.
       hidden_units: ReLU tower of the main model.
       log_every: steps between progress rows / TensorBoard points.
@@ -142,9 +150,10 @@ class SearchConfig:
     num_negatives: int = 20
     learning_rate: float = 1e-3
     optimizer: str = DEFAULT_OPTIMIZER
-    controller_learning_rate: float = 5e-3
+    controller_learning_rate: float = 5e-2
     entropy_weight: float = 1e-2
     advantage_normalization: bool = False
+    paired_rewards: bool = True
     supernet_sampling: str = "controller"
     controller_units: int = 64
     hidden_units: Tuple[int, ...] = DEFAULT_HIDDEN_UNITS

@@ -158,6 +158,24 @@ class SearchSteps:
             return recall, valid
         return group_means(recall, valid, self.group, n)
 
+    def paired_objective(self, features, labels, levels, n, step):
+        """Ranking objective ``[n]`` and validity of each of ``n`` configurations on the whole
+        validation batch: the mean AUC over all its groups (``paired_rewards``).
+
+        Args:
+          features, labels: the validation batch (``n * group_size`` examples).
+          levels: per-configuration level vectors ``{feature: [n, T]}``.
+          n: configurations (the batch's groups).
+          step: the step (seeds).
+        """
+        labels = tf.reshape(labels, [-1])
+        batch = tf.shape(labels)[0]
+        tiled = {k: tf.tile(v, [n] + [1] * (v.shape.rank - 1))
+                 for k, v in features.items()}                       # config-major copies
+        per_example = {k: tf.repeat(v, batch, axis=0) for k, v in levels.items()}
+        auc, valid = self.objective(tiled, tf.tile(labels, [n]), per_example, n * n, step)
+        return group_means(auc, valid, n, n)
+
     def _mean(self, value):
         return self.strategy.reduce(tf.distribute.ReduceOp.MEAN, value, axis=None)
 
@@ -201,7 +219,8 @@ class SearchSteps:
         One controller pass samples the configurations of both, and those of the
         ``controller_every - 1`` main-model steps that follow: the first rows train the
         supernet on the training batch, the next are returned for those steps, the rest are
-        scored on the validation batch after the update and get the A3C update. The pass is
+        scored on the validation batch after the update (ranking with ``paired_rewards``: each
+        on the whole batch) and get the A3C update. The pass is
         recorded for the controller's gradient, so it is not repeated teacher-forced.
 
         Returns:
@@ -218,8 +237,11 @@ class SearchSteps:
                     main_loss = self._train_main(
                         x, y, self._supernet_choices(actions[:n_main], n_main, step), step)
                     levels = self.levels(actions[ahead:])
-                    objective, valid = self.objective(xv, yv, self.per_example(levels, batch), n,
-                                                      step)
+                    if self.config.paired_rewards and self.config.task == "ranking":
+                        objective, valid = self.paired_objective(xv, yv, levels, n, step)
+                    else:
+                        objective, valid = self.objective(xv, yv, self.per_example(levels, batch),
+                                                          n, step)
                     cost_loss = self.cost_model.cost_loss(levels)
                     reward = objective - cost_loss
                 losses = self.controller.losses_from(rollout.rows(ahead), reward, valid)
