@@ -21,7 +21,7 @@ os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
 import pytest  # noqa: E402
 
-from components.artifacts import read_mes  # noqa: E402
+from components.artifacts import HISTORY_FILE, read_json, read_mes  # noqa: E402
 from pipelines.runners import local as local_runner
 from pipelines.ops import results  # noqa: E402
 from pipelines import pipeline as P  # noqa: E402
@@ -77,7 +77,8 @@ def argv(tmp_path_factory, split_rows):
             "--schema-path", schema_path, "--dataset-config", dataset_json,
             "--output-dir", str(root / "out"), "--budget", str(BUDGET), "--batch-size", "32",
             "--search", "warmup_steps=10", "--search", "search_steps=20", "--group-size", "16",
-            "--search", f"seed={SEARCH_SEED}", "--train-steps", "20", "--eval-steps", "2",
+            "--search", f"seed={SEARCH_SEED}", "--search", "log_every=2",
+            "--train-steps", "20", "--eval-steps", "2",
             "--blessing-threshold", "0.0"]
 
 
@@ -232,6 +233,9 @@ def test_run_report_is_rendered_with_log_links(first_run):
     assert auc[4] == "no serving model yet"  # first run
     assert f"width {BASELINE_DIM} for every kept feature" in markdown
     assert html.count('<img class="plot"') == 3 and markdown.count("](data:image/png;base64,") == 3
+    # The curves' rows (log_every=2 of 30 steps), each with the controller's entropy.
+    history = read_json(outputs[P.SEARCH]["search_results"].uri, HISTORY_FILE)
+    assert len(history) == 15 and all(r["controller_entropy"] > 0 for r in history)
 
 
 def _metric_row(markdown: str, metric: str) -> list:
