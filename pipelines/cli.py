@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import Any, Dict, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from pipelines.config import PipelineConfig
 
@@ -98,6 +98,14 @@ def _mapping(text: str) -> Dict[str, str]:
     return {k.strip(): v.strip() for k, v in pairs}
 
 
+def _widths(text: str) -> List[int]:
+    """``"1,2,4"`` -> ``[1, 2, 4]`` (argparse type)."""
+    parts = [p.strip() for p in text.split(",") if p.strip()]
+    if not parts or not all(p.isdigit() and int(p) > 0 for p in parts):
+        raise argparse.ArgumentTypeError(f"expected positive widths D[,D...], got {text!r}")
+    return [int(p) for p in parts]
+
+
 def _positive_int(flag: str, key: str, value: str) -> int:
     if not value.isdigit() or int(value) <= 0:
         raise ValueError(f"{flag}: {key}={value!r} must be a positive integer number of hash "
@@ -123,6 +131,9 @@ def add_cli_args(parser: argparse.ArgumentParser, exclude: Sequence[str] = ()) -
     parser.add_argument("--infer-schema", action="store_true",
                         help="infer the schema with SchemaGen instead of importing --schema-path")
     parser.add_argument("--no-baseline", action="store_true", help="skip the SE baseline trainer")
+    parser.add_argument("--baseline-dims", type=_widths, default=None, metavar="D,D,...",
+                        help="uniform widths the SE baseline tries at the same budget, the best "
+                             "on validation kept (e.g. 1,2,4,8)")
     parser.add_argument("--no-cache", action="store_true", help="re-run every component")
     parser.add_argument("--beam-arg", action="append", default=None, metavar="FLAG",
                         help="Beam pipeline flag, repeatable (e.g. --beam-arg=--direct_num_workers=2); "
@@ -152,6 +163,8 @@ def from_cli(args: argparse.Namespace, base: Optional[PipelineConfig] = None,
         d["schema_path"] = None
     if args.no_baseline:
         d["train_baseline"] = False
+    if getattr(args, "baseline_dims", None):
+        d["baseline_dims"] = list(args.baseline_dims)
     if args.no_cache:
         d["enable_cache"] = False
     if args.beam_arg:

@@ -62,7 +62,10 @@ class PipelineConfig:
         the schema from the statistics with SchemaGen.
       dataset_config_path: JSON file of a ``DatasetConfig`` (features, label, task).
       dataset: the ``DatasetConfig`` as a dict (wins over ``dataset_config_path``).
-      task, mode, budget: NIS task ("ranking"/"retrieval"), "ME"/"SE", budget in floats.
+      task: the dataset config declares the task; this field is an optional check (None: the
+        dataset config's; another value is an error). The runners' ``--task`` picks the demo's
+        data set.
+      mode, budget: "ME"/"SE", budget in floats.
       search: the search options, a ``SearchConfig`` as a dict (e.g. ``{"search_steps": 600,
         "seed": 3, "fill_budget": true}``); omitted options keep their defaults, ``task`` comes
         from the dataset config. NeuralInputSearch receives it as one execution parameter.
@@ -81,7 +84,11 @@ class PipelineConfig:
       train_steps: optional cap on a Trainer's total steps (TrainArgs; 0 = no cap).
       eval_steps: validation batches per epoch (EvalArgs; 0 = the whole eval split).
       train_baseline: also train the hand-sized SE baseline at the same budget.
-      baseline_dim: fixed SE width for the baseline (None = uniform dim over full vocabularies).
+      baseline_dim: fixed SE width for the baseline (None = the width whose water-filled
+        vocabularies use the budget best, ``baselines.fair_width``).
+      baseline_dims: uniform widths the baseline tries (e.g. ``[1, 2, 4, 8]``), one model each
+        at the same budget; the best on validation is the baseline (wins over
+        ``baseline_dim``; None = one width).
       blessing_threshold: lower bound of the blessing metric (AUC for ranking,
         Recall@5 for retrieval) for the Pusher to push.
       baseline_tolerance: the candidate may be at most this much worse than the
@@ -119,7 +126,7 @@ class PipelineConfig:
     schema_path: Optional[str] = None
     dataset_config_path: Optional[str] = None
     dataset: Optional[Dict[str, Any]] = None
-    task: str = "ranking"
+    task: Optional[str] = None
     mode: str = "ME"
     budget: int = 50_000
     search: Dict[str, Any] = dataclasses.field(default_factory=dict)
@@ -133,6 +140,7 @@ class PipelineConfig:
     eval_steps: int = 0
     train_baseline: bool = True
     baseline_dim: Optional[int] = None
+    baseline_dims: Optional[List[int]] = None
     blessing_threshold: Optional[float] = 0.5
     baseline_tolerance: Optional[float] = None
     output_dir: str = "nis_output"
@@ -153,7 +161,7 @@ class PipelineConfig:
         check_fields(self)  # every field's type, one line naming it ("budget must be an integer")
         self.search_space = check_search_space(self.search_space) or None
         check_pipeline_name(self.pipeline_name)
-        if self.task not in TASKS:
+        if self.task is not None and self.task not in TASKS:
             raise ValueError(f"task must be one of {TASKS}, got {self.task!r}")
         if self.mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {self.mode!r}")
@@ -200,8 +208,26 @@ class PipelineConfig:
         return list(self.input_splits) if self.input_splits else list(self.split_ratios)
 
     def search_config(self) -> SearchConfig:
-        """The ``SearchConfig`` of ``search``, for the pipeline's task."""
-        return SearchConfig.from_dict(self.search, task=self.task)
+        """The ``SearchConfig`` of ``search``, for the dataset config's task (the options'
+        own when no dataset config can be read yet)."""
+        return SearchConfig.from_dict(self.search, task=self.task or self._declared_task())
+
+    def _declared_task(self) -> Optional[str]:
+        """The dataset config's task when it is at hand (inline, or a readable file)."""
+        if isinstance(self.dataset, dict) and self.dataset.get("task") in TASKS:
+            return self.dataset["task"]
+        if self.dataset is None and self.dataset_config_path and os.path.isfile(
+                self.dataset_config_path):
+            try:
+                return self.load_dataset().task
+            except ValueError:
+                return None  # reported, with its file, by load_dataset
+        return None
+
+    @property
+    def resolved_task(self) -> str:
+        """The task of the run: the dataset config's."""
+        return self.load_dataset().task
 
     def load_dataset(self) -> DatasetConfig:
         """The DatasetConfig from ``dataset`` or ``dataset_config_path``; task must agree."""
@@ -216,7 +242,7 @@ class PipelineConfig:
         else:
             raise ValueError("no dataset config: set `dataset` or `dataset_config_path` "
                              "(a DatasetConfig JSON file)")
-        if ds.task != self.task:
+        if self.task is not None and ds.task != self.task:
             raise ValueError(f"dataset config is for task {ds.task!r} but the pipeline task is "
                              f"{self.task!r}")
         return ds

@@ -85,7 +85,7 @@ def _eval_split(cfg: PipelineConfig) -> str:
 def _eval_config(cfg: PipelineConfig) -> tfma.EvalConfig:
     """TFMA config: NIS model = candidate, SE model = baseline (metrics per task in eval_config)."""
     return make_eval_config(
-        cfg.task, with_baseline=cfg.train_baseline, min_value=cfg.blessing_threshold,
+        cfg.resolved_task, with_baseline=cfg.train_baseline, min_value=cfg.blessing_threshold,
         max_regression=cfg.baseline_tolerance if cfg.train_baseline else None)
 
 
@@ -102,7 +102,8 @@ def _serving_eval_config(cfg: PipelineConfig) -> tfma.EvalConfig:
     model worse than the one serving; on the first run nothing is resolved and TFMA
     ignores it (rubber stamp), so the value threshold alone decides.
     """
-    return make_eval_config(cfg.task, with_baseline=True, min_value=cfg.blessing_threshold,
+    return make_eval_config(cfg.resolved_task, with_baseline=True,
+                            min_value=cfg.blessing_threshold,
                             max_regression=cfg.serving_tolerance)
 
 
@@ -177,7 +178,7 @@ def create_pipeline(
     gate = AnomaliesGate(anomalies=example_validator.outputs["anomalies"],
                          statistics=statistics_gen.outputs["statistics"],
                          schema=schema_gen.outputs["schema"], label=dataset.label,
-                         task=cfg.task).with_id(ANOMALIES_GATE)
+                         task=dataset.task).with_id(ANOMALIES_GATE)
     resolver = latest_blessed_model_resolver()
     components += [example_gen, statistics_gen, schema_gen, example_validator, gate, resolver]
 
@@ -232,6 +233,7 @@ def create_pipeline(
             schema=gate.outputs["validated_schema"],
             train_args=train_args, eval_args=eval_args,
             custom_config={**custom_config, "baseline": True, "baseline_dim": cfg.baseline_dim,
+                           "baseline_dims": cfg.baseline_dims,
                            **_cluster_config(cfg, BASELINE_TRAINER),
                            CHECKPOINT_ROOT_KEY: checkpoint_root(cfg, BASELINE_TRAINER)},
             custom_executor_spec=_on_cluster(cfg, trainer_executor.VertexExecutor)
@@ -262,7 +264,7 @@ def create_pipeline(
         components.append(serving_evaluator)
         gate_inputs["serving_blessing"] = serving_evaluator.outputs["blessing"]
         report_inputs["serving_evaluation"] = serving_evaluator.outputs["evaluation"]
-    blessing_gate = BlessingGate(model=trainer.outputs["model"], key_metric=key_metric(cfg.task),
+    blessing_gate = BlessingGate(model=trainer.outputs["model"], key_metric=key_metric(dataset.task),
                                  **gate_inputs).with_id(BLESSING_GATE)
     pusher = tfx.components.Pusher(
         model=trainer.outputs["model"],
@@ -275,7 +277,7 @@ def create_pipeline(
         search_results=search.outputs["search_results"],
         model_run=trainer.outputs["model_run"], baseline_model_run=baseline_run,
         previous_model=resolver.outputs["model"], blessing=blessing_gate.outputs["blessing"],
-        key_metric=key_metric(cfg.task), **report_inputs).with_id(RUN_REPORT)
+        key_metric=key_metric(dataset.task), **report_inputs).with_id(RUN_REPORT)
     components += [blessing_gate, pusher, run_report]
 
     return tfx.dsl.Pipeline(

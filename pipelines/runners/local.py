@@ -203,7 +203,7 @@ def _prepare(args: argparse.Namespace) -> PipelineConfig:
     if args.print_config:
         return cfg
     if args.demo:
-        demo_data.write_demo_data(cfg.output_dir, cfg.task, args.demo_examples, args.seed)
+        demo_data.write_demo_data(cfg.output_dir, cfg.resolved_task, args.demo_examples, args.seed)
     for note in preflight.check_inputs(cfg):  # e.g. rows truncated to max_len
         print(note, flush=True)
     return cfg
@@ -241,7 +241,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         _verbose_logging()
     else:
         _progress_only_logging(start)
-    print(f"Running pipeline {cfg.pipeline_name!r} (task {cfg.task}, mode {cfg.mode}, "
+    print(f"Running pipeline {cfg.pipeline_name!r} (task {cfg.resolved_task}, mode {cfg.mode}, "
           f"budget {cfg.budget:,}) with root {cfg.resolved_pipeline_root}", flush=True)
     previous = signal.signal(signal.SIGTERM, _terminate)
     try:

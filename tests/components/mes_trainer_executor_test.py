@@ -200,3 +200,17 @@ def test_ranking_tfma_reports_mean_label_so_a_one_class_auc_is_seen(tiny_data, m
     assert metrics["mean_label"] == pytest.approx(labels.mean(), abs=1e-6)
     assert 0.0 < metrics["mean_label"] < 1.0 and "auc" not in blessing.undefined_metrics(metrics)
     assert blessing.undefined_metrics(dict(metrics, mean_label=0.0)) == {"auc"}
+
+
+def test_baseline_dims_train_each_width_and_keep_the_best_on_validation(tiny_data, make_artifacts,
+                                                                        tmp_path):
+    data = tiny_data("ranking")
+    _, summary = _train(data, make_artifacts, tmp_path, budget=300, baseline=True,
+                        baseline_dims=[1, 4])
+    with open(os.path.join(tmp_path / "model_run", "training.json")) as f:
+        record = json.load(f)
+    grid = record["baseline_grid"]
+    assert [g["dim"] for g in grid] == [1, 4] and all(g["floats"] <= 300 for g in grid)
+    best = max(grid, key=lambda g: g["best_value"])
+    assert record["best_value"] == best["best_value"]
+    assert summary["embedding_cost"] == best["floats"]  # the exported model is the best width's

@@ -52,8 +52,22 @@ def test_dataset_from_file_and_task_check(tmp_path):
     ({"group_size": 0}, "group_size must be >= 1"),
 ])
 def test_bad_search_options_are_named(search, match):
+    dataset = {"task": "ranking", "label": "y", "features": [{"name": "a"}]}
     with pytest.raises(ValueError, match=match):
-        PipelineConfig(search=search)
+        PipelineConfig(search=search, dataset=dataset)
+
+
+def test_the_task_is_declared_by_the_dataset_config(tmp_path):
+    retrieval = {"task": "retrieval", "label": "item", "features": [{"name": "user"}]}
+    cfg = PipelineConfig(dataset=retrieval)  # no task given: the dataset config's
+    assert cfg.task is None and cfg.resolved_task == "retrieval"
+    assert cfg.search_config().task == "retrieval"
+    path = tmp_path / "dataset.json"
+    path.write_text(json.dumps(retrieval))
+    assert PipelineConfig(dataset_config_path=str(path)).search_config().task == "retrieval"
+    with pytest.raises(ValueError, match="dataset config is for task 'retrieval' but the "
+                                         "pipeline task is 'ranking'"):
+        PipelineConfig(dataset=retrieval, task="ranking").load_dataset()
 
 
 def test_old_top_level_search_keys_point_to_search():

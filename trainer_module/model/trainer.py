@@ -25,10 +25,11 @@ curve go to ``<model_run_dir>/training.json``.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import tempfile
-from typing import Any, Callable, Dict, Mapping, Optional, Tuple
+from typing import Any, Callable, Dict, List, Mapping, NamedTuple, Optional, Tuple
 
 import tensorflow as tf
 import tensorflow_transform as tft
@@ -92,10 +93,24 @@ def resolve_spec(config: TrainerConfig, vocab_sizes: Mapping[str, int]) -> Model
                      vocab_sizes)
 
 
+def resolve_specs(config: TrainerConfig, vocab_sizes: Mapping[str, int]) -> List[ModelSpec]:
+    """The specs ``run_fn`` trains: ``resolve_spec``'s, or for a baseline with
+    ``baseline_dims`` one uniform SE spec per width (widths that give the same spec once)."""
+    if not config.baseline_dims or (config.mes_uri and not config.baseline):
+        return [resolve_spec(config, vocab_sizes)]
+    specs: List[ModelSpec] = []
+    for dim in config.baseline_dims:
+        spec = resolve_spec(dataclasses.replace(config, baseline_dim=dim, baseline_dims=None),
+                            vocab_sizes)
+        if spec not in specs:
+            specs.append(spec)
+    return specs
+
+
 def baseline_spec(vocab_sizes: Mapping[str, int], budget: int, dim: Optional[int] = None,
                   search_space: Optional[Mapping[str, Any]] = None) -> ModelSpec:
     """The uniform SE baseline at ``budget`` floats (capped at the full model's), its width
-    (``dim``, else ``budget // sum(v)``) at most the search space's maximum width."""
+    (``dim``, else ``baselines.fair_width``) at most the search space's maximum width."""
     budget = capacity.capped_budget(budget, vocab_sizes, search_space, "BaselineTrainer")
     widest = max(capacity.max_widths(vocab_sizes, search_space).values(), default=None)
     return baselines.uniform_se_spec(dict(vocab_sizes), budget, dim, max_dim=widest)
@@ -224,50 +239,82 @@ def epoch_steps(config: TrainerConfig,
     return int(steps), int(val_steps)
 
 
-def write_training_record(fitted: training.FitResult, model_run_dir: str | None) -> None:
-    """Writes the recipe's result (chosen epoch, validation curve) into the model-run artifact."""
+def write_training_record(fitted: training.FitResult, model_run_dir: str | None,
+                          grid: Optional[List[Dict[str, Any]]] = None) -> None:
+    """Writes the recipe's result (chosen epoch, validation curve) into the model-run artifact;
+    ``grid``: every width a ``baseline_dims`` baseline trained (``dim``, ``floats``,
+    ``best_value``), under ``baseline_grid``."""
     if not model_run_dir:
         return
+    record = fitted.to_dict()
+    if grid:
+        record["baseline_grid"] = grid
     tf.io.gfile.makedirs(model_run_dir)
     with tf.io.gfile.GFile(os.path.join(model_run_dir, "training.json"), "w") as f:
-        f.write(json.dumps(fitted.to_dict(), indent=2, sort_keys=True))
+        f.write(json.dumps(record, indent=2, sort_keys=True))
+
+
+class _Trained(NamedTuple):
+    spec: ModelSpec
+    model: tf.keras.Model
+    build: Callable[[], tf.keras.Model]
+    fitted: training.FitResult
 
 
 def run_fn(fn_args: FnArgs) -> None:
-    """Builds the fixed-size model of the MES, trains it with the recipe and exports the best epoch."""
+    """Builds the fixed-size model of the MES, trains it with the recipe and exports the best
+    epoch (with ``baseline_dims``, of the width whose model validates best)."""
     config = TrainerConfig.from_custom_config(fn_args.custom_config)
     steps_per_epoch, validation_steps = epoch_steps(config, fn_args.eval_steps)
     # parameter_server: the cluster's worker and ps tasks serve here and never return.
     strategy = tfx_io.make_strategy(config.strategy, **config.shard_options)
     dataset = config.dataset
     tft_out = tft.TFTransformOutput(fn_args.transform_graph_path)
-    spec = resolve_spec(config, preprocessing.vocab_sizes_from_transform_output(tft_out, dataset))
+    specs = resolve_specs(config, preprocessing.vocab_sizes_from_transform_output(tft_out, dataset))
     num_labels = preprocessing.num_labels(tft_out, dataset)
-
-    def build() -> tf.keras.Model:
-        return models.build_model(dataset, spec, num_labels, hidden_units=config.hidden_units,
-                                  learning_rate=config.learning_rate,
-                                  steps_per_execution=config.steps_per_execution,
-                                  optimizer=config.optimizer)
-
-    with strategy.scope():
-        model = build()
     train_ds, val_ds = _datasets(fn_args, tft_out, config, repeat=steps_per_epoch is not None)
-    callbacks = []
-    if not config.parameter_servers:  # Keras refuses batch callbacks there
-        # One progress line per epoch in nis-pipeline's output (of at most max_epochs).
-        callbacks.append(model_progress.EpochProgress(config.name, config.max_epochs,
-                                                      config.train_batch_size))
-    if fn_args.model_run_dir:
-        callbacks.append(tf.keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir))
-    fitted = training.fit(model, train_ds, val_ds, dataset.task, config.recipe(fn_args.train_steps),
-                          steps_per_epoch=steps_per_epoch,
-                          validation_steps=validation_steps, callbacks=callbacks,
-                          checkpoint_dir=config.checkpoint_dir, verbose=2)
-    write_training_record(fitted, fn_args.model_run_dir)
-    summarize(spec, model, fn_args.model_run_dir)
-    model = servable_model(model, strategy, build, fn_args.model_run_dir or tempfile.mkdtemp(),
-                           val_ds)
+
+    def train(spec: ModelSpec, checkpoint_dir: Optional[str]) -> _Trained:
+        def build() -> tf.keras.Model:
+            return models.build_model(dataset, spec, num_labels, hidden_units=config.hidden_units,
+                                      learning_rate=config.learning_rate,
+                                      steps_per_execution=config.steps_per_execution,
+                                      optimizer=config.optimizer)
+
+        with strategy.scope():
+            model = build()
+        callbacks = []
+        if not config.parameter_servers:  # Keras refuses batch callbacks there
+            # One progress line per epoch in nis-pipeline's output (of at most max_epochs).
+            callbacks.append(model_progress.EpochProgress(config.name, config.max_epochs,
+                                                          config.train_batch_size))
+        if fn_args.model_run_dir:
+            callbacks.append(tf.keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir))
+        fitted = training.fit(model, train_ds, val_ds, dataset.task,
+                              config.recipe(fn_args.train_steps), steps_per_epoch=steps_per_epoch,
+                              validation_steps=validation_steps, callbacks=callbacks,
+                              checkpoint_dir=checkpoint_dir, verbose=2)
+        return _Trained(spec, model, build, fitted)
+
+    best, grid = None, []
+    for spec in specs:
+        folder = config.checkpoint_dir
+        if folder and len(specs) > 1:
+            folder = os.path.join(folder, f"dim-{spec.metadata.get('dim')}")
+        trained = train(spec, folder)
+        grid.append({"dim": spec.metadata.get("dim"), "floats": spec.cost(),
+                     "best_value": trained.fitted.best_value, "monitor": trained.fitted.monitor})
+        if len(specs) > 1:
+            logging.info("%s: width %s (%d floats): validation %s %.4f", config.name,
+                         spec.metadata.get("dim"), spec.cost(), trained.fitted.monitor,
+                         trained.fitted.best_value)
+        if best is None or trained.fitted.best_value > best.fitted.best_value:
+            best = trained
+    write_training_record(best.fitted, fn_args.model_run_dir,
+                          grid=grid if len(specs) > 1 else None)
+    summarize(best.spec, best.model, fn_args.model_run_dir)
+    model = servable_model(best.model, strategy, best.build,
+                           fn_args.model_run_dir or tempfile.mkdtemp(), val_ds)
     model.save(fn_args.serving_model_dir, save_format="tf",
                signatures=serving_signatures(model, tft_out, dataset))
 

@@ -44,8 +44,12 @@ class TrainerConfig:
       budget: floats of the embeddings (the pipeline config's); an MES must record the same
         budget. Above the full model's floats it is capped there (``capacity.capped_budget``),
         as the search caps it. None: the MES's budget.
-      baseline_dim: fixed width of the SE baseline (None: ``budget // sum(v)``); never wider
-        than the search space's maximum width.
+      baseline_dim: fixed width of the SE baseline (None: ``baselines.fair_width``, the width
+        whose water-filled vocabularies use the budget best); never wider than the search
+        space's maximum width.
+      baseline_dims: a small grid of uniform widths (e.g. ``[1, 2, 4, 8]``): the baseline
+        trains one model per width at the same budget and keeps the best on validation, what
+        a person hand-tuning the width would keep (wins over ``baseline_dim``).
       search_space: the search's ``search_space`` overrides; they set the maximum widths
         behind the budget cap and the baseline's width cap (pass the search's own).
       train_batch_size, eval_batch_size: batch sizes (eval: None = the train batch size).
@@ -68,6 +72,7 @@ class TrainerConfig:
     baseline: bool = False
     budget: Optional[int] = None
     baseline_dim: Optional[int] = None
+    baseline_dims: Optional[Tuple[int, ...]] = None
     search_space: Optional[Dict[str, Dict[str, Any]]] = None
     train_batch_size: int = DEFAULT_BATCH_SIZE
     eval_batch_size: Optional[int] = None
@@ -97,6 +102,10 @@ class TrainerConfig:
                      "validation_steps", "steps_per_execution", "max_epochs"):
             check_at_least(_label(name), getattr(self, name), 1)
         check_at_least(_label("patience"), self.patience, 0)
+        for dim in self.baseline_dims or ():
+            check_at_least(_label("baseline_dims"), dim, 1)
+        if self.baseline_dims is not None and not self.baseline_dims:
+            raise ValueError(f"{_label('baseline_dims')} must list at least one width, got []")
         if self.learning_rate <= 0:
             raise ValueError(f"{_label('learning_rate')} must be > 0, got {self.learning_rate!r}")
         if any(u < 1 for u in self.hidden_units):

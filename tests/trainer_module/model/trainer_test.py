@@ -84,9 +84,26 @@ def test_budget_above_the_full_model_is_capped_and_reported(tmp_path, monkeypatc
 
 def test_baseline_width_never_exceeds_the_search_space_maximum():
     # Uncapped, budget // sum(v) = 10**6 // 150 = 6,666 columns per table; capped at the
-    # full model (100 x 64 + 50 x 32 floats) the width is their average, below 64.
+    # full model (100 x 64 + 50 x 32 floats) the width is about their average (53.3 floats per
+    # item: width 54 with the most frequent items fills the budget best), below 64.
     spec = resolve({"budget": 10 ** 6, "baseline": True, "search_space": {"a": {"dim": 64}}})
-    assert {f.output_dim for f in spec.features.values()} == {8000 // 150}
+    assert {f.output_dim for f in spec.features.values()} == {54} and spec.cost() <= 8000
     # A hand-given width above the maximum is narrowed to it.
     wide = resolve({"budget": 4000, "baseline": True, "baseline_dim": 512})
     assert {f.output_dim for f in wide.features.values()} == {32} and wide.cost() <= 4000
+
+
+def test_baseline_dims_give_one_spec_per_width_at_the_same_budget(tmp_path):
+    config = TrainerConfig.from_custom_config({"dataset": DATASET.to_dict(), "budget": 1500,
+                                               "baseline": True, "baseline_dims": [1, 2, 4, 64]})
+    specs = run_fn.resolve_specs(config, SIZES)
+    # 64 is above the maximum width (32): narrowed to it; every spec within the budget.
+    assert [s.metadata["dim"] for s in specs] == [1, 2, 4, 32]
+    assert all(s.cost() <= 1500 and s.budget == 1500 for s in specs)
+    # An MES without "baseline" is trained as it is; the grid is the baseline's.
+    mes = TrainerConfig.from_custom_config({"dataset": DATASET.to_dict(),
+                                            "mes_uri": _mes_file(tmp_path),
+                                            "baseline_dims": [1, 2]})
+    assert run_fn.resolve_specs(mes, SIZES) == [SPEC]
+    with pytest.raises(ValueError, match=r"custom_config\['baseline_dims'\] must be >= 1"):
+        TrainerConfig.from_custom_config({"dataset": DATASET.to_dict(), "baseline_dims": [0]})
