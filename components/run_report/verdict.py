@@ -40,7 +40,7 @@ from components.run_report import plots
 from trainer_module.spec.mes import FeatureMES, ModelSpec
 
 CANDIDATE, SE_BASELINE, SERVING = "NIS candidate", "SE baseline", "serving model"
-MES_SUMMARY_FILE = "mes_summary.json"
+MES_SUMMARY_FILE, TRAINING_FILE = "mes_summary.json", "training.json"
 # Counts and label means, not model quality: in the table, not in the bar chart.
 NOT_PLOTTED = ("example_count", blessing_lib.MEAN_LABEL)
 FLOATS_IMAGE, CURVES_IMAGE, METRICS_IMAGE = "floats_by_width", "search_curves", "metrics"
@@ -126,9 +126,14 @@ def baseline_spec(baseline_model_run: Optional[types.Artifact]) -> Optional[Mode
         return None
     with fileio.open(path, "r") as f:
         summary = json.loads(f.read())
+    grid = []  # the widths a baseline_dims grid trained (training.json's baseline_grid)
+    record = os.path.join(baseline_model_run.uri, TRAINING_FILE)
+    if fileio.exists(record):
+        with fileio.open(record, "r") as f:
+            grid = [g.get("dim") for g in json.loads(f.read()).get("baseline_grid") or []]
     return ModelSpec(budget=int(summary["budget"]), mode=summary["mode"],
                      features={n: FeatureMES(e) for n, e in summary["mes"].items()},
-                     metadata={"baseline": summary.get("baseline")},
+                     metadata={"baseline": summary.get("baseline"), "grid": grid},
                      accounting=summary.get("accounting", "exact"))
 
 
@@ -184,7 +189,10 @@ def _paragraphs(v: Verdict) -> Dict[str, List[str]]:
         b = v.baseline
         floats.append(f"SE baseline ({b.metadata.get('baseline') or 'uniform SE'}): "
                       f"**{b.cost():,}** floats ({100.0 * b.cost() / b.budget:.1f}% of its "
-                      f"budget of {b.budget:,}), {_width_text(b)}.")
+                      f"budget of {b.budget:,}), {_width_text(b)}"
+                      + (f", the best on validation of widths "
+                         f"{', '.join(str(d) for d in b.metadata['grid'])}"
+                         if b.metadata.get("grid") else "") + ".")
     else:
         floats.append("No SE baseline in this run.")
     key = f"Key metric: **{v.key_metric}**. " if v.key_metric else ""

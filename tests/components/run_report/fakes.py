@@ -69,9 +69,14 @@ def blessing_artifact(path: str, blessed: Optional[bool], reason: str = ""):
     return artifact
 
 
-def baseline_model_run(path: str, spec: ModelSpec = BASELINE):
-    """The SE baseline trainer's ModelRun with the ``mes_summary.json`` it writes."""
+def baseline_model_run(path: str, spec: ModelSpec = BASELINE, grid=()):
+    """The SE baseline trainer's ModelRun with the ``mes_summary.json`` it writes (and, for a
+    ``baseline_dims`` grid of widths ``grid``, the ``training.json`` that records it)."""
     os.makedirs(path, exist_ok=True)
+    if grid:
+        with open(os.path.join(path, "training.json"), "w", encoding="utf-8") as f:
+            json.dump({"baseline_grid": [{"dim": d, "floats": 0, "best_value": 0.5}
+                                         for d in grid]}, f)
     with open(os.path.join(path, "mes_summary.json"), "w", encoding="utf-8") as f:
         json.dump({"budget": spec.budget, "mode": spec.mode, "accounting": spec.accounting,
                    "embedding_cost": spec.cost(), "baseline": "uniform_se",

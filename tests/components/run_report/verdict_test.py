@@ -8,6 +8,7 @@ from matplotlib import image as mpimg
 
 from components.run_report import plots
 from components.run_report import verdict
+import fakes
 from fakes import (BASELINE, CANDIDATE, CANDIDATE_METRICS, BASELINE_METRICS, blessing_artifact,
                       history_rows, write_evaluation)
 
@@ -76,7 +77,7 @@ def test_blessing_decision_and_its_reason(tmp_path, fake_run):
         _verdict(fake_run), {})
 
 
-def test_baseline_floats_and_width_from_its_model_run(fake_run):
+def test_baseline_floats_and_width_from_its_model_run(tmp_path, fake_run):
     v = _verdict(fake_run)
     assert v.baseline.cost() == BASELINE.cost()
     markdown = verdict.render_markdown(v, {})
@@ -86,6 +87,9 @@ def test_baseline_floats_and_width_from_its_model_run(fake_run):
     assert f"NIS candidate (ME): **{CANDIDATE.cost():,}** floats" in markdown
     assert "| item | 100x16 + 200x4 | 2,464 | 300x4 | 1,200 |" in markdown
     assert "| genre | removed | 0 | 5x4 | 20 |" in markdown
+    grid = fakes.baseline_model_run(str(tmp_path / "grid"), grid=(2, 4, 8))
+    assert "width 4 for every kept feature, the best on validation of widths 2, 4, 8." in \
+        verdict.render_markdown(_verdict(fake_run, baseline_model_run=grid), {})
 
 
 def _decode(png: bytes) -> np.ndarray:
