@@ -166,7 +166,8 @@ def pictures(v: Verdict) -> Dict[str, bytes]:
 
 # -- layout -----------------------------------------------------------------
 def _delta(a: Optional[float], b: Optional[float]) -> str:
-    return "-" if a is None or b is None else f"{a - b:+.4g}"
+    """``a - b`` to four decimals ("+0.0000", not "-0.0000", for float noise); "-" without both."""
+    return "-" if a is None or b is None else f"{round(a - b, 4) + 0.0:+.4f}"
 
 
 def _width_text(spec: ModelSpec) -> str:

@@ -50,4 +50,4 @@ def test_the_verdict_comes_above_the_mes_report(fake_run):
     assert markdown.startswith("# Neural Input Search run: verdict")
     assert html.startswith("<!DOCTYPE html>") and html.count("<img ") == 3
     assert '<section id="verdict">' in html and "<b>Blessed</b>: every comparison blessed it" in html
-    assert "| auc (key) | 0.71 | 0.69 | +0.02 | 0.7 | +0.01 |" in markdown
+    assert "| auc (key) | 0.71 | 0.69 | +0.0200 | 0.7 | +0.0100 |" in markdown

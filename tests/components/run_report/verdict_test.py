@@ -27,11 +27,12 @@ def _row(markdown, metric):
 def test_metrics_of_candidate_baseline_and_serving_model_side_by_side(fake_run):
     v = _verdict(fake_run)
     markdown = verdict.render_markdown(v, {})
-    assert _row(markdown, "auc") == "| auc (key) | 0.71 | 0.69 | +0.02 | 0.7 | +0.01 |"
+    assert _row(markdown, "auc") == "| auc (key) | 0.71 | 0.69 | +0.0200 | 0.7 | +0.0100 |"
     assert v.metric_names[0] == "auc"  # the key metric first
-    assert "| example_count | 300 | 300 | +0 | 300 | +0 |" in markdown
+    assert "| example_count | 300 | 300 | +0.0000 | 300 | +0.0000 |" in markdown
+    assert verdict._delta(1.137, 1.137 + 1e-9) == "+0.0000"  # float noise is no change
     html = verdict.render_html(v, {})
-    assert "<td>auc (key)</td><td>0.71</td><td>0.69</td><td>+0.02</td>" in html
+    assert "<td>auc (key)</td><td>0.71</td><td>0.69</td><td>+0.0200</td>" in html
 
 
 @pytest.mark.parametrize("candidate,expected", [
