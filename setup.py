@@ -25,6 +25,7 @@ setuptools.setup(
         "tensorflow==2.16.2",
         "tf_keras==2.16.0",
         "tensorflow-transform==1.16.0",
+        "matplotlib",  # RunReport's pictures
     ],
     extras_require={
         "dev": ["pytest", "hypothesis", "portpicker"],

@@ -5,7 +5,8 @@ upstream node of the search and both trainers) stop a run on unusable input
 before any expensive step. A scheduled re-run compares its candidate twice (with
 the same-run SE baseline and, through ``LatestBlessedModelResolver``, with the
 latest blessed model, which serves); ``BlessingGate`` ANDs both for the Pusher,
-and ``RunReport`` renders the MES report for the KFP v2 / Vertex run page.
+and ``RunReport`` renders the verdict (metrics of the three models, the blessing and its
+reason) and the MES report for the KFP v2 / Vertex run page.
 Every component id is fixed (``COMPONENT_IDS``) so runners, tests and MLMD
 queries can refer to them. Runners add the MLMD connection, Beam arguments and
 per-step resources; ``create_pipeline`` does not know which runner runs it.
@@ -251,6 +252,7 @@ def create_pipeline(
     components.append(evaluator)
     gate_inputs = {"baseline_blessing": evaluator.outputs["blessing"],
                    "evaluation": evaluator.outputs["evaluation"]}
+    report_inputs = {"evaluation": evaluator.outputs["evaluation"]}
     if cfg.serving_tolerance is not None:
         serving_evaluator = tfx.components.Evaluator(
             examples=example_gen.outputs["examples"],
@@ -261,6 +263,7 @@ def create_pipeline(
         ).with_id(SERVING_EVALUATOR)
         components.append(serving_evaluator)
         gate_inputs["serving_blessing"] = serving_evaluator.outputs["blessing"]
+        report_inputs["serving_evaluation"] = serving_evaluator.outputs["evaluation"]
     blessing_gate = BlessingGate(model=trainer.outputs["model"], key_metric=key_metric(dataset.task),
                                  **gate_inputs).with_id(BLESSING_GATE)
     pusher = tfx.components.Pusher(
@@ -273,7 +276,8 @@ def create_pipeline(
         embedding_spec=search.outputs["embedding_spec"],
         search_results=search.outputs["search_results"],
         model_run=trainer.outputs["model_run"], baseline_model_run=baseline_run,
-        previous_model=resolver.outputs["model"]).with_id(RUN_REPORT)
+        previous_model=resolver.outputs["model"], blessing=blessing_gate.outputs["blessing"],
+        key_metric=key_metric(dataset.task), **report_inputs).with_id(RUN_REPORT)
     components += [blessing_gate, pusher, run_report]
 
     return tfx.dsl.Pipeline(

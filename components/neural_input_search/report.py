@@ -224,9 +224,9 @@ def _inline_html(text: str) -> str:
     return "".join(f"<b>{p}</b>" if i % 2 else p for i, p in enumerate(parts))
 
 
-def render_html(spec: ModelSpec, result: Any = None, space: Optional[SearchSpace] = None,
-                task: Optional[str] = None, **extra: Any) -> str:
-    """A self-contained HTML page of ``sections`` (``extra``: its ``previous`` and ``links``)."""
+def render_html_body(spec: ModelSpec, result: Any = None, space: Optional[SearchSpace] = None,
+                     task: Optional[str] = None, **extra: Any) -> str:
+    """The HTML elements of ``sections`` (no page around them; see ``html_page``)."""
     body = ["<h1>Neural Input Search: Multi-size Embedding Spec</h1>"]
     for sec in sections(spec, result, space, task, **extra):
         body.append(f"<h2>{html_lib.escape(sec.title)}</h2>")
@@ -240,10 +240,23 @@ def render_html(spec: ModelSpec, result: Any = None, space: Optional[SearchSpace
             body.append("<ul>" + "".join(
                 f"<li><a href=\"{html_lib.escape(url, quote=True)}\">{html_lib.escape(label)}</a></li>"
                 for label, url in sec.links) + "</ul>")
+    return "".join(body)
+
+
+def html_page(body: str, title: str = "NIS report") -> str:
+    """A self-contained HTML page around ``body`` (the report's style; images fit the page)."""
     style = ("body{font-family:sans-serif;margin:1.5em}table{border-collapse:collapse}"
-             "td,th{border:1px solid #ccc;padding:3px 8px;text-align:left}th{background:#eee}")
-    return ("<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>NIS report</title>"
-            f"<style>{style}</style></head><body>{''.join(body)}</body></html>")
+             "td,th{border:1px solid #ccc;padding:3px 8px;text-align:left}th{background:#eee}"
+             "img{max-width:100%}")
+    return ("<!DOCTYPE html><html><head><meta charset=\"utf-8\">"
+            f"<title>{html_lib.escape(title)}</title>"
+            f"<style>{style}</style></head><body>{body}</body></html>")
+
+
+def render_html(spec: ModelSpec, result: Any = None, space: Optional[SearchSpace] = None,
+                task: Optional[str] = None, **extra: Any) -> str:
+    """A self-contained HTML page of ``sections`` (``extra``: its ``previous`` and ``links``)."""
+    return html_page(render_html_body(spec, result, space, task, **extra))
 
 
 def ui_metadata(markdown: str, html: Optional[str] = None, log_dir: Optional[str] = None) -> Dict:

@@ -1,6 +1,14 @@
-"""RunReport: the MES report of a run as artifacts the Kubeflow / Vertex run UI renders.
+"""RunReport: the verdict and MES report of a run as artifacts the Kubeflow / Vertex run UI renders.
 
-Runs after the trainers. It renders ``components.neural_input_search.report``
+Runs after the BlessingGate. The page opens with the run's verdict
+(``components.run_report.verdict``): the candidate's metrics next to the SE
+baseline's (``evaluation``, the Evaluator's) and the serving model's
+(``serving_evaluation``, the ServingEvaluator's; none on a first run), the
+blessing decision and its reason (``blessing``), the SE baseline's floats and
+width (its ``ModelRun``) and pictures (``components.run_report.plots``: floats
+per block width, the search's reward / cost / entropy curves, the metric bars),
+embedded as PNG data URIs in both outputs. Below it, it renders
+``components.neural_input_search.report``
 for the run's MES and search results, adds what changed since the MES of the
 latest blessed model (resolved from MLMD by ``LatestBlessedModelResolver``; its
 model carries ``embedding_spec_uri``, see ``components.mes_trainer``) and links
@@ -15,9 +23,12 @@ Usage::
                        search_results=nis.outputs['search_results'],
                        model_run=trainer.outputs['model_run'],
                        baseline_model_run=baseline.outputs['model_run'],
-                       previous_model=resolver.outputs['model'])
+                       previous_model=resolver.outputs['model'],
+                       evaluation=evaluator.outputs['evaluation'],
+                       serving_evaluation=serving_evaluator.outputs['evaluation'],
+                       blessing=gate.outputs['blessing'], key_metric='auc')
 """
-from typing import Dict, Optional
+from typing import Dict, Optional, Tuple
 
 from tfx import types
 from tfx import v1 as tfx
@@ -28,6 +39,7 @@ from components import artifacts
 from components.artifacts import MultiSizeEmbeddingSpec, SearchResults
 from components.mes_trainer.executor import EMBEDDING_SPEC_URI_KEY
 from components.neural_input_search import report
+from components.run_report import verdict
 from trainer_module.search.config import SearchResult
 from trainer_module.spec.mes import ModelSpec
 
@@ -55,16 +67,28 @@ def log_links(search_results: types.Artifact, model_run: Optional[types.Artifact
 def render(embedding_spec: types.Artifact, search_results: types.Artifact,
            model_run: Optional[types.Artifact] = None,
            baseline_model_run: Optional[types.Artifact] = None,
-           previous_model: Optional[types.Artifact] = None):
-    """(markdown, html) of the run's MES report."""
+           previous_model: Optional[types.Artifact] = None,
+           evaluation: Optional[types.Artifact] = None,
+           serving_evaluation: Optional[types.Artifact] = None,
+           blessing: Optional[types.Artifact] = None,
+           key_metric: str = "") -> Tuple[str, str]:
+    """(markdown, html) of the run's page: the verdict, then the MES report."""
     spec = artifacts.read_mes(embedding_spec)
     result = SearchResult.from_json(fileio.open(
         f"{search_results.uri}/{artifacts.RESULT_FILE}").read())
     task = search_results.get_string_custom_property("task") or None
+    run_verdict = verdict.read_verdict(spec, result.history or [], evaluation,
+                                       serving_evaluation, blessing, baseline_model_run,
+                                       key_metric)
+    images = verdict.pictures(run_verdict)
     extra = dict(previous=previous_spec(previous_model),
                  links=log_links(search_results, model_run, baseline_model_run))
-    return (report.render_markdown(spec, result, task=task, **extra),
-            report.render_html(spec, result, task=task, **extra))
+    markdown = (verdict.render_markdown(run_verdict, images) + "\n"
+                + report.render_markdown(spec, result, task=task, **extra))
+    html = report.html_page(verdict.render_html(run_verdict, images)
+                            + report.render_html_body(spec, result, task=task, **extra),
+                            title="NIS run report")
+    return markdown, html
 
 
 @tfx.dsl.components.component
@@ -77,9 +101,15 @@ def RunReport(  # pylint: disable=invalid-name
     baseline_model_run: tfx.dsl.components.InputArtifact[
         tfx.types.standard_artifacts.ModelRun] = None,
     previous_model: tfx.dsl.components.InputArtifact[tfx.types.standard_artifacts.Model] = None,
+    evaluation: tfx.dsl.components.InputArtifact[
+        tfx.types.standard_artifacts.ModelEvaluation] = None,
+    serving_evaluation: tfx.dsl.components.InputArtifact[
+        tfx.types.standard_artifacts.ModelEvaluation] = None,
+    blessing: tfx.dsl.components.InputArtifact[tfx.types.standard_artifacts.ModelBlessing] = None,
+    key_metric: tfx.dsl.components.Parameter[str] = "",
 ) -> None:
-    """Writes the run's MES report (changes, log links) as HTML and Markdown artifacts."""
+    """Writes the run's verdict and MES report (changes, log links) as HTML and Markdown."""
     markdown, html = render(embedding_spec, search_results, model_run, baseline_model_run,
-                            previous_model)
+                            previous_model, evaluation, serving_evaluation, blessing, key_metric)
     system.write_text(html_report, html)
     system.write_text(markdown_report, markdown)

@@ -173,6 +173,11 @@ def test_run_report_links_search_and_trainer_logs(tmp_path):
     assert source(report, "model_run") == ("Trainer", "model_run")
     assert source(report, "baseline_model_run") == ("BaselineTrainer", "model_run")
     assert source(report, "previous_model") == ("LatestBlessedModelResolver", "model")
+    # The verdict: the three models' metrics and the gate's decision.
+    assert source(report, "evaluation") == ("Evaluator", "evaluation")
+    assert source(report, "serving_evaluation") == ("ServingEvaluator", "evaluation")
+    assert source(report, "blessing") == ("BlessingGate", "blessing")
+    assert report.exec_properties["key_metric"] == "auc"
     assert report.outputs["html_report"].type_name == "system.HTML"
     assert report.outputs["markdown_report"].type_name == "system.Markdown"
 
@@ -194,6 +199,7 @@ def test_no_serving_comparison_when_tolerance_is_none(tmp_path):
     c = by_id(nis_pipeline.create_pipeline(make_config(tmp_path, serving_tolerance=None)))
     assert "ServingEvaluator" not in c
     assert "serving_blessing" not in c["BlessingGate"].inputs
+    assert "serving_evaluation" not in c["RunReport"].inputs
     assert source(c["Pusher"], "model_blessing") == ("BlessingGate", "blessing")
 
 

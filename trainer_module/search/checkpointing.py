@@ -1,8 +1,8 @@
 """The search's bookkeeping between steps: progress rows, TensorBoard, checkpoints, ``on_step``.
 
 Every ``log_every`` steps the search appends one row (step, phase, supernet loss, mean
-reward / objective / cost ratio of the controller's samples since the last row, the most
-probable MES) to its history (``progress_row``); ``report`` logs it and writes it to
+reward / objective / cost ratio of the controller's samples since the last row, the
+controller's mean per-decision entropy, the most probable MES) to its history (``progress_row``); ``report`` logs it and writes it to
 TensorBoard; the history travels with the checkpoints as ``history.json`` so a resumed
 search keeps it (the progress lines: ``trainer_module.model.progress``).
 
@@ -38,16 +38,19 @@ from trainer_module.search.config import SearchConfig
 from trainer_module.spec.mes import ModelSpec
 
 
-SCALARS = ("mean_reward", "mean_objective", "mean_cost_ratio", "most_probable_cost_ratio")
+SCALARS = ("mean_reward", "mean_objective", "mean_cost_ratio", "most_probable_cost_ratio",
+           "controller_entropy")
 
 
 def progress_row(step: int, warm: bool, main_loss: float, stats: Optional[Sequence[float]],
-                 spec: ModelSpec) -> Dict:
-    """One history row; ``stats`` = mean (reward, objective, cost ratio), None during warm-up."""
+                 spec: ModelSpec, entropy: Optional[float] = None) -> Dict:
+    """One history row; ``stats`` = mean (reward, objective, cost ratio), None during warm-up;
+    ``entropy`` = the controller's mean per-decision entropy (nats), None when not measured."""
     reward, objective, ratio = stats if stats is not None else (None, None, None)
     return {"step": int(step), "phase": "warmup" if warm else "search", "main_loss": float(main_loss),
             "mean_reward": reward, "mean_objective": objective, "mean_cost_ratio": ratio,
             "most_probable_cost_ratio": spec.cost() / spec.budget,
+            "controller_entropy": None if entropy is None else float(entropy),
             "mes": {n: [list(e) for e in f.entries] for n, f in spec.features.items()}}
 
 
@@ -60,7 +63,7 @@ def report(row: Dict, writer: Optional[tf.summary.SummaryWriter] = None) -> None
     with writer.as_default(step=row["step"]):
         tf.summary.scalar("search/main_loss", row["main_loss"])
         for key in SCALARS:
-            if row[key] is not None:
+            if row.get(key) is not None:
                 tf.summary.scalar(f"search/{key}", row[key])
         tf.summary.text("search/most_probable_mes", json.dumps(row["mes"]))
     writer.flush()
@@ -103,6 +106,8 @@ class Checkpointer:
       objects: what a checkpoint holds (``tf.train.Checkpoint`` keyword arguments); its
         ``step`` variable gives the restored step.
       describe: the controller's current most probable MES (logged with each row).
+      entropy: the controller's current mean per-decision entropy (logged with each row;
+        None: not recorded).
       checkpoint_dir: where checkpoints and ``history.json`` go (None: no checkpoints).
       log_dir: TensorBoard summaries (None: none).
       on_step: called with the step count after each chunk of steps.
@@ -113,8 +118,9 @@ class Checkpointer:
     def __init__(self, config: SearchConfig, objects: Dict[str, tf.Module],
                  describe: Callable[[], ModelSpec], checkpoint_dir: Optional[str] = None,
                  log_dir: Optional[str] = None, on_step: Optional[Callable[[int], None]] = None,
-                 max_to_keep: int = 3):
+                 max_to_keep: int = 3, entropy: Optional[Callable[[], float]] = None):
         self.config, self.objects, self.describe = config, objects, describe
+        self.entropy = entropy
         self.checkpoint_dir, self.log_dir, self.on_step = checkpoint_dir, log_dir, on_step
         self.max_to_keep = max_to_keep
         self.history: List[Dict] = []
@@ -226,6 +232,7 @@ class Checkpointer:
         else:
             stats = None if warm else self._last_stats
         self._last_stats = stats
-        row = progress_row(step, warm, float(main_loss), stats, self.describe())
+        row = progress_row(step, warm, float(main_loss), stats, self.describe(),
+                           None if self.entropy is None else self.entropy())
         report(row, self._writer)
         return row

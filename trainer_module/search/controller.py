@@ -123,6 +123,12 @@ class Controller(tf.Module):
         outs = self.policy.step_outputs(tf.constant(acts[None, :], tf.int32))
         return [tf.nn.softmax(o)[0].numpy() for o in outs]
 
+    def mean_entropy(self) -> float:
+        """Mean per-decision entropy (nats) of the policy along its most probable path: how
+        undecided the controller still is (the log of the category count when uniform)."""
+        return float(np.mean([-np.sum(p * np.log(np.maximum(p, 1e-12)))
+                              for p in self.probabilities()]))
+
     def losses_from(self, rollout: Rollout, rewards, weights=None) -> Dict[str, tf.Tensor]:
         """A3C losses of a rollout whose configurations earned ``rewards`` ``[B]``."""
         rewards = tf.cast(rewards, tf.float32)

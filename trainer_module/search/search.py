@@ -138,7 +138,8 @@ class NeuralInputSearch:
         objects = dict(model=self.model, optimizer=self.optimizer, controller=self.controller,
                        step=self.step)
         describe = lambda: self.space.to_spec(self.controller.greedy())  # noqa: E731
-        return Checkpointer(self.config, objects, describe, checkpoint_dir, log_dir, on_step)
+        return Checkpointer(self.config, objects, describe, checkpoint_dir, log_dir, on_step,
+                            entropy=lambda: self.controller.mean_entropy())
 
     def run(self, train_ds: tf.data.Dataset, val_ds: tf.data.Dataset,
             checkpoint_dir: Optional[str] = None, log_dir: Optional[str] = None,

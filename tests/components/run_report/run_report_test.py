@@ -1,4 +1,4 @@
-"""RunReport.render: the MES report with the change since the previous blessed MES and log links."""
+"""RunReport.render: the verdict above the MES report (changes since the previous blessed MES, log links)."""
 import os
 
 from tfx.types import standard_artifacts
@@ -39,3 +39,15 @@ def test_report_diffs_with_the_previous_models_mes_and_links_logs(tmp_path):
     # First run: nothing resolved, no changes section.
     first, _ = run_report.render(mes, results)
     assert "Changes since" not in first
+
+
+def test_the_verdict_comes_above_the_mes_report(fake_run):
+    markdown, html = run_report.render(**fake_run)
+    for text in (markdown, html):
+        verdict_at = text.index("Neural Input Search run: verdict")
+        assert verdict_at < text.index("Blessing decision") < text.index("Search curves") \
+            < text.index("Neural Input Search: Multi-size Embedding Spec")
+    assert markdown.startswith("# Neural Input Search run: verdict")
+    assert html.startswith("<!DOCTYPE html>") and html.count("<img ") == 3
+    assert '<section id="verdict">' in html and "<b>Blessed</b>: every comparison blessed it" in html
+    assert "| auc (key) | 0.71 | 0.69 | +0.0200 | 0.7 | +0.0100 |" in markdown

@@ -21,7 +21,7 @@ os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
 import pytest  # noqa: E402
 
-from components.artifacts import read_mes  # noqa: E402
+from components.artifacts import HISTORY_FILE, read_json, read_mes  # noqa: E402
 from pipelines.runners import local as local_runner
 from pipelines.ops import results  # noqa: E402
 from pipelines import pipeline as P  # noqa: E402
@@ -77,7 +77,8 @@ def argv(tmp_path_factory, split_rows):
             "--schema-path", schema_path, "--dataset-config", dataset_json,
             "--output-dir", str(root / "out"), "--budget", str(BUDGET), "--batch-size", "32",
             "--search", "warmup_steps=10", "--search", "search_steps=20", "--group-size", "16",
-            "--search", f"seed={SEARCH_SEED}", "--train-steps", "20", "--eval-steps", "2",
+            "--search", f"seed={SEARCH_SEED}", "--search", "log_every=2",
+            "--train-steps", "20", "--eval-steps", "2",
             "--blessing-threshold", "0.0"]
 
 
@@ -221,7 +222,31 @@ def test_run_report_is_rendered_with_log_links(first_run):
     assert os.listdir(logs)  # the search wrote TensorBoard events there
     assert "Changes since" not in html  # first run: nothing blessed before
     with open(outputs[P.RUN_REPORT]["markdown_report"].uri, encoding="utf-8") as f:
-        assert f.read().startswith("# Neural Input Search")
+        markdown = f.read()
+    assert markdown.startswith("# Neural Input Search run: verdict")
+    # The verdict opens the page: the blessing, the three models' metrics, the pictures.
+    assert html.index('<section id="verdict">') < html.index("Multi-size Embedding Spec</h1>")
+    assert "<b>Blessed</b>: every comparison blessed it" in html
+    auc = _metric_row(markdown, "auc (key)")
+    assert auc[1] not in ("undefined", "n/a") and 0.0 <= float(auc[1]) <= 1.0  # candidate
+    assert auc[2] not in ("undefined", "n/a")  # the same-run SE baseline
+    assert auc[4] == "no serving model yet"  # first run
+    assert f"width {BASELINE_DIM} for every kept feature" in markdown
+    assert html.count('<img class="plot"') == 3 and markdown.count("](data:image/png;base64,") == 3
+    # The curves' rows (log_every=2 of 30 steps), each with the controller's entropy.
+    history = read_json(outputs[P.SEARCH]["search_results"].uri, HISTORY_FILE)
+    assert len(history) == 15 and all(r["controller_entropy"] > 0 for r in history)
+
+
+def _metric_row(markdown: str, metric: str) -> list:
+    """The cells of ``metric``'s row in the verdict's metric table."""
+    line = next(line for line in markdown.splitlines() if line.startswith(f"| {metric} |"))
+    return [c.strip() for c in line.strip("|").split("|")]
+
+
+def _run_page(outputs) -> str:
+    with open(outputs[P.RUN_REPORT]["markdown_report"].uri, encoding="utf-8") as f:
+        return f.read()
 
 
 def test_second_run_compares_with_the_first_runs_blessed_model(first_run, second_run):
@@ -249,6 +274,8 @@ def test_second_run_compares_with_the_first_runs_blessed_model(first_run, second
     assert summary.blessed is True
     with open(again[P.RUN_REPORT]["html_report"].uri, encoding="utf-8") as f:
         assert "feature(s) changed" in f.read()
+    served = _metric_row(_run_page(again), "auc (key)")[4]  # the first run's model serves now
+    assert 0.0 <= float(served) <= 1.0, served
     assert len(store.get_artifacts()) > artifacts_before
 
 
@@ -317,4 +344,8 @@ def test_unblessed_model_is_not_pushed(cfg, first_run, second_run):
     first = results.summarize(store, cfg.pipeline_name, run_id=first_outputs_run(store, cfg))
     assert first.blessed is True and first.pushed_to and first.run_id != summary.run_id
     assert os.listdir(cfg.resolved_serving_model_dir) == pushed_before  # nothing new pushed
+    page = _run_page(results.run_outputs(store, run))  # the run page says why
+    assert "**Not blessed**: Evaluator (threshold, same-run SE baseline) comparison did not " \
+        "bless it" in page
+    assert "no serving comparison in this pipeline" in page
     print("e2e timings (s):", {k: round(v) for k, v in TIMINGS.items()})

@@ -19,6 +19,8 @@ def test_rows_carry_phase_stats_cost_ratio_and_mes():
     # Exact accounting: tables 10x8 + 20x4 = 160 floats, projection of the 4-wide entry 4x8 = 32.
     assert row["most_probable_cost_ratio"] == (160 + 32) / 1000
     assert row["mes"] == {"user": [[10, 8], [20, 4]], "genre": []}
+    assert row["controller_entropy"] is None  # not measured
+    assert checkpointing.progress_row(100, False, 0.5, None, SPEC, 0.25)["controller_entropy"] == 0.25
 
 
 def test_history_round_trip_and_fresh_directory(tmp_path):
@@ -44,6 +46,12 @@ def _checkpointer(tmp_path, value=0.0, **kw):
     cfg = SearchConfig(warmup_steps=2, search_steps=10, log_every=2, checkpoint_every=2)
     objects = {"w": tf.Variable(value), "step": tf.Variable(0, dtype=tf.int64)}
     return checkpointing.Checkpointer(cfg, objects, lambda: SPEC, str(tmp_path), **kw), objects
+
+
+def test_rows_record_the_controllers_entropy(tmp_path):
+    checkpointer, objects = _checkpointer(tmp_path, entropy=lambda: 1.5)
+    _steps(checkpointer, objects, 4)
+    assert [r["controller_entropy"] for r in checkpointer.history] == [1.5, 1.5]
 
 
 def _steps(checkpointer, objects, upto, start=0):

@@ -25,6 +25,8 @@ def test_controller_finds_best_configuration_of_toy_bandit():
     ctl = Controller(sizes, learning_rate=1e-2)
     probs0 = ctl.probabilities()
     assert all(np.allclose(p, 1.0 / len(p), atol=0.02) for p in probs0)  # near-uniform start
+    uniform = float(np.mean(np.log(sizes)))
+    assert abs(ctl.mean_entropy() - uniform) < 0.01
 
     @tf.function
     def step(i):
@@ -36,6 +38,7 @@ def test_controller_finds_best_configuration_of_toy_bandit():
     np.testing.assert_array_equal(ctl.greedy(), best)
     assert all(p[b] > 0.8 for p, b in zip(ctl.probabilities(), best))
     assert float(out["mean_baseline"]) > 0.8  # the baseline learned the expected reward
+    assert ctl.mean_entropy() < 0.5 * uniform  # decided
 
 
 def test_log_prob_matches_probabilities():
