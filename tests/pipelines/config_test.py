@@ -25,6 +25,7 @@ def test_json_round_trip_and_locations(tmp_path):
     ({"task": "clustering"}, "task"), ({"mode": "XL"}, "mode"), ({"budget": 0}, "budget"),
     ({"input_format": "parquet"}, "input_format"), ({"split_ratios": {"train": 1}}, "split_ratios"),
     ({"train_steps": -1}, "train_steps"), ({"steps_per_execution": 0}, "steps_per_execution"),
+    ({"serving_top_k": 0}, "serving_top_k"),
 ])
 def test_invalid_values_are_named(bad, match):
     with pytest.raises(ValueError, match=match):
@@ -45,6 +46,10 @@ def test_dataset_from_file_and_task_check(tmp_path):
         PipelineConfig(dataset_config_path=str(path), task="ranking").load_dataset()
     with pytest.raises(ValueError, match="no dataset config"):
         PipelineConfig().load_dataset()
+    with pytest.raises(ValueError, match="serving_history_feature 'user_id' is not a multi-valued "
+                                         r"feature of the dataset config \(multi-valued: \['history'\]\)"):
+        PipelineConfig(dataset_config_path=str(path), task="retrieval",
+                       serving_history_feature="user_id").load_dataset()
 
 
 def test_cli_flags_override_config_file(tmp_path):
@@ -57,7 +62,8 @@ def test_cli_flags_override_config_file(tmp_path):
                               "--beam-arg=--direct_num_workers=2", "--batch-size", "32",
                               "--split-ratios", "train=8,eval=1,test=1",
                               "--input-splits", "train=tr/*,eval=ev/*",
-                              "--steps-per-execution", "8"])
+                              "--steps-per-execution", "8", "--serving-top-k", "25",
+                              "--serving-history-feature", ""])
     cfg = config_lib.from_cli(args)
     assert (cfg.budget, cfg.search, cfg.task, cfg.train_batch_size) == (
         2000, {"search_steps": 9}, "retrieval", 32)
@@ -66,6 +72,7 @@ def test_cli_flags_override_config_file(tmp_path):
     assert cfg.split_ratios == {"train": 8, "eval": 1, "test": 1}
     assert cfg.input_splits == {"train": "tr/*", "eval": "ev/*"}
     assert cfg.steps_per_execution == 8
+    assert (cfg.serving_top_k, cfg.serving_history_feature) == (25, "")
     assert json.loads(cfg.to_json())["budget"] == 2000
 
 
