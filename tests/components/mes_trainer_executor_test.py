@@ -135,6 +135,24 @@ def test_baseline_retrieval_model_and_tfma_recall_at_k(tiny_data, make_artifacts
         assert metrics[f"recall_at_{k}"] == pytest.approx(_recall_at(scores, labels, k), abs=1e-6)
     assert metrics["recall_at_5"] >= metrics["recall_at_1"]
 
+    # The ServingEvaluator's shape of run: a baseline (the serving model; here the same export)
+    # read through serving_scores too, a value and a change threshold, then BlessingGate's read.
+    from components.gates import blessing
+    from components.mes_trainer.eval_config import key_metric
+    eval_config = make_eval_config("retrieval", with_baseline=True, min_value=0.0,
+                                   max_regression=0.0)
+    models = [tfma.default_eval_shared_model(serving_dir, eval_config=eval_config, model_name=name)
+              for name in ("candidate", "baseline")]
+    tfma.run_model_analysis(
+        eval_shared_model=models, eval_config=eval_config, output_path=str(tmp_path / "served"),
+        data_location=glob.glob(os.path.join(data.raw_examples, "Split-eval", "*"))[0],
+        file_format="tfrecords")
+    assert tfma.load_validation_result(str(tmp_path / "served")).validation_ok
+    read = blessing.read_metrics(str(tmp_path / "served"))
+    assert read["candidate"]["recall_at_5"] == read["baseline"]["recall_at_5"] == \
+        pytest.approx(metrics["recall_at_5"])
+    assert blessing.metric_problem(read["candidate"], key_metric("retrieval")) == ""
+
 
 def _label_vocabulary(data):
     import tensorflow_transform as tft
