@@ -42,7 +42,7 @@ def captured_stderr() -> Iterator[Captured]:
     block raises, the text is written to the restored stderr first, so no error is lost.
     """
     captured = Captured()
-    sys.stderr.flush()
+    _flush_stderr()
     saved = os.dup(2)
     with tempfile.TemporaryFile() as tmp:
         os.dup2(tmp.fileno(), 2)
@@ -51,7 +51,7 @@ def captured_stderr() -> Iterator[Captured]:
             yield captured
             failed = False
         finally:
-            sys.stderr.flush()
+            _flush_stderr()
             os.dup2(saved, 2)
             os.close(saved)
             tmp.seek(0)
@@ -59,6 +59,11 @@ def captured_stderr() -> Iterator[Captured]:
             if failed and captured.text:
                 sys.stderr.write(captured.text)
                 sys.stderr.flush()
+
+
+def _flush_stderr() -> None:
+    for stream in {id(s): s for s in (sys.stderr, sys.__stderr__) if s is not None}.values():
+        stream.flush()
 
 
 def log_path(output_dir: str, pipeline_name: str, now: Optional[float] = None) -> str:
@@ -75,7 +80,8 @@ def _is_fd2(stream) -> bool:
 
 
 def _writes_to_fd2(handler: logging.Handler) -> bool:
-    return type(handler) is logging.StreamHandler and _is_fd2(handler.stream)  # pylint: disable=unidiomatic-typecheck
+    plain = type(handler) is logging.StreamHandler  # pylint: disable=unidiomatic-typecheck
+    return plain and _is_fd2(handler.stream)
 
 
 class QuietRun:
@@ -97,10 +103,11 @@ class QuietRun:
 
     def __enter__(self) -> "QuietRun":
         os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
-        log = open(self.path, "a", buffering=1, encoding="utf-8")  # pylint: disable=consider-using-with
+        # Closed by __exit__'s undo.
+        log = open(self.path, "a", buffering=1, encoding="utf-8")  # pylint: disable=R1732
         log.write(self.startup_text)
         sys.stdout.flush()
-        sys.stderr.flush()
+        _flush_stderr()
         # The terminal's stderr, for the suite's own error lines; fd 2 becomes the log file.
         # (A sys.stderr that is not fd 2, as in a test capturing it, stays the terminal's.)
         own_console = _is_fd2(sys.stderr)
@@ -131,7 +138,7 @@ class QuietRun:
                 root.removeHandler(handler)
             for handler in to_fd2:
                 root.addHandler(handler)
-            sys.stderr.flush()
+            _flush_stderr()
             sys.stderr = saved_stderr
             os.dup2(saved_fd2, 2)
             os.close(saved_fd2)

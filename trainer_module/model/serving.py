@@ -93,7 +93,8 @@ class LabelVocabulary(tf.Module):
 
     def __init__(self, path: str, name: str = "label_vocabulary"):
         super().__init__(name=name)
-        whole_line, line_number = tf.lookup.TextFileIndex.WHOLE_LINE, tf.lookup.TextFileIndex.LINE_NUMBER
+        index = tf.lookup.TextFileIndex
+        whole_line, line_number = index.WHOLE_LINE, index.LINE_NUMBER
         self.ids = tf.lookup.StaticHashTable(
             tf.lookup.TextFileInitializer(path, tf.string, whole_line, tf.int64, line_number),
             default_value=PAD_ID)
