@@ -9,7 +9,7 @@ export TF_USE_LEGACY_KERAS := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 export PYTHONHASHSEED := 0
 
-.PHONY: venv test test-fast demo compile bench bench-quick bench-scale bench-scale-quick bench-diagnose clean
+.PHONY: venv test test-fast demo compile bench bench-quick bench-scale bench-scale-quick bench-diagnose bench-baselines clean
 
 venv: $(STAMP)
 
@@ -47,6 +47,11 @@ bench-scale: venv
 # Supernet ranking fidelity, reward noise and controller learning (issue 36), 3 search seeds.
 bench-diagnose: venv
 	$(VPY) -m benchmarks.diagnose --plots --output benchmarks/results/diagnostics.json $(ARGS)
+
+# The hand-sized baseline's width: floor vs fair width vs a width grid, 3 seeds (then re-render).
+bench-baselines: venv
+	$(VPY) -m benchmarks.baselines --output benchmarks/results/baselines.json $(ARGS)
+	$(VPY) -m benchmarks.run --render benchmarks/results/bench.json --output BENCHMARKS.md
 
 bench-scale-quick: venv
 	$(VPY) -m benchmarks.scale --quick --output build/BENCHMARKS.scale-quick.md $(ARGS)

@@ -9,14 +9,17 @@ tables, PNG plot, where the raw records go), ``document`` (BENCHMARKS.md text) a
 ``make bench-scale`` (``python -m benchmarks.scale``): ``synthetic_stream`` (million-id
 ranking data streamed to sharded CSV), ``scale_data`` (ExampleGen / Transform over it),
 ``scale_step`` (supernet step time at 10k vs 1M rows; also ``python -m
-benchmarks.scale_step``), ``scale_jobs`` and ``scale_ps`` (searches and trainings measured in
+benchmarks.scale.step``), ``scale_jobs`` and ``scale_ps`` (searches and trainings measured in
 their own processes, the parameter-server cluster), ``scale_report`` (the Scale section) and
 ``scale`` (the CLI).
 
-Raw records: ``benchmarks/results/`` (``bench.json``, ``scale.json``); ``findings.md`` is the
-hand-written analysis copied into BENCHMARKS.md.
+``make bench-diagnose`` (``python -m benchmarks.diagnose``): supernet ranking fidelity,
+reward noise and controller learning over several search seeds.
+
+Raw records: ``benchmarks/results/`` (``bench.json``, ``scale.json``, ``diagnostics.json``);
+``notes.md`` holds the short hand-written "what this shows" of each BENCHMARKS.md section.
 """
 import os
 
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+import trainer_module  # noqa: F401  (first: sets TF_USE_LEGACY_KERAS before TensorFlow loads)
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")

@@ -150,7 +150,7 @@ def apply_transform(tft_out, frame: pd.DataFrame, dataset: DatasetConfig,
     """Transformed ``(features, labels)`` of ``frame`` (retrieval drops unknown labels).
 
     ``sparse_inputs``: feed every column as a ``[n, 1]`` SparseTensor, for a transform graph
-    analysed from a TFXIO source whose schema declares no shapes (``benchmarks.scale_data``).
+    analysed from a TFXIO source whose schema declares no shapes (``benchmarks.scale.data``).
     """
     cols = _raw_columns(frame, dataset)
     parts = []

@@ -15,7 +15,8 @@ import re
 from typing import Dict, List, Optional
 
 from benchmarks import methods as m
-from benchmarks import report, scale_report
+from benchmarks import report
+from benchmarks.scale import report as scale_report
 
 NOTES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "notes.md")
 DECISIONS = "docs/decisions.md"  # relative to the repository root, where BENCHMARKS.md lives
@@ -144,6 +145,18 @@ def diagnostics_section(output: Optional[str]) -> List[str]:
         return diagnose.section(json.load(f)) + [""]
 
 
+def baselines_section(output: Optional[str]) -> List[str]:
+    """The hand-sized baseline's section from ``make bench-baselines``'s records, if any."""
+    if not output:
+        return []
+    path = report.results_json(output, "baselines")
+    if not os.path.exists(path):
+        return []
+    from benchmarks import baselines  # pylint: disable=import-outside-toplevel
+    with open(path, encoding="utf-8") as f:
+        return baselines.section(json.load(f))
+
+
 def markdown(records: List[Dict], perfs: Dict, tasks: Dict, machine: Dict, s, total_s: float,
              plot_path: str, args, runs: Optional[List[str]] = None) -> str:
     quick = bool(getattr(s, "quick", False))
@@ -180,6 +193,7 @@ def markdown(records: List[Dict], perfs: Dict, tasks: Dict, machine: Dict, s, to
               report.perf_table(perfs, tasks), ""]
     lines += scale_section(getattr(args, "output", None))
     lines += diagnostics_section(getattr(args, "output", None))
+    lines += baselines_section(getattr(args, "output", None))
     if not quick:
         lines = with_notes(lines, notes())
         lines += ["## Why the defaults are what they are", "",

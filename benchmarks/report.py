@@ -19,9 +19,11 @@ METHODS = ("Uniform SE grid", PER_FEATURE, "Power-law MD", "NIS-SE", "NIS-ME", R
            ABLATION)
 # Raw records of the committed report, relative to the folder of BENCHMARKS.md.
 RESULTS_DIR = os.path.join("benchmarks", "results")
-# make bench, make bench-scale, make bench-diagnose
-RESULTS_FILES = {"bench": "bench.json", "scale": "scale.json", "diagnostics": "diagnostics.json"}
-_SUFFIXES = {"bench": ".json", "scale": ".scale.json", "diagnostics": ".diagnostics.json"}
+# make bench, make bench-scale, make bench-diagnose, make bench-baselines
+RESULTS_FILES = {"bench": "bench.json", "scale": "scale.json", "diagnostics": "diagnostics.json",
+                 "baselines": "baselines.json"}
+_SUFFIXES = {"bench": ".json", "scale": ".scale.json", "diagnostics": ".diagnostics.json",
+             "baselines": ".baselines.json"}
 
 
 def results_json(output: str, kind: str = "bench") -> str:

@@ -5,9 +5,7 @@ Kubeflow V2 runtime imports a custom artifact type by its ``TYPE_NAME``
 (``components.MultiSizeEmbeddingSpec``); they are loaded lazily so importing
 this package stays cheap.
 """
-import os
-
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+import trainer_module  # noqa: F401  (first: sets TF_USE_LEGACY_KERAS before TensorFlow loads)
 
 _ARTIFACT_CLASSES = ("MultiSizeEmbeddingSpec", "SearchResults")
 

@@ -25,7 +25,10 @@ from tfx.extensions.google_cloud_ai_platform.constants import ENABLE_VERTEX_KEY,
 from tfx.extensions.google_cloud_ai_platform.trainer.executor import JOB_ID_KEY, TRAINING_ARGS_KEY
 from tfx.utils import json_utils
 
-__all__ = ["ENABLE_VERTEX_KEY", "VERTEX_REGION_KEY", "TRAINING_ARGS_KEY", "VertexLauncher"]
+__all__ = ["ENABLE_VERTEX_KEY", "VERTEX_REGION_KEY", "TRAINING_ARGS_KEY", "JOB_ID_KEY",
+           "LAUNCHER_KEYS", "VertexLauncher"]
+# The custom_config keys this launcher reads; the executors it starts ignore them.
+LAUNCHER_KEYS = (TRAINING_ARGS_KEY, JOB_ID_KEY, ENABLE_VERTEX_KEY, VERTEX_REGION_KEY)
 
 
 class VertexLauncher(base_executor.BaseExecutor):

@@ -1,4 +1,2 @@
 """Pipeline wiring (create_pipeline), configuration and runners (local, Kubeflow V2)."""
-import os
-
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+import trainer_module  # noqa: F401  (first: sets TF_USE_LEGACY_KERAS before TensorFlow loads)

@@ -3,8 +3,8 @@
 ``PipelineConfig`` holds the names, the data and schema paths, the search
 budget/mode/task, the search options (``search``: one ``SearchConfig`` as a
 dict), the container image, Beam arguments and the output layout. It is a plain dataclass: build it in Python, load it from JSON
-(``PipelineConfig.from_json``) or from command-line flags (``add_cli_args`` +
-``from_cli``); runners only read it.
+(``PipelineConfig.from_json``) or from command-line flags (``pipelines.cli``); runners
+only read it.
 
 Output layout under ``output_dir`` (local runs)::
 
@@ -20,18 +20,19 @@ Example::
 """
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 import os
 import re
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional
 
 from pipelines import vertex_cluster
+from trainer_module.config_fields import check_fields
 from trainer_module.defaults import DEFAULT_BATCH_SIZE
 from trainer_module.data.features import TASKS, DatasetConfig
 from trainer_module.search.config import SearchConfig
 from trainer_module.model.training import DEFAULT_MAX_EPOCHS, DEFAULT_PATIENCE
+from trainer_module.spec.capacity import check_search_space
 from trainer_module.spec.mes import MODES
 
 PREPROCESSING_FN = "trainer_module.data.preprocessing.preprocessing_fn"
@@ -61,7 +62,10 @@ class PipelineConfig:
         the schema from the statistics with SchemaGen.
       dataset_config_path: JSON file of a ``DatasetConfig`` (features, label, task).
       dataset: the ``DatasetConfig`` as a dict (wins over ``dataset_config_path``).
-      task, mode, budget: NIS task ("ranking"/"retrieval"), "ME"/"SE", budget in floats.
+      task: the dataset config declares the task; this field is an optional check (None: the
+        dataset config's; another value is an error). The runners' ``--task`` picks the demo's
+        data set.
+      mode, budget: "ME"/"SE", budget in floats.
       search: the search options, a ``SearchConfig`` as a dict (e.g. ``{"search_steps": 600,
         "seed": 3, "fill_budget": true}``); omitted options keep their defaults, ``task`` comes
         from the dataset config. NeuralInputSearch receives it as one execution parameter.
@@ -85,7 +89,11 @@ class PipelineConfig:
         ``history`` feature when the dataset has one, "" returns every item.
       eval_steps: validation batches per epoch (EvalArgs; 0 = the whole eval split).
       train_baseline: also train the hand-sized SE baseline at the same budget.
-      baseline_dim: fixed SE width for the baseline (None = uniform dim over full vocabularies).
+      baseline_dim: fixed SE width for the baseline (None = the width whose water-filled
+        vocabularies use the budget best, ``baselines.fair_width``).
+      baseline_dims: uniform widths the baseline tries (e.g. ``[1, 2, 4, 8]``), one model each
+        at the same budget; the best on validation is the baseline (wins over
+        ``baseline_dim``; None = one width).
       blessing_threshold: lower bound of the blessing metric (AUC for ranking,
         Recall@5 for retrieval) for the Pusher to push.
       baseline_tolerance: the candidate may be at most this much worse than the
@@ -123,7 +131,7 @@ class PipelineConfig:
     schema_path: Optional[str] = None
     dataset_config_path: Optional[str] = None
     dataset: Optional[Dict[str, Any]] = None
-    task: str = "ranking"
+    task: Optional[str] = None
     mode: str = "ME"
     budget: int = 50_000
     search: Dict[str, Any] = dataclasses.field(default_factory=dict)
@@ -139,6 +147,7 @@ class PipelineConfig:
     eval_steps: int = 0
     train_baseline: bool = True
     baseline_dim: Optional[int] = None
+    baseline_dims: Optional[List[int]] = None
     blessing_threshold: Optional[float] = 0.5
     baseline_tolerance: Optional[float] = None
     output_dir: str = "nis_output"
@@ -156,8 +165,10 @@ class PipelineConfig:
     serving_tolerance: Optional[float] = 0.0
 
     def __post_init__(self):
+        check_fields(self)  # every field's type, one line naming it ("budget must be an integer")
+        self.search_space = check_search_space(self.search_space) or None
         check_pipeline_name(self.pipeline_name)
-        if self.task not in TASKS:
+        if self.task is not None and self.task not in TASKS:
             raise ValueError(f"task must be one of {TASKS}, got {self.task!r}")
         if self.mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {self.mode!r}")
@@ -204,8 +215,26 @@ class PipelineConfig:
         return list(self.input_splits) if self.input_splits else list(self.split_ratios)
 
     def search_config(self) -> SearchConfig:
-        """The ``SearchConfig`` of ``search``, for the pipeline's task."""
-        return SearchConfig.from_dict(self.search, task=self.task)
+        """The ``SearchConfig`` of ``search``, for the dataset config's task (the options'
+        own when no dataset config can be read yet)."""
+        return SearchConfig.from_dict(self.search, task=self.task or self._declared_task())
+
+    def _declared_task(self) -> Optional[str]:
+        """The dataset config's task when it is at hand (inline, or a readable file)."""
+        if isinstance(self.dataset, dict) and self.dataset.get("task") in TASKS:
+            return self.dataset["task"]
+        if self.dataset is None and self.dataset_config_path and os.path.isfile(
+                self.dataset_config_path):
+            try:
+                return self.load_dataset().task
+            except ValueError:
+                return None  # reported, with its file, by load_dataset
+        return None
+
+    @property
+    def resolved_task(self) -> str:
+        """The task of the run: the dataset config's."""
+        return self.load_dataset().task
 
     def load_dataset(self) -> DatasetConfig:
         """The DatasetConfig from ``dataset`` or ``dataset_config_path``; task must agree."""
@@ -220,7 +249,7 @@ class PipelineConfig:
         else:
             raise ValueError("no dataset config: set `dataset` or `dataset_config_path` "
                              "(a DatasetConfig JSON file)")
-        if ds.task != self.task:
+        if self.task is not None and ds.task != self.task:
             raise ValueError(f"dataset config is for task {ds.task!r} but the pipeline task is "
                              f"{self.task!r}")
         history = self.serving_history_feature
@@ -242,7 +271,7 @@ class PipelineConfig:
         known = {f.name for f in dataclasses.fields(cls)}
         if not isinstance(d, dict):
             raise ValueError(f"a pipeline config is a JSON object, got {type(d).__name__}")
-        moved = sorted(set(d) & set(SEARCH_FLAGS_FIELDS))
+        moved = sorted(set(d) & {f.name for f in dataclasses.fields(SearchConfig)} - known)
         if moved:
             raise ValueError(f"pipeline config key(s) {moved} are search options now: put them in "
                              f"\"search\", e.g. {{\"search\": {{\"{moved[0]}\": ...}}}}")
@@ -285,162 +314,3 @@ def check_pipeline_name(name: str) -> None:
     if not isinstance(name, str) or not _PIPELINE_NAME.match(name) or ".." in name:
         raise ValueError(f"pipeline_name must be one folder name of letters, digits, '_', '-' "
                          f"and '.' (no path separators or '..'), got {name!r}")
-
-
-# -- command line ------------------------------------------------------------
-_CLI_FIELDS = {
-    # flag: (field, type, help)
-    "--pipeline-name": ("pipeline_name", str, "pipeline name (MLMD context, folder name)"),
-    "--data-path": ("data_path", str, "folder of CSV (or TFRecord) input files"),
-    "--input-format": ("input_format", str, "csv | tfrecord"),
-    "--schema-path": ("schema_path", str, "schema.pbtxt (omit with --infer-schema)"),
-    "--dataset-config": ("dataset_config_path", str, "DatasetConfig JSON file"),
-    "--task": ("task", str, "ranking | retrieval"),
-    "--mode": ("mode", str, "ME (multi-size) | SE (single-size)"),
-    "--budget": ("budget", int, "embedding budget in floats"),
-    "--batch-size": ("train_batch_size", int, "search batch size"),
-    "--max-epochs": ("max_epochs", int, "trainer epochs at most (early stopping on validation)"),
-    "--patience": ("patience", int, "trainer epochs without a better validation metric before stopping"),
-    "--steps-per-execution": ("steps_per_execution", int,
-                              "trainer steps per compiled call (1; more for accelerators)"),
-    "--train-steps": ("train_steps", int, "cap on a trainer's total steps (0 = none)"),
-    "--serving-top-k": ("serving_top_k", int,
-                        "retrieval: items the exported model returns per request (10)"),
-    "--serving-history-feature": ("serving_history_feature", str,
-                                  "retrieval: multi-valued feature whose items are never "
-                                  "returned ('' = none; default: 'history' if present)"),
-    "--eval-steps": ("eval_steps", int, "validation batches per epoch (0 = whole eval split)"),
-    "--blessing-threshold": ("blessing_threshold", float, "min AUC / Recall@5 to push"),
-    "--max-oov-label-share": ("max_oov_label_share", float,
-                              "retrieval: max share of eval/test labels unseen in training"),
-    "--serving-tolerance": ("serving_tolerance", float,
-                            "max drop of the blessing metric vs the latest blessed model"),
-    "--output-dir": ("output_dir", str, "root of artifacts, MLMD and pushed models"),
-    "--pipeline-root": ("pipeline_root", str, "explicit pipeline root"),
-    "--image": ("image", str, "container image (Kubeflow/Vertex)"),
-}
-
-
-# Shorthands of search options (the one ``search`` value): flag -> (option, type, help).
-_SEARCH_FLAGS = {
-    "--warmup-steps": ("warmup_steps", int, "search warm-up steps (= --search warmup_steps=N)"),
-    "--search-steps": ("search_steps", int, "search (controller) steps (= --search search_steps=N)"),
-    "--group-size": ("group_size", int, "ranking: examples per AUC reward (= --search group_size=N)"),
-    "--num-negatives": ("num_negatives", int,
-                        "retrieval: sampled negatives (= --search num_negatives=N)"),
-    "--warm-start": ("warm_start", str, "off | on | auto: a re-run's search starts from the "
-                                        "latest blessed model's MES and controller "
-                                        "(= --search warm_start=MODE)"),
-}
-SEARCH_FLAGS_FIELDS = tuple(name for name, _, _ in _SEARCH_FLAGS.values())
-SEARCH_PRECEDENCE = ("search options, later wins per option: the config's \"search\", "
-                     "--search-config, --warmup-steps/--search-steps/--group-size/--num-negatives/"
-                     "--warm-start, "
-                     "--search KEY=VALUE")
-
-
-def _search_option(text: str) -> Tuple[str, Any]:
-    """``"seed=3"`` -> ``("seed", 3)``; the value is read as JSON, else kept as a string (argparse type)."""
-    key, sep, value = text.partition("=")
-    if not sep or not key.strip():
-        raise argparse.ArgumentTypeError(f"expected KEY=VALUE (a SearchConfig option), got {text!r}")
-    try:
-        parsed = json.loads(value)
-    except json.JSONDecodeError:
-        parsed = {"true": True, "false": False}.get(value.strip().lower(), value.strip())
-    return key.strip(), parsed
-
-
-def _search_file(path: str) -> Dict[str, Any]:
-    """The JSON object of a ``--search-config`` file (argparse type)."""
-    try:
-        with open(path, encoding="utf-8") as f:
-            options = json.load(f)
-    except (OSError, json.JSONDecodeError) as e:
-        raise argparse.ArgumentTypeError(f"cannot read search config {path}: {e}") from e
-    if not isinstance(options, dict):
-        raise argparse.ArgumentTypeError(f"search config {path} must hold a JSON object of "
-                                         "SearchConfig options")
-    return options
-
-
-def _mapping(text: str) -> Dict[str, str]:
-    """``"a=1,b=2"`` -> ``{"a": "1", "b": "2"}`` (argparse type)."""
-    pairs = [p.split("=", 1) for p in text.split(",") if p.strip()]
-    if not pairs or any(len(p) != 2 or not p[0].strip() for p in pairs):
-        raise argparse.ArgumentTypeError(f"expected NAME=VALUE[,NAME=VALUE...], got {text!r}")
-    return {k.strip(): v.strip() for k, v in pairs}
-
-
-def _positive_int(flag: str, key: str, value: str) -> int:
-    if not value.isdigit() or int(value) <= 0:
-        raise ValueError(f"{flag}: {key}={value!r} must be a positive integer number of hash "
-                         "buckets, e.g. train=7,eval=2,test=1")
-    return int(value)
-
-
-def add_cli_args(parser: argparse.ArgumentParser, exclude: Sequence[str] = ()) -> None:
-    """Adds one flag per common config field (defaults None = keep the config's)."""
-    parser.add_argument("--config", help="PipelineConfig JSON file; flags override it")
-    for flag, (_, typ, help_text) in {**_CLI_FIELDS, **_SEARCH_FLAGS}.items():
-        if flag not in exclude:
-            parser.add_argument(flag, type=typ, default=None, help=help_text)
-    parser.add_argument("--search-config", type=_search_file, default=None, metavar="FILE",
-                        help="JSON object of SearchConfig options (e.g. {\"seed\": 3})")
-    parser.add_argument("--search", type=_search_option, action="append", default=None,
-                        metavar="KEY=VALUE", help="one SearchConfig option, repeatable "
-                        f"(e.g. --search fill_budget=true); {SEARCH_PRECEDENCE}")
-    parser.add_argument("--split-ratios", type=_mapping, default=None, metavar="NAME=N,...",
-                        help="hash-bucket split of one input, e.g. train=7,eval=2,test=1")
-    parser.add_argument("--input-splits", type=_mapping, default=None, metavar="NAME=GLOB,...",
-                        help="pre-split input, e.g. train=train/*,eval=eval/*,test=test/*")
-    parser.add_argument("--infer-schema", action="store_true",
-                        help="infer the schema with SchemaGen instead of importing --schema-path")
-    parser.add_argument("--no-baseline", action="store_true", help="skip the SE baseline trainer")
-    parser.add_argument("--no-cache", action="store_true", help="re-run every component")
-    parser.add_argument("--beam-arg", action="append", default=None, metavar="FLAG",
-                        help="Beam pipeline flag, repeatable (e.g. --beam-arg=--direct_num_workers=2); "
-                             "replaces the default Beam flags")
-
-
-def from_cli(args: argparse.Namespace, base: Optional[PipelineConfig] = None,
-             exclude: Sequence[str] = ()) -> PipelineConfig:
-    """Config from ``--config`` (or ``base``) with the given flags applied on top."""
-    if getattr(args, "config", None):
-        d = PipelineConfig.from_file(args.config).to_dict()
-    else:
-        d = (base or PipelineConfig()).to_dict()
-    for flag, (name, _, _) in _CLI_FIELDS.items():
-        if flag in exclude:
-            continue
-        value = getattr(args, flag[2:].replace("-", "_"), None)
-        if value is not None:
-            d[name] = value
-    d["search"] = _search_from_cli(args, d.get("search") or {}, exclude)
-    if args.split_ratios:
-        d["split_ratios"] = {k: _positive_int("--split-ratios", k, v)
-                             for k, v in args.split_ratios.items()}
-    if args.input_splits:
-        d["input_splits"] = dict(args.input_splits)
-    if args.infer_schema:
-        d["schema_path"] = None
-    if args.no_baseline:
-        d["train_baseline"] = False
-    if args.no_cache:
-        d["enable_cache"] = False
-    if args.beam_arg:
-        d["beam_pipeline_args"] = list(args.beam_arg)
-    return PipelineConfig.from_dict(d)
-
-
-def _search_from_cli(args: argparse.Namespace, search: Dict[str, Any],
-                     exclude: Sequence[str] = ()) -> Dict[str, Any]:
-    """``search`` with the command line's search options applied in ``SEARCH_PRECEDENCE`` order."""
-    search = dict(search)
-    search.update(getattr(args, "search_config", None) or {})
-    for flag, (name, _, _) in _SEARCH_FLAGS.items():
-        value = None if flag in exclude else getattr(args, flag[2:].replace("-", "_"), None)
-        if value is not None:
-            search[name] = value
-    search.update(getattr(args, "search", None) or [])
-    return search

@@ -84,7 +84,7 @@ def _eval_split(cfg: PipelineConfig) -> str:
 def _eval_config(cfg: PipelineConfig) -> tfma.EvalConfig:
     """TFMA config: NIS model = candidate, SE model = baseline (metrics per task in eval_config)."""
     return make_eval_config(
-        cfg.task, with_baseline=cfg.train_baseline, min_value=cfg.blessing_threshold,
+        cfg.resolved_task, with_baseline=cfg.train_baseline, min_value=cfg.blessing_threshold,
         max_regression=cfg.baseline_tolerance if cfg.train_baseline else None)
 
 
@@ -101,7 +101,8 @@ def _serving_eval_config(cfg: PipelineConfig) -> tfma.EvalConfig:
     model worse than the one serving; on the first run nothing is resolved and TFMA
     ignores it (rubber stamp), so the value threshold alone decides.
     """
-    return make_eval_config(cfg.task, with_baseline=True, min_value=cfg.blessing_threshold,
+    return make_eval_config(cfg.resolved_task, with_baseline=True,
+                            min_value=cfg.blessing_threshold,
                             max_regression=cfg.serving_tolerance)
 
 
@@ -132,16 +133,19 @@ def _warm_start_args(cfg: PipelineConfig, resolver: tfx.dsl.Resolver) -> Dict:
 
 def _common_custom_config(cfg: PipelineConfig) -> Dict:
     """custom_config of both trainers (see trainer_module.model.trainer)."""
-    return {"dataset": cfg.load_dataset().to_dict(), "budget": int(cfg.budget),
-            "train_batch_size": int(cfg.train_batch_size), "strategy": cfg.strategy,
-            "max_epochs": int(cfg.max_epochs), "patience": int(cfg.patience),
-            "steps_per_execution": int(cfg.steps_per_execution), **_serving_config(cfg)}
+    config = {"dataset": cfg.load_dataset().to_dict(), "budget": int(cfg.budget),
+              "train_batch_size": int(cfg.train_batch_size), "strategy": cfg.strategy,
+              "max_epochs": int(cfg.max_epochs), "patience": int(cfg.patience),
+              "steps_per_execution": int(cfg.steps_per_execution), **_serving_config(cfg)}
+    if cfg.search_space:  # the maximum widths: the trainers cap the budget as the search does
+        config["search_space"] = cfg.search_space
+    return config
 
 
 def _serving_config(cfg: PipelineConfig) -> Dict:
     """The retrieval ``serving_default``'s options (``trainer_module.model.serving``); none for
     ranking, so ranking trainers keep their cache and checkpoints."""
-    if cfg.task != "retrieval":
+    if cfg.load_dataset().task != "retrieval":
         return {}
     config = {"serving_top_k": int(cfg.serving_top_k)}
     if cfg.serving_history_feature is not None:
@@ -184,7 +188,7 @@ def create_pipeline(
     gate = AnomaliesGate(anomalies=example_validator.outputs["anomalies"],
                          statistics=statistics_gen.outputs["statistics"],
                          schema=schema_gen.outputs["schema"], label=dataset.label,
-                         task=cfg.task).with_id(ANOMALIES_GATE)
+                         task=dataset.task).with_id(ANOMALIES_GATE)
     resolver = latest_blessed_model_resolver()
     components += [example_gen, statistics_gen, schema_gen, example_validator, gate, resolver]
 
@@ -239,6 +243,7 @@ def create_pipeline(
             schema=gate.outputs["validated_schema"],
             train_args=train_args, eval_args=eval_args,
             custom_config={**custom_config, "baseline": True, "baseline_dim": cfg.baseline_dim,
+                           "baseline_dims": cfg.baseline_dims,
                            **_cluster_config(cfg, BASELINE_TRAINER),
                            CHECKPOINT_ROOT_KEY: checkpoint_root(cfg, BASELINE_TRAINER)},
             custom_executor_spec=_on_cluster(cfg, trainer_executor.VertexExecutor)
@@ -267,7 +272,7 @@ def create_pipeline(
         ).with_id(SERVING_EVALUATOR)
         components.append(serving_evaluator)
         gate_inputs["serving_blessing"] = serving_evaluator.outputs["blessing"]
-    blessing_gate = BlessingGate(model=trainer.outputs["model"], key_metric=key_metric(cfg.task),
+    blessing_gate = BlessingGate(model=trainer.outputs["model"], key_metric=key_metric(dataset.task),
                                  **gate_inputs).with_id(BLESSING_GATE)
     pusher = tfx.components.Pusher(
         model=trainer.outputs["model"],

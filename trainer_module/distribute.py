@@ -29,6 +29,8 @@ from typing import Dict, List, Optional
 import tensorflow as tf
 
 DEFAULT_MIN_SHARD_BYTES = 256 << 10
+# What the search's and the trainers' ``strategy`` may name (``tfx_io.make_strategy``).
+STRATEGIES = ("default", "mirrored", "tpu", "parameter_server", "multi_worker_mirrored")
 
 
 def tf_config_resolver() -> tf.distribute.cluster_resolver.TFConfigClusterResolver:

@@ -56,18 +56,19 @@ class InfeasibleRunError(ValueError):
 def budget_problems(vocab_sizes: Dict[str, int], budget: int, mode: str, search_space: str,
                     check_baseline: bool) -> List[str]:
     """Why the search or the SE baseline cannot fit ``budget`` ([] when both can)."""
-    from components.neural_input_search import constants as c  # pylint: disable=import-outside-toplevel
     from components.neural_input_search.executor import build_search_space  # pylint: disable=import-outside-toplevel
+    from components.neural_input_search.request import search_space_overrides  # pylint: disable=import-outside-toplevel
     from trainer_module.model import trainer as run_fn  # pylint: disable=import-outside-toplevel
     problems = []
     try:
-        build_search_space(vocab_sizes, {c.BUDGET_KEY: budget, c.MODE_KEY: mode,
-                                         c.SEARCH_SPACE_KEY: search_space or None})
+        build_search_space(vocab_sizes, budget, mode, search_space or None)
     except ValueError as e:
         problems.append(f"infeasible budget for the search (vocabulary sizes {vocab_sizes}): {e}")
     if check_baseline:
         try:
-            run_fn.resolve_spec({"budget": budget, "baseline": True}, vocab_sizes)
+            overrides = search_space_overrides(search_space or None, list(vocab_sizes))
+            run_fn.trainable(run_fn.baseline_spec(vocab_sizes, budget, search_space=overrides),
+                             vocab_sizes)
         except ValueError as e:
             problems.append(f"infeasible budget for the BaselineTrainer: {e}")
     return problems

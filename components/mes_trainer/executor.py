@@ -1,14 +1,15 @@
 """MesTrainer executor: TFX's GenericExecutor that hands the MES path and a checkpoint dir to the run_fn.
 
-``custom_config['mes_uri']`` is set to the MES JSON path of the
-``embedding_spec`` input (when one is wired), and ``custom_config['checkpoint_dir']``
-to a stable folder keyed by the inputs, the MES and the training settings
-(``components.checkpoints``), so a preempted training that is retried or re-run
-continues from its checkpoints. An explicit ``checkpoint_dir`` wins; the
-``checkpoint_root`` key is consumed here. The output model records the MES
-artifact's URI as its ``embedding_spec_uri`` property, so a later run that
-resolves it from MLMD (latest blessed model) finds the MES it was trained on.
-Everything else is Trainer's.
+The run_fn's ``custom_config`` (``run_fn_config``; the run_fn parses it once into a
+``TrainerConfig``) is the component's, with ``mes_uri`` set to the MES JSON path of the
+``embedding_spec`` input (when one is wired) and ``checkpoint_dir`` to a stable folder
+keyed by the inputs, the MES and the training settings (``components.checkpoints``), so a
+preempted training that is retried or re-run continues from its checkpoints. An explicit
+``checkpoint_dir`` wins; the keys consumed here and by the Vertex launcher
+(``checkpoint_root``, ``vertex_training.LAUNCHER_KEYS``) are dropped. The output model
+records the MES artifact's URI as its ``embedding_spec_uri`` property, so a later run that
+resolves it from MLMD (latest blessed model) finds the MES it was trained on. Everything
+else is Trainer's.
 """
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from tfx.components.trainer import executor as trainer_executor
 from tfx.components.trainer import fn_args_utils
 
 from components import artifacts, checkpoints
-from components.vertex_training import VertexLauncher
+from components.vertex_training import LAUNCHER_KEYS, VertexLauncher
 from components.artifacts import EMBEDDING_SPEC_KEY
 
 MES_URI_KEY = "mes_uri"
@@ -56,6 +57,17 @@ def with_checkpoint_dir(custom_config: Dict[str, Any] | None,
     return config
 
 
+def run_fn_config(custom_config: Dict[str, Any] | None,
+                  input_dict: Dict[str, List[types.Artifact]],
+                  output_dict: Dict[str, List[types.Artifact]],
+                  exec_properties: Mapping[str, Any], context: Any = None) -> Dict[str, Any]:
+    """The run_fn's custom_config: ``mes_uri`` and ``checkpoint_dir`` set, the launcher's keys
+    dropped (what ``TrainerConfig.from_custom_config`` accepts)."""
+    config = with_checkpoint_dir(with_mes_uri(custom_config, input_dict), input_dict,
+                                 output_dict, exec_properties, context)
+    return {k: v for k, v in config.items() if k not in LAUNCHER_KEYS}
+
+
 EMBEDDING_SPEC_URI_KEY = "embedding_spec_uri"
 
 
@@ -83,9 +95,8 @@ class Executor(trainer_executor.GenericExecutor):
                    output_dict: Dict[str, List[types.Artifact]],
                    exec_properties: Dict[str, Any]) -> fn_args_utils.FnArgs:
         fn_args = super()._GetFnArgs(input_dict, output_dict, exec_properties)
-        fn_args.custom_config = with_checkpoint_dir(
-            with_mes_uri(fn_args.custom_config, input_dict), input_dict, output_dict,
-            exec_properties, self._context)
+        fn_args.custom_config = run_fn_config(fn_args.custom_config, input_dict, output_dict,
+                                              exec_properties, self._context)
         return fn_args
 
 

@@ -1,5 +1,7 @@
 """Channel and execution-property names of the NeuralInputSearch component."""
 from components.artifacts import EMBEDDING_SPEC_KEY  # noqa: F401  (shared with MesTrainer)
+from components.checkpoints import CHECKPOINT_DIR_KEY, CHECKPOINT_ROOT_KEY  # noqa: F401
+from trainer_module.data.preprocessing import DATASET_KEY as DATASET_CONFIG_KEY  # noqa: F401
 
 # Input channels.
 EXAMPLES_KEY = "examples"
@@ -24,7 +26,6 @@ EVAL_SPLIT_KEY = "eval_split"
 UI_METADATA_PATH_KEY = "ui_metadata_path"
 CUSTOM_CONFIG_KEY = "custom_config"
 
-# Keys inside custom_config.
-DATASET_CONFIG_KEY = "dataset"          # DatasetConfig.to_dict(), required
-CHECKPOINT_DIR_KEY = "checkpoint_dir"   # explicit checkpoint dir (wins over the derived one)
-CHECKPOINT_ROOT_KEY = "checkpoint_root" # root of the derived <root>/<key> dirs (components.checkpoints)
+# Keys inside custom_config (defined where they are read, imported above): DATASET_CONFIG_KEY
+# (DatasetConfig.to_dict(), required), CHECKPOINT_DIR_KEY (explicit checkpoint dir) and
+# CHECKPOINT_ROOT_KEY (root of the derived <root>/<key> dirs, components.checkpoints).

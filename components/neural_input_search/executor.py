@@ -16,20 +16,21 @@ from absl import logging
 from tfx import types
 from tfx.dsl.components.base import base_executor
 from tfx.types import artifact_utils
-from tfx.utils import io_utils, json_utils
+from tfx.utils import io_utils
 
 from components import artifacts, checkpoints
 from components.vertex_training import VertexLauncher
 from components.neural_input_search import constants as c
 from components.mes_trainer import executor as trainer_executor
 from components.neural_input_search import report
+from components.neural_input_search.request import SearchRequest, search_space_overrides
 from trainer_module.data import preprocessing
 from trainer_module.data import tfx_io
-from trainer_module.defaults import DEFAULT_BATCH_SIZE
 from trainer_module.search import search as nis_search
 from trainer_module.search import warm_start as warm_lib
 from trainer_module.data.features import DatasetConfig
 from trainer_module.search.space import SearchSpace
+from trainer_module.spec import capacity
 from trainer_module.spec.mes import ModelSpec
 
 _KFP_UI_METADATA = "/mlpipeline-ui-metadata.json"
@@ -44,14 +45,9 @@ class SearchInputs(NamedTuple):
     eval_files: List[str]
 
 
-def custom_config(exec_properties: Mapping[str, Any]) -> Dict[str, Any]:
-    return json_utils.loads(exec_properties.get(c.CUSTOM_CONFIG_KEY) or "null") or {}
-
-
 def resolve_inputs(input_dict: Mapping[str, List[types.Artifact]],
-                   exec_properties: Mapping[str, Any]) -> SearchInputs:
-    """Dataset config (custom_config['dataset']), transform graph and split file patterns."""
-    dataset = preprocessing.dataset_from_custom_config(custom_config(exec_properties))
+                   request: SearchRequest) -> SearchInputs:
+    """Dataset config, transform graph and the split file patterns of ``request``'s splits."""
     examples = input_dict[c.EXAMPLES_KEY]
 
     def files(split: str) -> List[str]:
@@ -60,78 +56,44 @@ def resolve_inputs(input_dict: Mapping[str, List[types.Artifact]],
         except ValueError as e:
             raise ValueError(f"transformed examples have no split {split!r}: {e}") from e
 
-    return SearchInputs(dataset=dataset,
+    return SearchInputs(dataset=request.dataset,
                         transform_graph_uri=artifact_utils.get_single_uri(input_dict[c.TRANSFORM_GRAPH_KEY]),
-                        train_files=files(exec_properties.get(c.TRAIN_SPLIT_KEY) or "train"),
-                        eval_files=files(exec_properties.get(c.EVAL_SPLIT_KEY) or "eval"))
+                        train_files=files(request.train_split),
+                        eval_files=files(request.eval_split))
 
 
-def search_space_overrides(text: Optional[str], names: List[str]) -> Dict[str, Dict[str, Any]]:
-    """Parses the ``search_space`` JSON; a ``'*'`` entry applies to every feature."""
-    overrides = json.loads(text) if text else {}
-    if not isinstance(overrides, dict):
-        raise ValueError(f"search_space must be a JSON object of feature -> options, got {text!r}")
-    common = overrides.pop("*", {})
-    out = {n: dict(v) for n, v in overrides.items()}  # unknown names: from_vocab_sizes rejects them
-    if common:
-        out.update({n: {**common, **out.get(n, {})} for n in names})
-    return out
-
-
-def build_search_space(vocab_sizes: Mapping[str, int],
-                       exec_properties: Mapping[str, Any]) -> SearchSpace:
-    """The SearchSpace; raises ValueError when no non-empty configuration fits the budget."""
-    overrides = search_space_overrides(exec_properties.get(c.SEARCH_SPACE_KEY), list(vocab_sizes))
-    space = SearchSpace.from_vocab_sizes(vocab_sizes, budget=int(exec_properties[c.BUDGET_KEY]),
-                                         mode=exec_properties.get(c.MODE_KEY) or "ME",
-                                         overrides=overrides,
-                                         accounting=exec_properties.get(c.ACCOUNTING_KEY) or "exact")
+def build_search_space(vocab_sizes: Mapping[str, int], budget: int, mode: str = "ME",
+                       search_space: Optional[str] = None,
+                       accounting: str = "exact") -> SearchSpace:
+    """The SearchSpace, its budget capped at the full model's floats (``capacity``, as the
+    trainers cap it); raises ValueError when no non-empty configuration fits the budget."""
+    overrides = search_space_overrides(search_space, list(vocab_sizes))
+    budget = capacity.capped_budget(int(budget), vocab_sizes, overrides, "NeuralInputSearch")
+    space = SearchSpace.from_vocab_sizes(vocab_sizes, budget=budget, mode=mode,
+                                         overrides=overrides, accounting=accounting)
     space.check_feasible()
     return space
 
 
-def build_search_config(exec_properties: Mapping[str, Any],
-                        dataset: DatasetConfig) -> nis_search.SearchConfig:
-    """The ``search_config`` execution parameter (``SearchConfig.to_json``), read as it is.
-
-    Its task, when it names one, must be the dataset config's (the task is declared there).
-    """
-    return nis_search.SearchConfig.from_json(exec_properties.get(c.SEARCH_CONFIG_KEY) or "{}",
-                                             task=dataset.task)
-
-
-def batch_sizes(exec_properties: Mapping[str, Any],
-                config: nis_search.SearchConfig) -> Tuple[int, int]:
-    """(main-model batch, controller batch); the latter defaults to ``SearchConfig.controller_batch_size``."""
-    train_bs = int(exec_properties.get(c.TRAIN_BATCH_SIZE_KEY, DEFAULT_BATCH_SIZE))
-    eval_bs = exec_properties.get(c.EVAL_BATCH_SIZE_KEY)
-    if eval_bs is None:
-        return train_bs, config.controller_batch_size(train_bs)
-    group = int(config.group_size)
-    if config.task == "ranking" and int(eval_bs) % group:
-        raise ValueError(f"eval_batch_size {eval_bs} must be a multiple of group_size {group} "
-                         "for ranking (one AUC reward per group)")
-    return train_bs, int(eval_bs)
-
-
-def scaled_config(config: nis_search.SearchConfig, inputs: SearchInputs,
-                  exec_properties: Mapping[str, Any]) -> nis_search.SearchConfig:
-    """``config`` with its length scaled to ``search_epochs`` passes over the train split
-    (``SearchConfig.for_train_examples``; the split is counted once, without parsing)."""
+def scaled_config(request: SearchRequest, inputs: SearchInputs) -> nis_search.SearchConfig:
+    """The search options with their length scaled to ``search_epochs`` passes over the
+    train split (``SearchConfig.for_train_examples``; the split is counted once, without
+    parsing)."""
+    config = request.search
     if not config.search_epochs:
         return config
     examples = tfx_io.count_examples(inputs.train_files)
-    scaled = config.for_train_examples(examples, batch_sizes(exec_properties, config)[0])
+    scaled = config.for_train_examples(examples, request.batch_sizes[0])
     logging.info("NIS: train split %d examples; search %d warm-up + %d search steps "
                  "(search_epochs=%g; at least %d + %d)", examples, scaled.warmup_steps,
                  scaled.search_steps, config.search_epochs, config.warmup_steps, config.search_steps)
     return scaled
 
 
-def build_datasets(inputs: SearchInputs, exec_properties: Mapping[str, Any],
+def build_datasets(inputs: SearchInputs, request: SearchRequest,
                    config: nis_search.SearchConfig) -> Tuple[tf.data.Dataset, tf.data.Dataset]:
     """Train split -> main model, eval split -> controller; batched and repeated."""
-    train_bs, eval_bs = batch_sizes(exec_properties, config)
+    train_bs, eval_bs = request.batch_sizes
     train = tfx_io.input_fn(inputs.train_files, inputs.transform_graph_uri, inputs.dataset,
                             train_bs, seed=config.seed)
     val = tfx_io.input_fn(inputs.eval_files, inputs.transform_graph_uri, inputs.dataset,
@@ -141,14 +103,15 @@ def build_datasets(inputs: SearchInputs, exec_properties: Mapping[str, Any],
 
 def search_checkpoint_dir(input_dict: Mapping[str, List[types.Artifact]],
                           output_dict: Mapping[str, List[types.Artifact]],
-                          exec_properties: Mapping[str, Any], config: nis_search.SearchConfig,
-                          context: Any = None) -> str:
+                          exec_properties: Mapping[str, Any], request: SearchRequest,
+                          config: nis_search.SearchConfig, context: Any = None) -> str:
     """Where the search checkpoints: the explicit ``custom_config['checkpoint_dir']``, else a
-    folder under the pipeline root keyed by the inputs and settings (``components.checkpoints``),
-    so a retried or re-run search resumes; else ``<search_results uri>/checkpoints``.
+    folder under the pipeline root keyed by the inputs and settings (``components.checkpoints``,
+    which fingerprints ``exec_properties``), so a retried or re-run search resumes; else
+    ``<search_results uri>/checkpoints``.
     """
     stable = checkpoints.stable_checkpoint_dir(
-        input_dict, output_dict, exec_properties, custom_config(exec_properties), context,
+        input_dict, output_dict, exec_properties, request.custom_config, context,
         extra={"search_config": json.loads(config.to_json())})
     if stable:
         return stable
@@ -158,17 +121,15 @@ def search_checkpoint_dir(input_dict: Mapping[str, List[types.Artifact]],
     return artifacts.checkpoints_dir(results)
 
 
-def search_strategy(exec_properties: Mapping[str, Any]) -> Optional[tf.distribute.Strategy]:
-    """The ``strategy`` property's strategy (None: the default one). Under
-    ``parameter_server`` the cluster's worker and ps tasks serve here and never return."""
-    name = exec_properties.get(c.STRATEGY_KEY) or "default"
-    return None if name == "default" else tfx_io.make_strategy(
-        name, **tfx_io.shard_options(custom_config(exec_properties)))
+def search_strategy(request: SearchRequest) -> Optional[tf.distribute.Strategy]:
+    """The request's strategy (None: the default one). Under ``parameter_server`` the
+    cluster's worker and ps tasks serve here and never return."""
+    return None if request.strategy == "default" else tfx_io.make_strategy(
+        request.strategy, **request.shard_options)
 
 
 def run(space: SearchSpace, inputs: SearchInputs, train_ds: tf.data.Dataset,
-        val_ds: tf.data.Dataset, config: nis_search.SearchConfig,
-        exec_properties: Mapping[str, Any], results: types.Artifact,
+        val_ds: tf.data.Dataset, config: nis_search.SearchConfig, results: types.Artifact,
         checkpoint_dir: Optional[str] = None, warm: Optional[warm_lib.WarmStart] = None,
         controller_dir: Optional[str] = None,
         strategy: Optional[tf.distribute.Strategy] = None) -> nis_search.SearchResult:
@@ -177,10 +138,8 @@ def run(space: SearchSpace, inputs: SearchInputs, train_ds: tf.data.Dataset,
     `checkpoint_dir` defaults to ``<results uri>/checkpoints``; a checkpoint there
     (from an earlier, interrupted execution) is resumed from its step. `warm` starts the
     search from the previous blessed model's MES and controller; the final controller is
-    saved to `controller_dir` for the next run's warm start. `strategy` defaults to
-    ``search_strategy(exec_properties)``.
+    saved to `controller_dir` for the next run's warm start. `strategy`: None, the default.
     """
-    strategy = strategy or search_strategy(exec_properties)
     checkpoint_dir = checkpoint_dir or artifacts.checkpoints_dir(results)
     logging.info("NIS: %s search over %d features, budget %d floats, checkpoints in %s",
                  space.mode, len(space.features), space.budget, checkpoint_dir)
@@ -219,10 +178,10 @@ def warm_start(input_dict: Mapping[str, List[types.Artifact]],
     return warm_lib.WarmStart(artifacts.read_mes(uri), artifacts.controller_dir(uri))
 
 
-def ui_metadata_path(exec_properties: Mapping[str, Any]) -> Optional[str]:
+def ui_metadata_path(request: SearchRequest) -> Optional[str]:
     """Explicit path, else the KFP v1 path when running in a KFP/Argo pod, else None."""
-    if exec_properties.get(c.UI_METADATA_PATH_KEY):
-        return exec_properties[c.UI_METADATA_PATH_KEY]
+    if request.ui_metadata_path:
+        return request.ui_metadata_path
     in_pod = "KFP_POD_NAME" in os.environ or any(k.startswith("ARGO_") for k in os.environ)
     return _KFP_UI_METADATA if in_pod else None
 
@@ -242,20 +201,21 @@ def write_ui_metadata(path: str, metadata: Dict[str, Any]) -> None:
 
 
 def write_outputs(output_dict: Mapping[str, List[types.Artifact]], result: nis_search.SearchResult,
-                  space: SearchSpace, exec_properties: Mapping[str, Any], task: str,
+                  space: SearchSpace, request: SearchRequest,
                   previous: Optional[ModelSpec] = None) -> None:
     """MES JSON + report next to it, results JSON, custom properties, KFP viewer metadata."""
     mes = artifact_utils.get_single_instance(output_dict[c.EMBEDDING_SPEC_KEY])
     results = artifact_utils.get_single_instance(output_dict[c.SEARCH_RESULTS_KEY])
     artifacts.write_mes(mes, result.spec)
     extra = dict(previous=previous, links={"search": artifacts.logs_dir(results)})
+    task = request.dataset.task
     markdown = report.render_markdown(result.spec, result, space, task, **extra)
     html = report.render_html(result.spec, result, space, task, **extra)
     artifacts.write_report(mes, markdown, html)
     artifacts.write_search_results(results, result, task)
     logging.info("NIS: MES cost %d / budget %d (%s accounting) written to %s", result.spec.cost(),
                  result.spec.budget, result.spec.accounting, mes.uri)
-    path = ui_metadata_path(exec_properties)
+    path = ui_metadata_path(request)
     if path:
         write_ui_metadata(path, report.ui_metadata(markdown, html, artifacts.logs_dir(results)))
 
@@ -267,26 +227,26 @@ class Executor(base_executor.BaseExecutor):
            output_dict: Dict[str, List[types.Artifact]],
            exec_properties: Dict[str, Any]) -> None:
         self._log_startup(input_dict, output_dict, exec_properties)
-        strategy = search_strategy(exec_properties)  # first: a ps or worker task serves here
-        inputs = resolve_inputs(input_dict, exec_properties)
+        request = SearchRequest.from_exec_properties(exec_properties)
+        strategy = search_strategy(request)  # first: a ps or worker task serves here
+        inputs = resolve_inputs(input_dict, request)
         vocab_sizes = preprocessing.vocab_sizes_from_transform_output(
             inputs.transform_graph_uri, inputs.dataset)
-        space = build_search_space(vocab_sizes, exec_properties)
-        config = scaled_config(build_search_config(exec_properties, inputs.dataset), inputs,
-                               exec_properties)
+        space = build_search_space(vocab_sizes, request.budget, request.mode,
+                                   request.search_space, request.accounting)
+        config = scaled_config(request, inputs)
         space = nis_search.searched_space(space, config)  # the report labels its decisions
         warm = warm_start(input_dict, config)
         if warm is not None and config.warm_start_search_steps is not None:
             config = dataclasses.replace(config, search_steps=config.warm_start_search_steps)
-        train_ds, val_ds = build_datasets(inputs, exec_properties, config)
+        train_ds, val_ds = build_datasets(inputs, request, config)
         results = artifact_utils.get_single_instance(output_dict[c.SEARCH_RESULTS_KEY])
-        checkpoint_dir = search_checkpoint_dir(input_dict, output_dict, exec_properties, config,
-                                               self._context)
+        checkpoint_dir = search_checkpoint_dir(input_dict, output_dict, exec_properties, request,
+                                               config, self._context)
         mes = artifact_utils.get_single_instance(output_dict[c.EMBEDDING_SPEC_KEY])
-        result = run(space, inputs, train_ds, val_ds, config, exec_properties, results,
-                     checkpoint_dir, warm, controller_dir=artifacts.controller_dir(mes),
-                     strategy=strategy)
-        write_outputs(output_dict, result, space, exec_properties, config.task,
+        result = run(space, inputs, train_ds, val_ds, config, results, checkpoint_dir, warm,
+                     controller_dir=artifacts.controller_dir(mes), strategy=strategy)
+        write_outputs(output_dict, result, space, request,
                       previous=warm.spec if warm is not None else None)
 
 

@@ -28,7 +28,8 @@ import os
 import sys
 from typing import Any, Dict, List, Optional, Sequence
 
-from pipelines import config as config_lib
+from pipelines import cli
+from pipelines.config import PipelineConfig
 
 DEFAULT_ROOT = "gs://YOUR_BUCKET/nis"
 IMAGE_WORKDIR = "/pipeline"  # where the Dockerfile copies the repository
@@ -81,7 +82,7 @@ def restrict_blessing_resolver(job: Dict[str, Any]) -> int:
     return changed
 
 
-def compile_pipeline(cfg: config_lib.PipelineConfig, output_dir: str,
+def compile_pipeline(cfg: PipelineConfig, output_dir: str,
                      output_filename: Optional[str] = None) -> str:
     """Writes the PipelineJob JSON; returns its path."""
     from tfx.orchestration.kubeflow.v2 import kubeflow_v2_dag_runner  # pylint: disable=import-outside-toplevel
@@ -109,10 +110,10 @@ def compile_pipeline(cfg: config_lib.PipelineConfig, output_dir: str,
     return path
 
 
-def default_config(task: str = "ranking") -> config_lib.PipelineConfig:
+def default_config(task: str = "ranking") -> PipelineConfig:
     """Placeholder cloud locations; dataset config and in-image schema of the synthetic data."""
     from pipelines.data import synthetic  # pylint: disable=import-outside-toplevel
-    return config_lib.PipelineConfig(
+    return PipelineConfig(
         task=task, output_dir=DEFAULT_ROOT, data_path=f"{DEFAULT_ROOT}/data",
         schema_path=DEFAULT_SCHEMA.format(task=task),
         dataset=synthetic.dataset_config(task).to_dict(),
@@ -132,7 +133,7 @@ def _gpu(value: Optional[str], cpu: Optional[float], memory: Optional[float]) ->
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
-    config_lib.add_cli_args(parser, exclude=("--output-dir",))
+    cli.add_cli_args(parser, exclude=("--output-dir",))
     parser.add_argument("--output-dir", default=DEFAULT_OUTPUT_DIR,
                         help="local folder for the compiled PipelineJob JSON")
     parser.add_argument("--output-filename", default=None, help="default <pipeline_name>.json")
@@ -148,11 +149,11 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def resolve(args: argparse.Namespace) -> config_lib.PipelineConfig:
+def resolve(args: argparse.Namespace) -> PipelineConfig:
     base = default_config(args.task or "ranking")
     if args.dataset_config:
         base.dataset = None  # the given DatasetConfig JSON wins over the synthetic default
-    d = config_lib.from_cli(args, base=base, exclude=("--output-dir",)).to_dict()
+    d = cli.from_cli(args, base=base, exclude=("--output-dir",)).to_dict()
     if args.root:
         d["output_dir"] = args.root
         if args.data_path is None and not args.config:
@@ -165,7 +166,7 @@ def resolve(args: argparse.Namespace) -> config_lib.PipelineConfig:
     if args.dataflow_project:
         d["beam_pipeline_args"] = dataflow_beam_args(args.dataflow_project, args.dataflow_region,
                                                      d["output_dir"])
-    return config_lib.PipelineConfig.from_dict(d)
+    return PipelineConfig.from_dict(d)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

@@ -40,7 +40,8 @@ from pipelines.runners import console
 # factory", third-party FutureWarnings) are held here and go to the run's log file (or to
 # stderr under --verbose).
 with console.captured_stderr() as _STARTUP:
-    from pipelines import config as config_lib
+    from pipelines import cli
+    from pipelines.config import PipelineConfig
     from pipelines.data import demo as demo_data
     from pipelines.ops import preflight
     from pipelines.ops import run_lock
@@ -55,7 +56,7 @@ DEMO_OVERRIDES = dict(pipeline_name="nis-demo", budget=30_000, train_batch_size=
 
 
 def make_demo_config(output_dir: str, task: str = "ranking", num_examples: int = DEMO_EXAMPLES,
-                     seed: int = 0, write: bool = True, **overrides) -> config_lib.PipelineConfig:
+                     seed: int = 0, write: bool = True, **overrides) -> PipelineConfig:
     """A config for the embedded synthetic dataset under ``output_dir/data``.
 
     With ``write`` the data is generated first (``demo_data.write_demo_data``:
@@ -67,23 +68,23 @@ def make_demo_config(output_dir: str, task: str = "ranking", num_examples: int =
     fields = dict(DEMO_OVERRIDES, task=task, output_dir=output_dir, data_path=data_path,
                   schema_path=schema_path, dataset=dataset.to_dict())
     fields.update(overrides)
-    return config_lib.PipelineConfig(**fields)
+    return PipelineConfig(**fields)
 
 
-def metadata_connection_config(cfg: config_lib.PipelineConfig):
+def metadata_connection_config(cfg: PipelineConfig):
     from tfx import v1 as tfx  # pylint: disable=import-outside-toplevel
     os.makedirs(os.path.dirname(os.path.abspath(cfg.metadata_path)), exist_ok=True)
     return tfx.orchestration.metadata.sqlite_metadata_connection_config(cfg.metadata_path)
 
 
-def _run_ids(cfg: config_lib.PipelineConfig) -> List[str]:
+def _run_ids(cfg: PipelineConfig) -> List[str]:
     from pipelines.ops import results  # pylint: disable=import-outside-toplevel
     if not os.path.exists(cfg.metadata_path):
         return []
     return [c.name for c in results.runs(results.connect(cfg.metadata_path), cfg.pipeline_name)]
 
 
-def run(cfg: config_lib.PipelineConfig) -> Optional[str]:
+def run(cfg: PipelineConfig) -> Optional[str]:
     """Runs the whole pipeline with LocalDagRunner; returns its run id; raises if a component fails.
 
     The run holds ``run_lock`` on its pipeline root, so a second run on the same
@@ -122,7 +123,7 @@ def run_pipeline(pipeline, metadata_path: str) -> None:
         tfx.orchestration.LocalDagRunner().run(pipeline)
 
 
-def report(cfg: config_lib.PipelineConfig, run_id: Optional[str] = None) -> str:
+def report(cfg: PipelineConfig, run_id: Optional[str] = None) -> str:
     """The locations + result table of run ``run_id`` (default: the latest), read from MLMD."""
     from pipelines.ops import results  # pylint: disable=import-outside-toplevel
     store = results.connect(cfg.metadata_path)
@@ -152,7 +153,7 @@ class ProgressFilter(logging.Filter):
         return False
 
 
-def _quiet_run(cfg: config_lib.PipelineConfig, start: float) -> console.QuietRun:
+def _quiet_run(cfg: PipelineConfig, start: float) -> console.QuietRun:
     """Terminal: the run's start, component/progress lines, errors and the summary; the run's
     log file: the rest (TensorFlow start-up lines, TFX/Beam logs, warnings, Keras' epoch lines)."""
     from absl import logging as absl_logging  # pylint: disable=import-outside-toplevel
@@ -168,7 +169,7 @@ def _parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="Without --demo, --data-path, --schema-path (or --infer-schema) and "
                "--dataset-config are needed. Flags override --config.")
-    config_lib.add_cli_args(parser)
+    cli.add_cli_args(parser)
     parser.add_argument("--demo", action="store_true",
                         help="generate the embedded synthetic dataset first and run on it")
     parser.add_argument("--demo-examples", type=int, default=DEMO_EXAMPLES,
@@ -183,16 +184,16 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _resolve(args: argparse.Namespace) -> config_lib.PipelineConfig:
+def _resolve(args: argparse.Namespace) -> PipelineConfig:
     """The validated config; writes nothing (the demo data is written by ``main``)."""
     if args.demo:
         out = args.output_dir or "demo_output"
         task = args.task or "ranking"
         base = make_demo_config(out, task=task, write=False)
-        cfg = config_lib.from_cli(args, base=base)
+        cfg = cli.from_cli(args, base=base)
         cfg.load_dataset()
         return cfg
-    cfg = config_lib.from_cli(args)
+    cfg = cli.from_cli(args)
     missing = [flag for flag, value in (("--data-path", args.data_path or args.config),
                                         ("--dataset-config", cfg.dataset or cfg.dataset_config_path))
                if not value]
@@ -204,13 +205,13 @@ def _resolve(args: argparse.Namespace) -> config_lib.PipelineConfig:
     return cfg
 
 
-def _prepare(args: argparse.Namespace) -> config_lib.PipelineConfig:
+def _prepare(args: argparse.Namespace) -> PipelineConfig:
     """Config, demo data and input checks: everything that runs before the pipeline."""
     cfg = _resolve(args)
     if args.print_config:
         return cfg
     if args.demo:
-        demo_data.write_demo_data(cfg.output_dir, cfg.task, args.demo_examples, args.seed)
+        demo_data.write_demo_data(cfg.output_dir, cfg.resolved_task, args.demo_examples, args.seed)
     for note in preflight.check_inputs(cfg):  # e.g. rows truncated to max_len
         print(note, flush=True)
     return cfg
@@ -241,7 +242,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(cfg.to_json())
         return 0
     start = time.time()
-    print(f"Running pipeline {cfg.pipeline_name!r} (task {cfg.task}, mode {cfg.mode}, "
+    print(f"Running pipeline {cfg.pipeline_name!r} (task {cfg.resolved_task}, mode {cfg.mode}, "
           f"budget {cfg.budget:,}) with root {cfg.resolved_pipeline_root}", flush=True)
     if args.verbose:
         _verbose_logging()
@@ -255,7 +256,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     return rc
 
 
-def _run_and_report(cfg: config_lib.PipelineConfig, start: float) -> int:
+def _run_and_report(cfg: PipelineConfig, start: float) -> int:
     """Runs the pipeline and prints the summary; returns the exit status (errors: one line)."""
     previous = signal.signal(signal.SIGTERM, _terminate)
     try:

@@ -204,23 +204,28 @@ def test_retrieval_serving_default_returns_the_top_k_vocabulary_items(
         assert ids == _expected_top(full, vocab, k)
 
 
-def test_serving_options_are_checked():
+def test_serving_options_are_checked_before_training():
     from trainer_module.data.features import DatasetConfig, FeatureConfig
-    from trainer_module.model import serving
+    from trainer_module.model.trainer_config import TrainerConfig
     dataset = DatasetConfig(task="retrieval", label="next", features=[
         FeatureConfig("user"), FeatureConfig("history", multivalent=True, max_len=3),
         FeatureConfig("tags", multivalent=True, max_len=3)])
-    assert serving.serving_top_k({}) == 10 and serving.serving_top_k({"serving_top_k": 3}) == 3
-    assert serving.history_feature({}, dataset) == "history"
-    assert serving.history_feature({"serving_history_feature": "tags"}, dataset) == "tags"
-    assert serving.history_feature({"serving_history_feature": ""}, dataset) is None
+
+    def config(**options):
+        return TrainerConfig.from_custom_config({"dataset": dataset.to_dict(), **options})
+
+    assert (config().serving_top_k, config(serving_top_k=3).serving_top_k) == (10, 3)
+    assert config().history_feature == "history"  # the dataset's history bag, by default
+    assert config(serving_history_feature="tags").history_feature == "tags"
+    assert config(serving_history_feature="").history_feature is None
     no_history = DatasetConfig(task="retrieval", label="next", features=[FeatureConfig("user")])
-    assert serving.history_feature({}, no_history) is None
+    assert TrainerConfig.from_custom_config({"dataset": no_history.to_dict()}).history_feature is None
     for bad in (0, -1, 2.5, True):
-        with pytest.raises(ValueError, match="serving_top_k must be a positive integer"):
-            serving.serving_top_k({"serving_top_k": bad})
-    with pytest.raises(ValueError, match="'user' is not a multi-valued feature"):
-        serving.history_feature({"serving_history_feature": "user"}, dataset)
+        with pytest.raises(ValueError, match="serving_top_k"):
+            config(serving_top_k=bad)
+    with pytest.raises(ValueError, match=r"custom_config\['serving_history_feature'\] 'user' is "
+                                         "not a multi-valued feature"):
+        config(serving_history_feature="user")
 
 
 def test_checkpoint_dir_is_stable_per_inputs_and_settings(tmp_path):
@@ -287,3 +292,17 @@ def test_ranking_tfma_reports_mean_label_so_a_one_class_auc_is_seen(tiny_data, m
     assert metrics["mean_label"] == pytest.approx(labels.mean(), abs=1e-6)
     assert 0.0 < metrics["mean_label"] < 1.0 and "auc" not in blessing.undefined_metrics(metrics)
     assert blessing.undefined_metrics(dict(metrics, mean_label=0.0)) == {"auc"}
+
+
+def test_baseline_dims_train_each_width_and_keep_the_best_on_validation(tiny_data, make_artifacts,
+                                                                        tmp_path):
+    data = tiny_data("ranking")
+    _, summary = _train(data, make_artifacts, tmp_path, budget=300, baseline=True,
+                        baseline_dims=[1, 4])
+    with open(os.path.join(tmp_path / "model_run", "training.json")) as f:
+        record = json.load(f)
+    grid = record["baseline_grid"]
+    assert [g["dim"] for g in grid] == [1, 4] and all(g["floats"] <= 300 for g in grid)
+    best = max(grid, key=lambda g: g["best_value"])
+    assert record["best_value"] == best["best_value"]
+    assert summary["embedding_cost"] == best["floats"]  # the exported model is the best width's

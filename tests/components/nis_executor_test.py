@@ -9,6 +9,8 @@ from tfx.types import standard_artifacts
 from components import artifacts, checkpoints
 from components.artifacts import MultiSizeEmbeddingSpec, SearchResults
 from components.neural_input_search import NeuralInputSearch, executor
+from components.neural_input_search.request import SearchRequest
+from trainer_module.data.features import DatasetConfig, FeatureConfig
 from trainer_module.search.space import SearchSpace
 
 SEARCH_CONFIG = {"warmup_steps": 3, "search_steps": 3, "group_size": 10, "num_negatives": 8,
@@ -106,7 +108,8 @@ def test_checkpoint_dir_choice(tiny_data, make_artifacts, tmp_path):
 
     def where(cfg=SearchConfig(), **custom):
         props = _props(data, custom_config={**config, **custom})
-        return executor.search_checkpoint_dir(inputs, outputs, props, cfg)
+        return executor.search_checkpoint_dir(inputs, outputs, props,
+                                              SearchRequest.from_exec_properties(props), cfg)
 
     assert os.path.dirname(where()) == str(tmp_path / "root")
     assert where(SearchConfig(seed=1)) != where()  # a resolved setting changes the key
@@ -146,28 +149,37 @@ def test_missing_split_and_task_mismatch(tiny_data, make_artifacts):
     examples, graph = make_artifacts(data)
     inputs = {"examples": [examples], "transform_graph": [graph]}
     with pytest.raises(ValueError, match="no split 'test'"):
-        executor.resolve_inputs(inputs, _props(data, eval_split="test"))
+        executor.resolve_inputs(inputs, SearchRequest.from_exec_properties(
+            _props(data, eval_split="test")))
 
 
 def test_search_space_overrides_and_config_helpers():
     sizes = {"a": 100, "b": 1000}
-    props = {"budget": 10_000, "mode": "SE",
-             "search_space": json.dumps({"*": {"num_dim_chunks": 2}, "b": {"dim": 16}})}
-    space = executor.build_search_space(sizes, props)
+    text = json.dumps({"*": {"num_dim_chunks": 2}, "b": {"dim": 16}})
+    space = executor.build_search_space(sizes, 10_000, "SE", text)
     assert isinstance(space, SearchSpace) and space.mode == "SE"
     assert space.feature("a").dim_chunks == (16, 16) and space.feature("b").dim_chunks == (8, 8)
     with pytest.raises(ValueError, match="unknown feature"):
-        executor.build_search_space(sizes, {**props, "search_space": '{"zz": {"dim": 8}}'})
+        executor.build_search_space(sizes, 10_000, "SE", '{"zz": {"dim": 8}}')
+    with pytest.raises(ValueError, match=r"search_space\['b'\]\['dim'\] must be an integer"):
+        executor.build_search_space(sizes, 10_000, "SE", '{"b": {"dim": "16"}}')
+    # A budget above the full model (100 x 32 + 1000 x 16 floats) is capped there.
+    assert executor.build_search_space(sizes, 10 ** 9, "SE", text).budget == 100 * 32 + 1000 * 16
 
     from trainer_module.search.config import SearchConfig
+    dataset = DatasetConfig("ranking", "y", [FeatureConfig("a")])
+
+    def batches(search, **props):
+        return SearchRequest(dataset, search, budget=10, **props).batch_sizes
+
     cfg = SearchConfig(task="ranking", group_size=10, groups_per_step=3)
-    assert executor.batch_sizes({"train_batch_size": 16}, cfg) == (16, 30)
-    assert executor.batch_sizes({"train_batch_size": 16, "eval_batch_size": 50}, cfg) == (16, 50)
+    assert batches(cfg, train_batch_size=16) == (16, 30)
+    assert batches(cfg, train_batch_size=16, eval_batch_size=50) == (16, 50)
     with pytest.raises(ValueError, match="multiple of group_size"):
-        executor.batch_sizes({"train_batch_size": 16, "eval_batch_size": 25}, cfg)
+        batches(cfg, train_batch_size=16, eval_batch_size=25)
     cfg = SearchConfig(task="retrieval", group_size=10)
-    assert executor.batch_sizes({"train_batch_size": 16}, cfg) == (16, 16)
-    assert executor.batch_sizes({"train_batch_size": 16, "eval_batch_size": 25}, cfg) == (16, 25)
+    assert batches(cfg, train_batch_size=16) == (16, 16)
+    assert batches(cfg, train_batch_size=16, eval_batch_size=25) == (16, 25)
 
 
 def test_search_config_parameter_reaches_run_search_unchanged(tiny_data, make_artifacts,
@@ -193,7 +205,7 @@ def test_search_config_parameter_reaches_run_search_unchanged(tiny_data, make_ar
     props["search_config"] = props["search_config"].replace('"ranking"', '"retrieval"')
     with pytest.raises(ValueError, match="task 'retrieval' in the search options differs from "
                                          "the dataset config's task 'ranking'"):
-        executor.build_search_config(props, data.dataset)
+        SearchRequest.from_exec_properties(props)
 
 
 def test_search_length_scales_to_the_counted_train_split(tiny_data, make_artifacts, tmp_path,

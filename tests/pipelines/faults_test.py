@@ -18,7 +18,9 @@ from file_snapshot import snapshot  # noqa: E402  (tests/pipelines/file_snapshot
 from pipelines.runners import local as local_runner
 from pipelines.ops import run_lock  # noqa: E402
 from pipelines.data.demo import DEMO_MARKER  # noqa: E402
+from trainer_module.data.features import DatasetConfig, FeatureConfig  # noqa: E402
 from trainer_module.model import trainer as run_fn  # noqa: E402
+from trainer_module.model.trainer_config import TrainerConfig  # noqa: E402
 from trainer_module.spec.mes import FeatureMES, ModelSpec  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -237,5 +239,35 @@ def test_mes_fault(tmp_path, case, text, message):
         artifacts.read_mes(art)
     assert message in str(err.value), str(err.value)
     with pytest.raises(ValueError, match="MES (file )?" + path) as err:
-        run_fn.resolve_spec({"mes_uri": path, "budget": 2000}, {"a": 1000})
+        run_fn.resolve_spec(TrainerConfig(DatasetConfig("ranking", "y", [FeatureConfig("a")]),
+                                          mes_uri=path, budget=2000), {"a": 1000})
     assert message in str(err.value), str(err.value)
+
+
+# (case, --config JSON, message): every PipelineConfig field is type-checked once, at load.
+CONFIG_CASES = [
+    ("budget as a string", {"budget": "100000"}, "budget must be an integer, got '100000'"),
+    ("fractional budget", {"budget": 100000.5},
+     "budget must be an integer, got 100000.5 (not a whole number)"),
+    ("boolean budget", {"budget": True}, "budget must be an integer, got True"),
+    ("budget above int64", {"budget": 1e30}, "budget must be an integer"),
+    ("boolean as a string", {"train_baseline": "yes"},
+     "train_baseline must be true or false, got 'yes'"),
+    ("search-space width as a string", {"search_space": {"user": {"dim": "8"}}},
+     "search_space['user']['dim'] must be an integer, got '8'"),
+    ("search option of the wrong type", {"search": {"search_steps": "many"}},
+     "search_steps"),
+]
+
+
+@pytest.mark.parametrize("case, config, message", CONFIG_CASES, ids=[c[0] for c in CONFIG_CASES])
+def test_config_json_fault(tmp_path, capsys, case, config, message):
+    user_files(tmp_path)
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    before = snapshot(tmp_path)
+    rc = local_runner.main(argv(tmp_path, "--config", str(tmp_path / "config.json")))
+    err = capsys.readouterr().err
+    assert rc == 2, (case, err)
+    assert message in err, (case, err)
+    assert err.startswith("nis-pipeline: error: ") and err.count("\n") == 1, err
+    assert not (tmp_path / "out").exists() and snapshot(tmp_path) == before

@@ -21,9 +21,12 @@ import tensorflow as tf
 import tensorflow_transform as tft
 
 from trainer_module import distribute as cluster
+from trainer_module.config_fields import check_at_least, check_value
 from trainer_module.data.features import LABEL_KEY, DatasetConfig
 
-STRATEGIES = ("default", "mirrored", "tpu", "parameter_server", "multi_worker_mirrored")
+STRATEGIES = cluster.STRATEGIES
+# custom_config key -> make_strategy argument: the parameter-server partitioner's settings.
+SHARD_OPTION_KEYS = {"ps_min_shard_bytes": "min_shard_bytes", "ps_max_shard_bytes": "max_shard_bytes"}
 TransformOutputOrPath = Union[tft.TFTransformOutput, str]
 
 
@@ -114,9 +117,14 @@ def input_fn(file_pattern: Union[str, Sequence[str]],
 
 def shard_options(config: Mapping) -> Dict[str, int]:
     """``make_strategy``'s partitioner settings from a ``custom_config``
-    (``ps_min_shard_bytes``, ``ps_max_shard_bytes``; absent ones keep the defaults)."""
-    keys = {"ps_min_shard_bytes": "min_shard_bytes", "ps_max_shard_bytes": "max_shard_bytes"}
-    return {arg: int(config[key]) for key, arg in keys.items() if config.get(key)}
+    (``SHARD_OPTION_KEYS``; absent or null ones keep the defaults), each a positive integer."""
+    out = {}
+    for key, arg in SHARD_OPTION_KEYS.items():
+        value = check_value(config.get(key), Optional[int], f"custom_config[{key!r}]")
+        check_at_least(f"custom_config[{key!r}]", value, 1)
+        if value is not None:
+            out[arg] = value
+    return out
 
 
 def make_strategy(name: str = "default", tpu: Optional[str] = None,

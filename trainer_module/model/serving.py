@@ -22,7 +22,7 @@ Every signature takes one input, ``examples`` (a ``[B]`` string tensor of serial
 """
 from __future__ import annotations
 
-from typing import Any, Dict, Mapping, Optional
+from typing import Any, Dict, Optional
 
 import tensorflow as tf
 import tensorflow_transform as tft
@@ -37,52 +37,33 @@ TRANSFORM_SIGNATURE = "transformed_features"
 RANKING_OUTPUT = "probability"
 RETRIEVAL_OUTPUT = "scores"
 ITEM_IDS_OUTPUT = "item_ids"
-TOP_K_KEY = "serving_top_k"
 HISTORY_KEY = "serving_history_feature"
 DEFAULT_TOP_K = 10
 DEFAULT_HISTORY_FEATURE = "history"
 
 
-def serving_top_k(config: Mapping[str, Any]) -> int:
-    """K of the retrieval ``serving_default`` (``custom_config['serving_top_k']``, default 10).
-
-    Raises:
-      ValueError: K is not a positive integer.
-    """
-    k = config.get(TOP_K_KEY)
-    if k is None:
-        return DEFAULT_TOP_K
-    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-        raise ValueError(f"{TOP_K_KEY} must be a positive integer, got {k!r}")
-    return k
-
-
-def history_feature(config: Mapping[str, Any], dataset: DatasetConfig) -> Optional[str]:
+def history_feature(name: Optional[str], dataset: DatasetConfig,
+                    label: str = HISTORY_KEY) -> Optional[str]:
     """The feature whose items the retrieval ``serving_default`` never returns, or None.
 
-    ``custom_config['serving_history_feature']``: absent or None picks the multi-valued
+    ``name`` (``custom_config['serving_history_feature']``): None picks the multi-valued
     feature named ``history`` when the dataset has one (what the synthetic and MovieLens
-    converters write); ``''`` turns the exclusion off; a name must be a multi-valued
-    feature of the dataset. The exclusion is on by default because a retrieval request
-    asks for items the user has not had yet (the MovieLens next-item label is never in its
-    history).
+    converters write); ``''`` turns the exclusion off; any other name must be a multi-valued
+    feature of the dataset. The exclusion is on by default because a retrieval request asks
+    for items the user has not had yet (the MovieLens next-item label is never in its history).
 
     Raises:
-      ValueError: the named feature is not a multi-valued feature of the dataset.
+      ValueError: ``name`` is not a multi-valued feature of the dataset (``label`` names it).
     """
-    name = config.get(HISTORY_KEY)
+    bags = [f.name for f in dataset.features if f.multivalent]
     if name is None:
-        bags = {f.name for f in dataset.features if f.multivalent}
         return DEFAULT_HISTORY_FEATURE if DEFAULT_HISTORY_FEATURE in bags else None
     if not isinstance(name, str):
-        raise ValueError(f"{HISTORY_KEY} must be a feature name or '', got {name!r}")
-    if not name:
-        return None
-    if name not in dataset.names or not dataset.feature(name).multivalent:
-        bags = [f.name for f in dataset.features if f.multivalent]
-        raise ValueError(f"{HISTORY_KEY} {name!r} is not a multi-valued feature of the dataset "
+        raise ValueError(f"{label} must be a feature name or '', got {name!r}")
+    if name and name not in bags:
+        raise ValueError(f"{label} {name!r} is not a multi-valued feature of the dataset "
                          f"(multi-valued features: {bags})")
-    return name
+    return name or None
 
 
 class LabelVocabulary(tf.Module):
@@ -138,16 +119,17 @@ def _raw_spec(tft_out: tft.TFTransformOutput, dataset: DatasetConfig, with_label
 
 
 def signatures(model: tf.keras.Model, tft_out: tft.TFTransformOutput, dataset: DatasetConfig,
-               config: Optional[Mapping[str, Any]] = None) -> Dict[str, Any]:
+               top_k: int = DEFAULT_TOP_K, history: Optional[str] = None) -> Dict[str, Any]:
     """The concrete functions to export with ``model`` (see the module docstring).
 
     Args:
       model: the trained ranking or retrieval model (inputs: the transformed features).
       tft_out: the TF Transform output the model was trained on.
       dataset: the dataset config.
-      config: the trainer's ``custom_config`` (``serving_top_k``, ``serving_history_feature``).
+      top_k: retrieval: items per request (capped at the label vocabulary's size).
+      history: retrieval: the multi-valued feature whose items are never returned
+        (``history_feature``'s answer; None: every item may be returned).
     """
-    config = dict(config or {})
     model.tft_layer = tft_out.transform_features_layer()
     examples = tf.TensorSpec([None], tf.string, name="examples")
     serving_spec = _raw_spec(tft_out, dataset, with_label=False)
@@ -172,8 +154,7 @@ def signatures(model: tf.keras.Model, tft_out: tft.TFTransformOutput, dataset: D
 
     model.label_vocabulary = LabelVocabulary(tft_out.vocabulary_file_by_name(LABEL_VOCAB))
     num_labels = int(tft_out.vocabulary_size_by_name(LABEL_VOCAB))
-    k = min(serving_top_k(config), num_labels)
-    history = history_feature(config, dataset)
+    k = min(int(top_k), num_labels)
     logging.info("retrieval serving_default: top %d of %d items%s", k, num_labels,
                  f", excluding the request's {history!r} items" if history else "")
 

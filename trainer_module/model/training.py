@@ -59,13 +59,6 @@ class TrainRecipe:
         if self.max_steps is not None and self.max_steps < 1:
             raise ValueError(f"max_steps must be >= 1 when set, got {self.max_steps}")
 
-    @classmethod
-    def from_config(cls, config: Dict[str, Any], max_steps: Optional[int] = None) -> "TrainRecipe":
-        """From a Trainer's ``custom_config`` (``max_epochs``, ``patience``) and TrainArgs steps."""
-        return cls(max_epochs=int(config.get("max_epochs", DEFAULT_MAX_EPOCHS)),
-                   patience=int(config.get("patience", DEFAULT_PATIENCE)),
-                   max_steps=int(max_steps) if max_steps else None)
-
 
 @dataclasses.dataclass
 class FitResult:

@@ -1,7 +1,9 @@
 """Hand-sized Single-size Embedding baselines at a given memory budget.
 
-* ``uniform_se_spec(vocab_sizes, budget)``: every feature keeps its whole
-  vocabulary with the same width ``d = budget // sum(v)`` (the usual hand choice).
+* ``uniform_se_spec(vocab_sizes, budget)``: every feature gets the same width, the one
+  whose water-filled vocabularies use the budget best (``fair_width``: ``budget / sum(v)``
+  rounded down keeps every item, rounded up keeps the most frequent ones and fills the
+  budget), at most ``max_dim`` (the search space's maximum width) when given.
 * ``uniform_se_spec(vocab_sizes, budget, dim=8)``: every feature gets width 8 and
   the most frequent items that fit, the budget split evenly (water-filling:
   what a small feature does not need goes to the others).
@@ -14,6 +16,8 @@ All return a ``ModelSpec`` (mode SE) that is checked against the budget.
 from __future__ import annotations
 
 from typing import Dict, Mapping, Optional, Tuple
+
+from absl import logging
 
 from trainer_module.spec.mes import checked
 from trainer_module.spec.mes import FeatureMES, ModelSpec
@@ -44,13 +48,47 @@ def _check(vocab_sizes: Mapping[str, int], budget: int) -> None:
         raise ValueError(f"vocabulary sizes must be positive, got {bad}")
 
 
-def uniform_se_spec(vocab_sizes: Mapping[str, int], budget: int, dim: Optional[int] = None) -> ModelSpec:
-    """Uniform-width SE baseline within ``budget`` floats."""
+def fair_width(vocab_sizes: Mapping[str, int], budget: int, max_dim: Optional[int] = None) -> int:
+    """The uniform width whose water-filled vocabularies use ``budget`` best.
+
+    ``budget // sum(v)`` rounded down can leave up to half the budget unused (1.9 floats per
+    item gives width 1); one width wider, the most frequent items of every feature fill it.
+    Of the two (at most ``max_dim``), the one whose tables hold more floats wins; a tie goes
+    to the narrower, which keeps more items. See docs/decisions.md#fair-baseline.
+    """
+    total = sum(vocab_sizes.values())
+    widths = {max(budget // total, 1), max(-(-budget // total), 1)}
+    if max_dim is not None:
+        widths = {min(w, int(max_dim)) for w in widths}
+
+    def used(width: int) -> int:
+        return sum(_fill_vocab(vocab_sizes, budget, {n: width for n in vocab_sizes}).values()) * width
+
+    return max(sorted(widths), key=lambda w: (used(w), -w))
+
+
+def uniform_se_spec(vocab_sizes: Mapping[str, int], budget: int, dim: Optional[int] = None,
+                    max_dim: Optional[int] = None) -> ModelSpec:
+    """Uniform-width SE baseline within ``budget`` floats.
+
+    Args:
+      vocab_sizes: feature -> vocabulary size.
+      budget: floats the tables may hold.
+      dim: the width (None: ``fair_width``, the one whose water-filled vocabularies use the
+        budget best).
+      max_dim: the widest embedding allowed (the search space's maximum width,
+        ``capacity.max_widths``); a wider ``dim`` is narrowed to it, and the unused budget
+        stays unused, so a budget far above the full model never builds a huge table.
+    """
     _check(vocab_sizes, budget)
     if dim is None:
-        dim = max(budget // sum(vocab_sizes.values()), 1)
+        dim = fair_width(vocab_sizes, budget, max_dim)
     if dim < 1:
         raise ValueError(f"dim must be >= 1, got {dim}")
+    if max_dim is not None and dim > max_dim:
+        logging.warning("SE baseline: width %d is above the search space's maximum width %d; "
+                        "using %d", dim, max_dim, max_dim)
+        dim = int(max_dim)
     kept = _fill_vocab(vocab_sizes, budget, {n: dim for n in vocab_sizes})
     feats = {n: FeatureMES([(k, dim)] if k else []) for n, k in kept.items()}
     return checked(ModelSpec(budget=int(budget), mode="SE", features=feats,

@@ -35,19 +35,14 @@ from __future__ import annotations
 import dataclasses
 import functools
 import itertools
-import math
 from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from trainer_module.spec.capacity import default_dim  # noqa: F401  (re-exported)
 from trainer_module.spec.mes import FeatureMES
 
 DEFAULT_VOCAB_FRACTIONS = (0.1, 0.2, 0.2, 0.2, 0.3)
-
-
-def default_dim(vocab_size: int) -> int:
-    """The paper's heuristic maximum width ``d = 32 * ceil(v ** 0.35 / 32)``."""
-    return 32 * math.ceil(vocab_size ** 0.35 / 32)
 
 
 def geometric_dim_chunks(dim: int) -> Tuple[int, ...]:

@@ -1,10 +1,10 @@
-"""Smoke test of ``benchmarks.scale_step`` on tiny tables (the benchmark itself uses 10k vs 1M)."""
+"""Smoke test of ``benchmarks.scale.step`` on tiny tables (the benchmark itself uses 10k vs 1M)."""
 import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
 
-from benchmarks import scale_step  # noqa: E402
+from benchmarks.scale import step as scale_step  # noqa: E402
 
 
 def test_scale_step_times_both_sizes(capsys):

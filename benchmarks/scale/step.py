@@ -1,4 +1,4 @@
-"""``python -m benchmarks.scale_step``: supernet step time at small vs large vocabularies.
+"""``python -m benchmarks.scale.step``: supernet step time at small vs large vocabularies.
 
 Builds the same ranking supernet twice, once with ``--small`` and once with ``--large``
 rows per feature (``--features`` features of width ``--dim``, so only the row count
@@ -11,7 +11,7 @@ Prints milliseconds per step for each size and optimizer and the large/small rat
 
 Example::
 
-    python -m benchmarks.scale_step --small 10000 --large 1000000 --optimizers lazy_adam adam
+    python -m benchmarks.scale.step --small 10000 --large 1000000 --optimizers lazy_adam adam
 """
 from __future__ import annotations
 

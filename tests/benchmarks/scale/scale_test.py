@@ -9,14 +9,14 @@ import os
 import shutil
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
 
 from benchmarks import report  # noqa: E402
 from benchmarks import run as bench_run  # noqa: E402
-from benchmarks import scale, scale_data, scale_jobs, scale_report  # noqa: E402
+from benchmarks.scale import cli as scale, data as scale_data, jobs as scale_jobs, report as scale_report  # noqa: E402
 
 GIB = 2 ** 30
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
 
 def _runs(aucs, eps=1000.0):

@@ -37,7 +37,7 @@ the rows on fewer ids).
 
 Local benchmark (a few million rows, 1M users / 300k items)::
 
-    python -m benchmarks.synthetic_stream --out-dir /tmp/scale --rows 4000000 --num-shards 16
+    python -m benchmarks.scale.synthetic_stream --out-dir /tmp/scale --rows 4000000 --num-shards 16
 
 Cluster run (100M+ rows): the same command with ``--rows 200000000 --num-shards 2000``,
 split over N workers, worker ``w`` passing ``--shards w*2000/N:(w+1)*2000/N`` and the same
@@ -261,7 +261,7 @@ def _write_once(path: str, text: str) -> None:
 
 
 def _parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m benchmarks.synthetic_stream",
+    p = argparse.ArgumentParser(prog="python -m benchmarks.scale.synthetic_stream",
                                 description=__doc__.split("\n\n")[0])
     p.add_argument("--out-dir", required=True)
     p.add_argument("--rows", type=int, required=True, help="rows in the whole dataset")

@@ -1,6 +1,6 @@
 """Data of the scale benchmark: the streamed generator -> ExampleGen / Transform -> id arrays.
 
-* ``generate``: ``benchmarks.synthetic_stream`` writes the rows to ``NUM_SHARDS`` CSV
+* ``generate``: ``benchmarks.scale.synthetic_stream`` writes the rows to ``NUM_SHARDS`` CSV
   shards; shards ``EVAL_SHARD`` and ``TEST_SHARD`` are the eval and test splits, the rest
   train (rows are i.i.d. across shards, so this is a random split).
 * ``example_gen``: the CsvExampleGen executor (``Executor.Do``, the component's code) on one
@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from benchmarks import data as bdata
-from benchmarks import synthetic_stream as stream
+from benchmarks.scale import synthetic_stream as stream
 from trainer_module.data import preprocessing
 
 NUM_SHARDS = 20

@@ -21,7 +21,7 @@ import time
 from typing import Dict
 
 from benchmarks import methods as m
-from benchmarks import scale_jobs
+from benchmarks.scale import jobs as scale_jobs
 from benchmarks.data import tf_dataset
 
 WARMUP, SEARCH = 60, 120          # steps of each search (controller every 4th after warm-up)

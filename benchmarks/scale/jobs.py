@@ -15,7 +15,7 @@ import resource
 from typing import Any, Callable, Dict, Optional
 
 from benchmarks import methods as m
-from benchmarks import scale_data
+from benchmarks.scale import data as scale_data
 from trainer_module.data.features import DatasetConfig
 from trainer_module.spec.mes import ModelSpec
 

@@ -8,7 +8,7 @@ import pytest
 from google.protobuf import text_format
 from tensorflow_metadata.proto.v0 import schema_pb2
 
-from benchmarks import synthetic_stream as ss
+from benchmarks.scale import synthetic_stream as ss
 from trainer_module.data.features import DatasetConfig
 
 TINY = ss.StreamSizes(num_users=5000, num_items=3000, num_categories=40, num_regions=20,

@@ -1,11 +1,11 @@
 """``python -m benchmarks.scale [--quick] [--rows N] --output BENCHMARKS.md``: the Scale section.
 
-One run on the streamed large data set (``benchmarks.synthetic_stream``: 1M users, 300k
+One run on the streamed large data set (``benchmarks.scale.synthetic_stream``: 1M users, 300k
 items, history bags, Zipf ids with latent factors) measures
 
 1. data: generation rows/s, CsvExampleGen's executor on one shard, Transform's analysis over
    the train shards through ``CsvTFXIO`` (Arrow; Beam DirectRunner with ``--workers``
-   processes) vs pandas ``value_counts`` of the same columns (``benchmarks.scale_data``);
+   processes) vs pandas ``value_counts`` of the same columns (``benchmarks.scale.data``);
 2. the supernet step at 10k vs 1M rows per feature, lazy Adam vs Adam (``scale_step``);
 3. at two tight budgets (1% and 5% of the full d=32 model's floats): the uniform SE grid
    (5 widths, every point with the first seed, the best retrained with the second), the
@@ -21,7 +21,7 @@ Every final model trains ``passes`` passes over the train split, cut into ``epoc
 validated epochs (the pipeline Trainers' recipe picks the best); searches use the library's
 step counts. The raw results go to ``report.results_json(output, "scale")``
 (``benchmarks/results/scale.json`` for BENCHMARKS.md) and the section is rendered by
-``benchmarks.scale_report``; ``<output>`` is re-rendered from the ``make bench`` records
+``benchmarks.scale.report``; ``<output>`` is re-rendered from the ``make bench`` records
 (``report.results_json(output)``, when present) plus that file, so neither run erases the other.
 ``--quick`` is a smoke run on small vocabularies (numbers not representative).
 """
@@ -38,8 +38,8 @@ from typing import Dict, List, Tuple
 from benchmarks import methods as m
 from benchmarks import report
 from benchmarks import run as bench_run
-from benchmarks import scale_data, scale_jobs, scale_ps, scale_report, scale_step
-from benchmarks import synthetic_stream as stream
+from benchmarks.scale import data as scale_data, jobs as scale_jobs, ps as scale_ps, report as scale_report, step as scale_step
+from benchmarks.scale import synthetic_stream as stream
 from trainer_module.search.space import memory_plan
 from trainer_module.defaults import DEFAULT_HIDDEN_UNITS
 from trainer_module.search.search import SearchConfig, searched_space
