@@ -35,6 +35,11 @@ _CLI_FIELDS = {
     "--steps-per-execution": ("steps_per_execution", int,
                               "trainer steps per compiled call (1; more for accelerators)"),
     "--train-steps": ("train_steps", int, "cap on a trainer's total steps (0 = none)"),
+    "--serving-top-k": ("serving_top_k", int,
+                        "retrieval: items the exported model returns per request (10)"),
+    "--serving-history-feature": ("serving_history_feature", str,
+                                  "retrieval: multi-valued feature whose items are never "
+                                  "returned ('' = none; default: 'history' if present)"),
     "--eval-steps": ("eval_steps", int, "validation batches per epoch (0 = whole eval split)"),
     "--blessing-threshold": ("blessing_threshold", float, "min AUC / Recall@5 to push"),
     "--max-oov-label-share": ("max_oov_label_share", float,

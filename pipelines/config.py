@@ -82,6 +82,11 @@ class PipelineConfig:
         docs/decisions.md#trainer-steps-per-call); above 1 a Trainer first counts the train and
         eval splits.
       train_steps: optional cap on a Trainer's total steps (TrainArgs; 0 = no cap).
+      serving_top_k: retrieval: items the exported model's ``serving_default`` returns per
+        request (their vocabulary ids and scores, best first; ``trainer_module.model.serving``).
+      serving_history_feature: retrieval: the multi-valued feature whose items
+        ``serving_default`` never returns (items the user already has); None picks the
+        ``history`` feature when the dataset has one, "" returns every item.
       eval_steps: validation batches per epoch (EvalArgs; 0 = the whole eval split).
       train_baseline: also train the hand-sized SE baseline at the same budget.
       baseline_dim: fixed SE width for the baseline (None = the width whose water-filled
@@ -137,6 +142,8 @@ class PipelineConfig:
     patience: int = DEFAULT_PATIENCE
     steps_per_execution: int = 1
     train_steps: int = 0
+    serving_top_k: int = 10
+    serving_history_feature: Optional[str] = None
     eval_steps: int = 0
     train_baseline: bool = True
     baseline_dim: Optional[int] = None
@@ -167,7 +174,7 @@ class PipelineConfig:
             raise ValueError(f"mode must be one of {MODES}, got {self.mode!r}")
         if self.input_format not in INPUT_FORMATS:
             raise ValueError(f"input_format must be one of {INPUT_FORMATS}, got {self.input_format!r}")
-        for key in ("max_epochs", "steps_per_execution"):
+        for key in ("max_epochs", "steps_per_execution", "serving_top_k"):
             if int(getattr(self, key)) < 1:
                 raise ValueError(f"{key} must be >= 1, got {getattr(self, key)!r}")
         if int(self.budget) <= 0:
@@ -245,6 +252,11 @@ class PipelineConfig:
         if self.task is not None and ds.task != self.task:
             raise ValueError(f"dataset config is for task {ds.task!r} but the pipeline task is "
                              f"{self.task!r}")
+        history = self.serving_history_feature
+        if history and (history not in ds.names or not ds.feature(history).multivalent):
+            raise ValueError(f"serving_history_feature {history!r} is not a multi-valued feature "
+                             f"of the dataset config (multi-valued: "
+                             f"{[f.name for f in ds.features if f.multivalent]})")
         return ds
 
     # -- (de)serialisation --------------------------------------------------

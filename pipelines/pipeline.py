@@ -137,9 +137,20 @@ def _common_custom_config(cfg: PipelineConfig) -> Dict:
     config = {"dataset": cfg.load_dataset().to_dict(), "budget": int(cfg.budget),
               "train_batch_size": int(cfg.train_batch_size), "strategy": cfg.strategy,
               "max_epochs": int(cfg.max_epochs), "patience": int(cfg.patience),
-              "steps_per_execution": int(cfg.steps_per_execution)}
+              "steps_per_execution": int(cfg.steps_per_execution), **_serving_config(cfg)}
     if cfg.search_space:  # the maximum widths: the trainers cap the budget as the search does
         config["search_space"] = cfg.search_space
+    return config
+
+
+def _serving_config(cfg: PipelineConfig) -> Dict:
+    """The retrieval ``serving_default``'s options (``trainer_module.model.serving``); none for
+    ranking, so ranking trainers keep their cache and checkpoints."""
+    if cfg.load_dataset().task != "retrieval":
+        return {}
+    config = {"serving_top_k": int(cfg.serving_top_k)}
+    if cfg.serving_history_feature is not None:
+        config["serving_history_feature"] = cfg.serving_history_feature
     return config
 
 

@@ -2,9 +2,11 @@
 
 How the metrics reach the right tensors:
 
-* predictions come from ``serving_default`` on raw tf.Examples:
-  ``probability`` ``[B, 1]`` (ranking) or ``scores`` ``[B, num_labels]``
-  (retrieval, softmax over the full label vocabulary);
+* predictions come from raw tf.Examples: ``serving_default``'s ``probability``
+  ``[B, 1]`` (ranking) or ``serving_scores``' ``scores`` ``[B, num_labels]``
+  (retrieval, softmax over the full label vocabulary; the retrieval
+  ``serving_default`` returns only the top-K items, see
+  ``trainer_module.model.serving``);
 * the label is the *transformed* ``label`` (the 0/1 label, or the label item's
   id in the label vocabulary): ``preprocessing_function_names =
   ['transformed_features']`` makes TFMA run that signature first, and TFMA
@@ -30,16 +32,19 @@ from typing import List, Optional, Sequence
 import tensorflow_model_analysis as tfma
 
 from trainer_module.data.features import LABEL_KEY, TASKS
-from trainer_module.model.trainer import RANKING_OUTPUT, RETRIEVAL_OUTPUT, SERVING_SIGNATURE, \
-    TRANSFORM_SIGNATURE
+from trainer_module.model.serving import RANKING_OUTPUT, RETRIEVAL_OUTPUT, SCORES_SIGNATURE, \
+    SERVING_SIGNATURE, TRANSFORM_SIGNATURE
 
 CANDIDATE = "candidate"
 BASELINE = "baseline"
 
 
 def model_spec(task: str, name: str = CANDIDATE, is_baseline: bool = False) -> tfma.ModelSpec:
+    """The ModelSpec of one model: predictions from ``serving_default`` (ranking) or from
+    ``serving_scores`` (retrieval), the label from ``transformed_features``."""
+    signature = SERVING_SIGNATURE if task == "ranking" else SCORES_SIGNATURE
     return tfma.ModelSpec(
-        name=name, is_baseline=is_baseline, signature_name=SERVING_SIGNATURE,
+        name=name, is_baseline=is_baseline, signature_name=signature,
         preprocessing_function_names=[TRANSFORM_SIGNATURE], label_key=LABEL_KEY,
         prediction_key=RANKING_OUTPUT if task == "ranking" else RETRIEVAL_OUTPUT)
 

@@ -15,6 +15,10 @@ Examples::
         --output-dir runs/ --beam-arg=--direct_running_mode=multi_processing \\
         --beam-arg=--direct_num_workers=4
 
+Without ``--verbose`` the terminal shows the suite's own lines (components, search and epoch
+progress, errors, the summary) and the rest goes to the run's log file under
+``<output-dir>/logs/`` (``pipelines.runners.console``).
+
 Beam runs on the DirectRunner; pass ``--beam-arg`` flags (repeatable) to pick
 ``--direct_running_mode`` (in_memory, multi_threading, multi_processing) and
 ``--direct_num_workers`` (0 = one per CPU).
@@ -28,14 +32,19 @@ import re
 import signal
 import sys
 import time
-import warnings
 from typing import List, Optional, Sequence
 
-from pipelines import cli
-from pipelines.config import PipelineConfig
-from pipelines.data import demo as demo_data
-from pipelines.ops import preflight
-from pipelines.ops import run_lock
+from pipelines.runners import console
+
+# Importing the config imports TensorFlow, whose start-up lines (C++ "Unable to register ...
+# factory", third-party FutureWarnings) are held here and go to the run's log file (or to
+# stderr under --verbose).
+with console.captured_stderr() as _STARTUP:
+    from pipelines import cli
+    from pipelines.config import PipelineConfig
+    from pipelines.data import demo as demo_data
+    from pipelines.ops import preflight
+    from pipelines.ops import run_lock
 
 _PROGRESS = re.compile(r"^Component \S+ is (running|finished)\.$")
 PROGRESS_PREFIX = "Progress: "  # trainer_module.model.progress.PROGRESS_PREFIX (TF-free import)
@@ -144,18 +153,14 @@ class ProgressFilter(logging.Filter):
         return False
 
 
-def _progress_only_logging(start: float) -> None:
-    """Quiet logs: one line per component start/finish, progress of long steps, errors."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    os.environ.setdefault("PYTHONWARNINGS", "ignore")  # also quiets Beam worker processes
-    warnings.filterwarnings("ignore")
-
+def _quiet_run(cfg: PipelineConfig, start: float) -> console.QuietRun:
+    """Terminal: the run's start, component/progress lines, errors and the summary; the run's
+    log file: the rest (TensorFlow start-up lines, TFX/Beam logs, warnings, Keras' epoch lines)."""
     from absl import logging as absl_logging  # pylint: disable=import-outside-toplevel
 
     absl_logging.set_verbosity(absl_logging.INFO)
-    logging.getLogger("absl").addFilter(ProgressFilter(start))
-    for name in ("tensorflow", "apache_beam"):
-        logging.getLogger(name).setLevel(logging.ERROR)
+    return console.QuietRun(console.log_path(cfg.output_dir, cfg.pipeline_name, start),
+                            _STARTUP.text, ProgressFilter(start))
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -172,7 +177,10 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, default=0, help="synthetic data seed (--demo)")
     parser.add_argument("--print-config", action="store_true",
                         help="print the resolved config as JSON and exit")
-    parser.add_argument("--verbose", action="store_true", help="INFO-level TFX/Beam logs")
+    parser.add_argument("--verbose", action="store_true",
+                        help="print INFO logs and TensorFlow/TFX/Beam output here (default: the "
+                             "suite's progress lines, errors and summary; the rest goes to "
+                             "<output-dir>/logs/)")
     return parser
 
 
@@ -210,13 +218,10 @@ def _prepare(args: argparse.Namespace) -> PipelineConfig:
 
 
 def _verbose_logging() -> None:
-    """INFO-level absl logs (TFX's "Component X is running" lines and more)."""
+    """INFO-level absl logs (TFX's "Component X is running" lines and more), and the
+    start-up lines of the imports."""
     from absl import logging as absl_logging  # pylint: disable=import-outside-toplevel
-    absl_logger = logging.getLogger("absl")
-    for quiet in [f for f in absl_logger.filters if isinstance(f, ProgressFilter)]:
-        absl_logger.removeFilter(quiet)  # an earlier quiet run in this process
-    for name in ("tensorflow", "apache_beam"):
-        logging.getLogger(name).setLevel(logging.NOTSET)
+    sys.stderr.write(_STARTUP.text)
     absl_logging.use_absl_handler()  # to stderr even when no absl app set logging up
     absl_logging.set_verbosity(absl_logging.INFO)
 
@@ -237,12 +242,22 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(cfg.to_json())
         return 0
     start = time.time()
-    if args.verbose:
-        _verbose_logging()
-    else:
-        _progress_only_logging(start)
     print(f"Running pipeline {cfg.pipeline_name!r} (task {cfg.resolved_task}, mode {cfg.mode}, "
           f"budget {cfg.budget:,}) with root {cfg.resolved_pipeline_root}", flush=True)
+    if args.verbose:
+        _verbose_logging()
+        return _run_and_report(cfg, start)
+    quiet = _quiet_run(cfg, start)
+    print(f"  log (TensorFlow, TFX, Beam; --verbose prints it here): {quiet.path}", flush=True)
+    with quiet:
+        rc = _run_and_report(cfg, start)
+    if rc:
+        print(f"The run's full log: {quiet.path}", file=sys.stderr)
+    return rc
+
+
+def _run_and_report(cfg: PipelineConfig, start: float) -> int:
+    """Runs the pipeline and prints the summary; returns the exit status (errors: one line)."""
     previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         run_id = run(cfg)

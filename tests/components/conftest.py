@@ -1,7 +1,8 @@
 """Tiny TFX-shaped data for the component tests: raw + transformed examples, transform graph.
 
-``tiny_data(task)`` runs the project's ``preprocessing_fn`` through tft_beam on a
-few hundred synthetic rows (analysis only; the transform itself runs eagerly)
+``tiny_data(task)`` (task "ranking", "retrieval", or "retrieval_history": retrieval with a
+``history`` bag of items, the label's id space) runs the project's ``preprocessing_fn``
+through tft_beam on a few hundred synthetic rows (analysis only; the transform itself runs eagerly)
 and lays the outputs out the way TFX's Transform does:
 ``<root>/transformed_examples/Split-{train,eval}/*.gz``, ``<root>/transform_graph``
 and raw examples in ``<root>/raw_examples/Split-eval/*.gz``.
@@ -29,9 +30,14 @@ RAW_SPEC = {
     "clicked": tf.io.FixedLenFeature([], tf.int64),
     "next_item": tf.io.FixedLenFeature([], tf.string),
 }
+HISTORY_SPEC = {**RAW_SPEC, "history": tf.io.FixedLenFeature([], tf.string)}
 
 
 def dataset_config(task: str) -> DatasetConfig:
+    if task == "retrieval_history":
+        return DatasetConfig(task="retrieval", label="next_item",
+                             features=[FeatureConfig("user"), FeatureConfig("item"),
+                                       FeatureConfig("history", multivalent=True, max_len=3)])
     return DatasetConfig(task=task, label="clicked" if task == "ranking" else "next_item",
                          features=[FeatureConfig("user"), FeatureConfig("item"),
                                    FeatureConfig("genres", multivalent=True, max_len=3)])
@@ -63,12 +69,18 @@ def _write_gz(path: str, records) -> None:
             w.write(r)
 
 
-def _analyze(rows, dataset: DatasetConfig, out_dir: str) -> None:
+def with_history(rows, seed: int):
+    """``rows`` plus a ``history`` cell of 0-3 items (``|``-joined, empty for none)."""
+    rng = random.Random(seed + 100)
+    return [dict(r, history="|".join(rng.sample(ITEMS, rng.randint(0, 3)))) for r in rows]
+
+
+def _analyze(rows, dataset: DatasetConfig, out_dir: str, raw_spec=RAW_SPEC) -> None:
     import tensorflow_transform.beam as tft_beam
     from tensorflow_transform.tf_metadata import dataset_metadata
     from trainer_module.data.preprocessing import preprocessing_fn
 
-    metadata = dataset_metadata.DatasetMetadata.from_feature_spec(RAW_SPEC)
+    metadata = dataset_metadata.DatasetMetadata.from_feature_spec(raw_spec)
     config = {"dataset": dataset.to_dict()}
     with tft_beam.Context(temp_dir=os.path.join(out_dir, "tmp"), force_tf_compat_v1=False):
         transform_fn = ((rows, metadata)
@@ -84,12 +96,16 @@ def build_tiny_data(root: str, task: str, n_train: int = 240, n_eval: int = 120)
     import tensorflow_transform as tft
     dataset = dataset_config(task)
     splits = {"train": raw_rows(n_train, 1), "eval": raw_rows(n_eval, 2)}
-    _analyze(splits["train"], dataset, root)
+    raw_spec = RAW_SPEC
+    if task == "retrieval_history":
+        splits = {split: with_history(rows, seed) for seed, (split, rows) in enumerate(splits.items())}
+        raw_spec = HISTORY_SPEC
+    _analyze(splits["train"], dataset, root, raw_spec)
     tft_out = tft.TFTransformOutput(os.path.join(root, "transform_graph"))
     for split, rows in splits.items():
         serialized = [to_example(r) for r in rows]
         _write_gz(os.path.join(root, "raw_examples", f"Split-{split}", "data.gz"), serialized)
-        raw = tf.io.parse_example(tf.constant(serialized), RAW_SPEC)
+        raw = tf.io.parse_example(tf.constant(serialized), raw_spec)
         out = tft_out.transform_raw_features(raw, drop_unused_features=True)
         records = []
         for j in range(len(rows)):

@@ -14,6 +14,8 @@ def test_retrieval_config_reads_transformed_label_and_scores():
     assert (cand.name, cand.is_baseline, base.name, base.is_baseline) == \
         ("candidate", False, "baseline", True)
     assert cand.label_key == "label" and cand.prediction_key == "scores"
+    # The full score vector: the retrieval serving_default returns only the top-K items.
+    assert cand.signature_name == base.signature_name == "serving_scores"
     assert list(cand.preprocessing_function_names) == ["transformed_features"]
     metrics = {json.loads(m.config or "{}").get("name", m.class_name): (m, spec)
                for spec in cfg.metrics_specs for m in spec.metrics}
@@ -32,6 +34,7 @@ def test_retrieval_config_reads_transformed_label_and_scores():
 def test_ranking_config_and_errors():
     cfg = make_eval_config("ranking", min_value=0.6)
     assert len(cfg.model_specs) == 1 and cfg.model_specs[0].prediction_key == "probability"
+    assert cfg.model_specs[0].signature_name == "serving_default"
     auc = [m for m in cfg.metrics_specs[0].metrics if m.class_name == "AUC"][0]
     assert auc.threshold.value_threshold.lower_bound.value == pytest.approx(0.6)
     with pytest.raises(ValueError, match="with_baseline"):

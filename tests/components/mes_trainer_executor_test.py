@@ -116,7 +116,7 @@ def test_baseline_retrieval_model_and_tfma_recall_at_k(tiny_data, make_artifacts
     assert summary["baseline"] == "uniform_se" and summary["embedding_cost"] <= 300
 
     loaded = tf.saved_model.load(serving_dir)
-    scores = loaded.signatures["serving_default"](examples=_raw_eval(data, False))["scores"].numpy()
+    scores = loaded.signatures["serving_scores"](examples=_raw_eval(data, False))["scores"].numpy()
     labels = loaded.signatures["transformed_features"](examples=_raw_eval(data))["label"].numpy()
     assert scores.shape[1] > 5 and np.allclose(scores.sum(axis=1), 1.0, atol=1e-4)
 
@@ -134,6 +134,98 @@ def test_baseline_retrieval_model_and_tfma_recall_at_k(tiny_data, make_artifacts
     for k in (1, 5):
         assert metrics[f"recall_at_{k}"] == pytest.approx(_recall_at(scores, labels, k), abs=1e-6)
     assert metrics["recall_at_5"] >= metrics["recall_at_1"]
+
+    # The ServingEvaluator's shape of run: a baseline (the serving model; here the same export)
+    # read through serving_scores too, a value and a change threshold, then BlessingGate's read.
+    from components.gates import blessing
+    from components.mes_trainer.eval_config import key_metric
+    eval_config = make_eval_config("retrieval", with_baseline=True, min_value=0.0,
+                                   max_regression=0.0)
+    models = [tfma.default_eval_shared_model(serving_dir, eval_config=eval_config, model_name=name)
+              for name in ("candidate", "baseline")]
+    tfma.run_model_analysis(
+        eval_shared_model=models, eval_config=eval_config, output_path=str(tmp_path / "served"),
+        data_location=glob.glob(os.path.join(data.raw_examples, "Split-eval", "*"))[0],
+        file_format="tfrecords")
+    assert tfma.load_validation_result(str(tmp_path / "served")).validation_ok
+    read = blessing.read_metrics(str(tmp_path / "served"))
+    assert read["candidate"]["recall_at_5"] == read["baseline"]["recall_at_5"] == \
+        pytest.approx(metrics["recall_at_5"])
+    assert blessing.metric_problem(read["candidate"], key_metric("retrieval")) == ""
+
+
+def _label_vocabulary(data):
+    import tensorflow_transform as tft
+    from trainer_module.data.features import LABEL_VOCAB
+    with open(tft.TFTransformOutput(data.transform_graph).vocabulary_file_by_name(LABEL_VOCAB)) as f:
+        return [line.rstrip("\n") for line in f]
+
+
+def _expected_top(scores, vocab, k, excluded_rows=None):
+    """The k best vocabulary strings of each row of ``scores``, minus each row's excluded items."""
+    out = []
+    for i, row in enumerate(scores):
+        banned = set(excluded_rows[i]) if excluded_rows is not None else set()
+        order = [j for j in np.argsort(-row, kind="stable") if vocab[j] not in banned]
+        out.append([vocab[j] for j in order[:k]])
+    return out
+
+
+@pytest.mark.parametrize("config, k, exclude", [
+    ({"serving_top_k": 4}, 4, True),  # the dataset's history feature: excluded by default
+    ({"serving_history_feature": ""}, 10, False),  # default K, exclusion off
+])
+def test_retrieval_serving_default_returns_the_top_k_vocabulary_items(
+        tiny_data, make_artifacts, tmp_path, config, k, exclude):
+    data = tiny_data("retrieval_history")
+    serving_dir, _ = _train(data, make_artifacts, tmp_path, budget=300, **config)
+    loaded = tf.saved_model.load(serving_dir)
+    assert {"serving_default", "serving_scores", "transformed_features"} <= set(loaded.signatures)
+    raw = _raw_eval(data, with_label=False)
+    top = loaded.signatures["serving_default"](examples=raw)
+    ids = [[v.decode() for v in row] for row in top["item_ids"].numpy()]
+    scores = top["scores"].numpy()
+    full = loaded.signatures["serving_scores"](examples=raw)["scores"].numpy()
+    vocab = _label_vocabulary(data)
+    assert len(vocab) > k and scores.shape == (len(data.eval_rows), k) and len(ids[0]) == k
+    assert all(i in vocab for row in ids for i in row)  # the label vocabulary's strings
+    assert np.all(np.diff(scores, axis=1) <= 0)  # best first
+    # The scores are the items' softmax probabilities over the whole vocabulary.
+    np.testing.assert_allclose(
+        scores, [[full[r][vocab.index(i)] for i in row] for r, row in enumerate(ids)], rtol=1e-6)
+    history = [r["history"].split("|") if r["history"] else [] for r in data.eval_rows]
+    assert any(history)
+    hit = [bool(set(row) & set(h)) for row, h in zip(ids, history)]
+    if exclude:
+        assert not any(hit)
+        assert ids == _expected_top(full, vocab, k, history)
+    else:
+        assert any(hit)  # history items are returned when the exclusion is off
+        assert ids == _expected_top(full, vocab, k)
+
+
+def test_serving_options_are_checked_before_training():
+    from trainer_module.data.features import DatasetConfig, FeatureConfig
+    from trainer_module.model.trainer_config import TrainerConfig
+    dataset = DatasetConfig(task="retrieval", label="next", features=[
+        FeatureConfig("user"), FeatureConfig("history", multivalent=True, max_len=3),
+        FeatureConfig("tags", multivalent=True, max_len=3)])
+
+    def config(**options):
+        return TrainerConfig.from_custom_config({"dataset": dataset.to_dict(), **options})
+
+    assert (config().serving_top_k, config(serving_top_k=3).serving_top_k) == (10, 3)
+    assert config().history_feature == "history"  # the dataset's history bag, by default
+    assert config(serving_history_feature="tags").history_feature == "tags"
+    assert config(serving_history_feature="").history_feature is None
+    no_history = DatasetConfig(task="retrieval", label="next", features=[FeatureConfig("user")])
+    assert TrainerConfig.from_custom_config({"dataset": no_history.to_dict()}).history_feature is None
+    for bad in (0, -1, 2.5, True):
+        with pytest.raises(ValueError, match="serving_top_k"):
+            config(serving_top_k=bad)
+    with pytest.raises(ValueError, match=r"custom_config\['serving_history_feature'\] 'user' is "
+                                         "not a multi-valued feature"):
+        config(serving_history_feature="user")
 
 
 def test_checkpoint_dir_is_stable_per_inputs_and_settings(tmp_path):

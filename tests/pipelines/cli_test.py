@@ -16,7 +16,8 @@ def test_cli_flags_override_config_file(tmp_path):
                               "--beam-arg=--direct_num_workers=2", "--batch-size", "32",
                               "--split-ratios", "train=8,eval=1,test=1",
                               "--input-splits", "train=tr/*,eval=ev/*",
-                              "--steps-per-execution", "8"])
+                              "--steps-per-execution", "8", "--serving-top-k", "25",
+                              "--serving-history-feature", ""])
     cfg = config_lib.from_cli(args)
     assert (cfg.budget, cfg.search, cfg.task, cfg.train_batch_size) == (
         2000, {"search_steps": 9}, "retrieval", 32)
@@ -25,6 +26,7 @@ def test_cli_flags_override_config_file(tmp_path):
     assert cfg.split_ratios == {"train": 8, "eval": 1, "test": 1}
     assert cfg.input_splits == {"train": "tr/*", "eval": "ev/*"}
     assert cfg.steps_per_execution == 8
+    assert (cfg.serving_top_k, cfg.serving_history_feature) == (25, "")
     assert json.loads(cfg.to_json())["budget"] == 2000
 
 

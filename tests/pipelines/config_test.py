@@ -23,6 +23,7 @@ def test_json_round_trip_and_locations(tmp_path):
     ({"task": "clustering"}, "task"), ({"mode": "XL"}, "mode"), ({"budget": 0}, "budget"),
     ({"input_format": "parquet"}, "input_format"), ({"split_ratios": {"train": 1}}, "split_ratios"),
     ({"train_steps": -1}, "train_steps"), ({"steps_per_execution": 0}, "steps_per_execution"),
+    ({"serving_top_k": 0}, "serving_top_k"),
 ])
 def test_invalid_values_are_named(bad, match):
     with pytest.raises(ValueError, match=match):
@@ -43,6 +44,10 @@ def test_dataset_from_file_and_task_check(tmp_path):
         PipelineConfig(dataset_config_path=str(path), task="ranking").load_dataset()
     with pytest.raises(ValueError, match="no dataset config"):
         PipelineConfig().load_dataset()
+    with pytest.raises(ValueError, match="serving_history_feature 'user_id' is not a multi-valued "
+                                         r"feature of the dataset config \(multi-valued: \['history'\]\)"):
+        PipelineConfig(dataset_config_path=str(path), task="retrieval",
+                       serving_history_feature="user_id").load_dataset()
 
 
 @pytest.mark.parametrize("search, match", [

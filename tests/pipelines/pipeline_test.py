@@ -96,6 +96,8 @@ def test_search_trainers_evaluator_pusher_wiring(tmp_path):
         assert t.exec_properties["run_fn"] == "trainer_module.model.trainer.run_fn"
     assert json.loads(baseline.exec_properties["custom_config"])["baseline"] is True
     assert json.loads(trainer.exec_properties["custom_config"])["budget"] == 12_345
+    # Ranking trainers get no retrieval serving options (their cache keys stay as they were).
+    assert "serving_top_k" not in json.loads(trainer.exec_properties["custom_config"])
     # The Trainers' steps per compiled call: PipelineConfig's value (1 by default).
     assert json.loads(trainer.exec_properties["custom_config"])["steps_per_execution"] == 1
     set_c = by_id(nis_pipeline.create_pipeline(make_config(tmp_path, steps_per_execution=8)))
@@ -213,6 +215,15 @@ def test_retrieval_recall_and_options(tmp_path):
     names = [json.loads(m.get("config", "{}")).get("name")
              for spec in eval_config["metrics_specs"] for m in spec["metrics"]]
     assert {"recall_at_1", "recall_at_5"} <= set(names)
+    assert {s["signature_name"] for s in eval_config["model_specs"]} == {"serving_scores"}
+    trainer_config = json.loads(c["Trainer"].exec_properties["custom_config"])
+    assert trainer_config["serving_top_k"] == 10 and "serving_history_feature" not in trainer_config
+    cfg = make_config(tmp_path, task="retrieval", train_baseline=False, schema_path=None,
+                      dataset=synthetic.dataset_config("retrieval").to_dict(), serving_top_k=50,
+                      serving_history_feature="")
+    trainer_config = json.loads(by_id(nis_pipeline.create_pipeline(cfg))["Trainer"]
+                                .exec_properties["custom_config"])
+    assert (trainer_config["serving_top_k"], trainer_config["serving_history_feature"]) == (50, "")
 
 
 def test_task_mismatch_is_rejected(tmp_path):

@@ -102,12 +102,26 @@ def _check_columns(inputs: Mapping[str, Any], dataset: features.DatasetConfig) -
                          f"inputs; available columns: {sorted(inputs)}")
 
 
-def _feature_ids(x: TensorLike, fc: features.FeatureConfig) -> tf.Tensor:
-    """Raw feature -> int64 ``[B, max_len]`` ids, -1 for OOV / padding."""
+def raw_tokens(x: TensorLike, fc: features.FeatureConfig) -> tf.RaggedTensor:
+    """Raw feature -> ``[B, None]`` ragged item strings, as the vocabulary sees them.
+
+    Numbers are cast to strings, multi-valued cells are split on ``fc.separator``, items
+    are stripped and empty ones dropped (no ``max_len`` truncation).
+    """
     tokens = _to_ragged_strings(x)
     if fc.multivalent:
         tokens = tf.strings.split(tokens, sep=fc.separator).merge_dims(1, 2)
-    tokens = _drop_empty(tf.strings.strip(tokens))
+    return _drop_empty(tf.strings.strip(tokens))
+
+
+def label_tokens(x: TensorLike) -> tf.RaggedTensor:
+    """Raw retrieval label -> ``[B, None]`` ragged strings, as the label vocabulary sees them."""
+    return _drop_empty(tf.strings.strip(_to_ragged_strings(x)))
+
+
+def _feature_ids(x: TensorLike, fc: features.FeatureConfig) -> tf.Tensor:
+    """Raw feature -> int64 ``[B, max_len]`` ids, -1 for OOV / padding."""
+    tokens = raw_tokens(x, fc)
     if fc.multivalent:  # the vocabulary counts only the items the model sees: max_len per row
         tokens = tokens[:, :fc.max_len]
     ids = _apply_vocab(tokens, features.vocab_filename(fc.name), top_k=fc.top_k,
@@ -118,8 +132,7 @@ def _feature_ids(x: TensorLike, fc: features.FeatureConfig) -> tf.Tensor:
 def _label(x: TensorLike, task: str, column: str = "label") -> tf.Tensor:
     """Raw label -> int64 ``[B]`` (see module docstring)."""
     if task == "retrieval":
-        tokens = _drop_empty(tf.strings.strip(_to_ragged_strings(x)))
-        ids = _apply_vocab(tokens, features.LABEL_VOCAB, top_k=None, frequency_threshold=0)
+        ids = _apply_vocab(label_tokens(x), features.LABEL_VOCAB, top_k=None, frequency_threshold=0)
         return _first_value(ids, features.PAD_ID)
     values = _to_ragged(x)
     if values.dtype == tf.string:

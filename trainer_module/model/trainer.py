@@ -11,13 +11,16 @@ steps) until the validation metric (AUC / Recall@1 over the eval split, or
 ``EvalArgs.num_steps`` batches) has not improved for ``patience`` epochs, at most
 ``max_epochs``; ``TrainArgs.num_steps``, when set, caps the total steps; the best epoch's
 weights are exported. With ``checkpoint_dir`` a re-run (a retried or preempted Trainer)
-resumes after the last finished epoch.
+resumes after the last finished epoch. ``serving_top_k`` and ``serving_history_feature``
+set what the retrieval ``serving_default`` returns (see below).
 
-The SavedModel's ``serving_default`` takes serialized raw ``tf.Example``s
-(input ``examples``; the TFT layer runs inside) and returns ``{'probability': [B, 1]}``
-(ranking) or ``{'scores': [B, num_labels]}`` (retrieval, softmax over the label
-vocabulary). ``transformed_features`` maps raw examples (label included) to the
-transformed dict; TFMA uses it to read the label id (see
+The SavedModel's signatures take serialized raw ``tf.Example``s (input ``examples``;
+the TFT layer runs inside; ``trainer_module.model.serving``): ``serving_default``
+returns ``{'probability': [B, 1]}`` (ranking) or the top-K items
+``{'item_ids': [B, K], 'scores': [B, K]}`` (retrieval); ``serving_scores`` (retrieval)
+the softmax over the whole label vocabulary ``{'scores': [B, num_labels]}``, which
+TFMA's Recall@K reads; ``transformed_features`` maps raw examples (label included) to
+the transformed dict, from which TFMA reads the label id (see
 ``components/mes_trainer/eval_config.py``). The MES, its cost and the model's
 parameter counts are logged, written to ``<model_run_dir>/mes_summary.json`` and
 to TensorBoard (``<model_run_dir>/mes``); the recipe's chosen epoch and validation
@@ -42,16 +45,17 @@ from trainer_module.data import tfx_io
 from trainer_module.data.features import DatasetConfig
 from trainer_module.model import models
 from trainer_module.model import progress as model_progress
+from trainer_module.model import serving
 from trainer_module.model import training
 from trainer_module.model.trainer_config import TrainerConfig
 from trainer_module.spec import baselines
 from trainer_module.spec import capacity
 from trainer_module.spec.mes import ModelSpec, check_mes_budget, parse_mes
 
-SERVING_SIGNATURE = "serving_default"
-TRANSFORM_SIGNATURE = "transformed_features"
-RANKING_OUTPUT = "probability"
-RETRIEVAL_OUTPUT = "scores"
+# The signature names, re-exported for callers of this module (defined in ``serving``).
+SERVING_SIGNATURE, SCORES_SIGNATURE = serving.SERVING_SIGNATURE, serving.SCORES_SIGNATURE
+TRANSFORM_SIGNATURE = serving.TRANSFORM_SIGNATURE
+RANKING_OUTPUT, RETRIEVAL_OUTPUT = serving.RANKING_OUTPUT, serving.RETRIEVAL_OUTPUT
 
 
 def read_spec(path: str, budget: int | None = None) -> ModelSpec:
@@ -159,37 +163,6 @@ def summarize(spec: ModelSpec, model: tf.keras.Model, model_run_dir: str | None)
     return summary
 
 
-def _raw_spec(tft_out: tft.TFTransformOutput, dataset: DatasetConfig, with_label: bool) -> Dict:
-    spec = dict(tft_out.raw_feature_spec())
-    if not with_label:
-        spec.pop(dataset.label, None)
-    return spec
-
-
-def serving_signatures(model: tf.keras.Model, tft_out: tft.TFTransformOutput,
-                       dataset: DatasetConfig) -> Dict[str, Any]:
-    """``serving_default`` (raw tf.Examples -> prediction) and ``transformed_features``."""
-    model.tft_layer = tft_out.transform_features_layer()
-    examples = tf.TensorSpec([None], tf.string, name="examples")
-    serving_spec = _raw_spec(tft_out, dataset, with_label=False)
-    full_spec = _raw_spec(tft_out, dataset, with_label=True)
-
-    @tf.function(input_signature=[examples])
-    def serve(serialized):
-        raw = tf.io.parse_example(serialized, serving_spec)
-        transformed = model.tft_layer(raw)
-        out = model({n: tf.cast(transformed[n], tf.int64) for n in dataset.names})
-        if dataset.task == "ranking":
-            return {RANKING_OUTPUT: out}
-        return {RETRIEVAL_OUTPUT: tf.nn.softmax(out, axis=-1)}
-
-    @tf.function(input_signature=[examples])
-    def transform(serialized):
-        raw = tf.io.parse_example(serialized, full_spec)
-        return model.tft_layer(raw)
-
-    return {SERVING_SIGNATURE: serve.get_concrete_function(),
-            TRANSFORM_SIGNATURE: transform.get_concrete_function()}
 
 
 def sized(ds: tf.data.Dataset, files, batch_size: int, split: str) -> tf.data.Dataset:
@@ -316,7 +289,8 @@ def run_fn(fn_args: FnArgs) -> None:
     model = servable_model(best.model, strategy, best.build,
                            fn_args.model_run_dir or tempfile.mkdtemp(), val_ds)
     model.save(fn_args.serving_model_dir, save_format="tf",
-               signatures=serving_signatures(model, tft_out, dataset))
+               signatures=serving.signatures(model, tft_out, dataset, config.serving_top_k,
+                                             config.history_feature))
 
 
 def servable_model(model: tf.keras.Model, strategy: tf.distribute.Strategy,

@@ -21,6 +21,7 @@ from trainer_module.data import tfx_io
 from trainer_module.data.features import DatasetConfig
 from trainer_module.data.preprocessing import DATASET_KEY, dataset_from_custom_config
 from trainer_module.defaults import DEFAULT_BATCH_SIZE, DEFAULT_HIDDEN_UNITS
+from trainer_module.model import serving
 from trainer_module.model.optimizers import DEFAULT_OPTIMIZER, OPTIMIZERS
 from trainer_module.model.training import DEFAULT_MAX_EPOCHS, DEFAULT_PATIENCE, TrainRecipe
 from trainer_module.spec.capacity import check_search_space
@@ -65,6 +66,11 @@ class TrainerConfig:
       steps_per_execution: training steps per compiled call (>= 1).
       max_epochs, patience: the training recipe (``training.fit``).
       checkpoint_dir: per-epoch checkpoints; a re-run with the same folder resumes.
+      serving_top_k: items the retrieval ``serving_default`` returns per request
+        (``trainer_module.model.serving``).
+      serving_history_feature: the multi-valued feature whose items the retrieval
+        ``serving_default`` never returns: None picks the ``history`` bag when the dataset
+        has one, ``''`` excludes nothing (resolved: ``history_feature``).
     """
 
     dataset: DatasetConfig
@@ -88,6 +94,8 @@ class TrainerConfig:
     max_epochs: int = DEFAULT_MAX_EPOCHS
     patience: int = DEFAULT_PATIENCE
     checkpoint_dir: Optional[str] = None
+    serving_top_k: int = serving.DEFAULT_TOP_K
+    serving_history_feature: Optional[str] = None
 
     def __post_init__(self):
         if not isinstance(self.dataset, DatasetConfig):
@@ -99,7 +107,7 @@ class TrainerConfig:
             raise ValueError(f"{_label('budget')} must be a positive number of floats (> 0), "
                              f"got {self.budget!r}")
         for name in ("baseline_dim", "train_batch_size", "eval_batch_size", "steps_per_epoch",
-                     "validation_steps", "steps_per_execution", "max_epochs"):
+                     "validation_steps", "steps_per_execution", "max_epochs", "serving_top_k"):
             check_at_least(_label(name), getattr(self, name), 1)
         check_at_least(_label("patience"), self.patience, 0)
         for dim in self.baseline_dims or ():
@@ -113,6 +121,7 @@ class TrainerConfig:
                              f"{list(self.hidden_units)}")
         check_choice(_label("optimizer"), self.optimizer, OPTIMIZERS)
         check_choice(_label("strategy"), self.strategy, tfx_io.STRATEGIES)
+        _ = self.history_feature  # a name that is not a bag of the dataset fails here
 
     @classmethod
     def from_custom_config(cls, custom_config: Optional[Mapping[str, Any]]) -> "TrainerConfig":
@@ -139,6 +148,12 @@ class TrainerConfig:
     def name(self) -> str:
         """How progress lines and logs name this trainer."""
         return "BaselineTrainer" if self.baseline else "Trainer"
+
+    @property
+    def history_feature(self) -> Optional[str]:
+        """The feature the retrieval ``serving_default`` excludes items of, or None."""
+        return serving.history_feature(self.serving_history_feature, self.dataset,
+                                       _label("serving_history_feature"))
 
     @property
     def parameter_servers(self) -> bool:

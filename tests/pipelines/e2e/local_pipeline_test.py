@@ -1,7 +1,8 @@
 """End to end: LocalDagRunner on tiny synthetic data, then MLMD lineage, cache and failure checks.
 
 One pipeline root and MLMD are shared by the tests, which run in file order:
-full run through the ``nis-pipeline`` command line (module fixture) -> identical second run,
+full run through the ``nis-pipeline`` command line in a child process, without ``--verbose``
+(module fixture; its terminal output is checked too) -> identical second run,
 as a scheduled re-run (cache up to the trainers; compared with the first run's blessed model)
 -> run on a bad CSV (stops at the gate, earlier artifacts intact) -> run with an unreachable
 blessing threshold (not pushed).
@@ -15,6 +16,9 @@ import csv
 import dataclasses
 import json
 import os
+import re
+import subprocess
+import sys
 import time
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
@@ -29,6 +33,7 @@ from pipelines.config import PipelineConfig  # noqa: E402
 from pipelines.data import synthetic  # noqa: E402
 
 pytestmark = pytest.mark.e2e
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 BUDGET = 5_000
 BASELINE_DIM = 4  # not the default uniform width (2 here): it must come from the config file
 SPLITS = {"train": range(7), "eval": range(7, 9), "test": range(9, 10)}  # row index mod 10
@@ -88,13 +93,42 @@ def cfg(argv) -> PipelineConfig:
 
 
 @pytest.fixture(scope="module")
-def first_run(cfg, argv):
+def console(argv):
+    """The first run: ``nis-pipeline`` in a fresh process (TensorFlow imported there), quiet."""
     start = time.time()
-    assert local_runner.main([*argv, "--verbose"]) == 0
+    done = subprocess.run([sys.executable, "-m", "pipelines.runners.local", *argv], cwd=REPO,
+                          capture_output=True, text=True, check=False)
     TIMINGS["first run"] = time.time() - start
+    assert done.returncode == 0, (done.stdout[-3000:], done.stderr[-3000:])
+    return done.stdout, done.stderr
+
+
+@pytest.fixture(scope="module")
+def first_run(cfg, console):
     store = results.connect(cfg.metadata_path)
     run = results.latest_run(store, cfg.pipeline_name)
     return store, run, results.run_outputs(store, run)
+
+
+def test_default_output_is_the_suites_own_lines(cfg, console):
+    out, err = console
+    # None of TensorFlow's start-up lines, third-party warnings or Keras' own epoch lines ...
+    for noise in ("Unable to register", "external/local_xla", "FutureWarning", "Warning:", "/step",
+                  "oneDNN"):
+        assert noise not in out + err, (noise, out + err)
+    assert err == "", err
+    # ... but a line per component and per trainer epoch (with its ETA), and the summary.
+    assert "Component Trainer is running." in out and "Component Pusher is finished." in out
+    assert re.search(r"\] +Trainer epoch 1/\d+ .*ETA", out), out
+    assert re.search(r"\] +NeuralInputSearch step \d+/\d+ .*ETA", out), out
+    assert "Pipeline finished in" in out and f"Budget {BUDGET:,} floats" in out
+    # What is hidden is in the run's log file.
+    path = re.search(r"log \(TensorFlow, TFX, Beam; --verbose prints it here\): (\S+)", out).group(1)
+    assert path.startswith(os.path.join(cfg.output_dir, "logs", cfg.pipeline_name))
+    with open(path, encoding="utf-8") as f:
+        log = f.read()
+    assert re.search(r"\d+/\d+ - .*/step", log)  # Keras' epoch line, logged instead of printed
+    assert "Component Trainer is running." in log and "Progress: Trainer epoch 1/" in log
 
 
 @pytest.fixture(scope="module")
