@@ -177,7 +177,8 @@ def summarize(store: metadata_store.MetadataStore, pipeline_name: str,
             "evaluation": (nis_pipeline.EVALUATOR, "evaluation"),
             "serving evaluation": (nis_pipeline.SERVING_EVALUATOR, "evaluation"),
             "blessing": (nis_pipeline.BLESSING_GATE, "blessing"),
-            "pushed model": (nis_pipeline.PUSHER, "pushed_model")}
+            "pushed model": (nis_pipeline.PUSHER, "pushed_model"),
+            "run page": (nis_pipeline.RUN_REPORT, "html_report")}
     locations = {label: outputs[n][k].uri for label, (n, k) in want.items()
                  if k in outputs.get(n, {})}
     summary = RunSummary(run_id=run.name, states=states, locations=locations)

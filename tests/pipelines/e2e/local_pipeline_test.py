@@ -237,9 +237,11 @@ def test_report_lists_locations_and_result_table(cfg, first_run):
     text = local_runner.report(cfg)
     for label in ("MES", "model", "evaluation", "MLMD database", cfg.metadata_path,
                   f"Budget {BUDGET:,} floats", "NIS (candidate)", "SE baseline", "auc",
-                  "example_count", "Blessed: yes", "pushed to"):
+                  "example_count", "Blessed: yes", "pushed to", "run page"):
         assert label in text, label
     summary = results.summarize(first_run[0], cfg.pipeline_name)
+    with open(summary.locations["run page"], encoding="utf-8") as f:  # the HTML page itself
+        assert "<html" in f.read(2000).lower()
     assert set(summary.metrics) == {"candidate", "baseline"}
     assert 0.0 <= summary.metrics["candidate"]["auc"] <= 1.0
     assert os.path.isdir(summary.pushed_to)
